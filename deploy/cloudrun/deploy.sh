@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Deploys Pulsepoint to Cloud Run: migrations as Cloud Run jobs, then every service.
+#
+#   PROJECT_ID=pulsepoint-prod REGION=europe-west1 IMAGE_TAG=0.1.0 deploy/cloudrun/deploy.sh
+#
+# Required env:
+#   PROJECT_ID          Google Cloud project
+#   REGION              Cloud Run region, e.g. europe-west1
+#   IMAGE_TAG           tag of the images built from deploy/Dockerfile (never "latest")
+# Optional env:
+#   REGISTRY            default ${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint
+#   SERVICES            default "auth brands integrations observability insights gateway"
+#   NETWORK, SUBNET     VPC for Direct VPC egress (Memorystore, private Cloud SQL, and the
+#                       gateway's calls to internal-only services); default "pulsepoint"
+#   CLOUDSQL_INSTANCE   PROJECT:REGION:INSTANCE to attach (Cloud SQL connector socket)
+#   PUBLIC_URL          public origin of the gateway, for JWT issuer and CORS
+#                       (default https://app.pulsepoint.example.com)
+#   OTEL_ENDPOINT       OTLP/gRPC collector URL (optional)
+#   SKIP_MIGRATIONS=1   deploy services only
+#   DRY_RUN=1           print the gcloud commands instead of running them
+#
+# Secrets come from Secret Manager (never from this script or the image):
+#   pulsepoint-db-owner-url              owner role URL, migration jobs only
+#   pulsepoint-<svc>-db-url              each backend's own login role
+#   pulsepoint-redis-url
+#   pulsepoint-auth-signing-key          Ed25519 PKCS#8 PEM, mounted as a file
+#   pulsepoint-integrations-encryption-key
+#   pulsepoint-insights-anthropic-api-key
+# Each service runs as its own service account pulsepoint-<svc>@PROJECT.iam.gserviceaccount.com
+# with secretAccessor on its secrets, Pub/Sub publisher (and subscriber for observability),
+# Cloud SQL client and, for integrations, Cloud KMS.
+#
+# Backends: --ingress internal and HTTP/2 end to end (gRPC). They accept unauthenticated
+# invocations at the Cloud Run layer on purpose: the `authorization` header carries the
+# caller's Pulsepoint JWT, which every service verifies itself (libs/auth); the network
+# boundary is ingress=internal. The gateway is public (--ingress all) and reaches the backends
+# through the VPC (--vpc-egress all-traffic), which Cloud Run counts as internal traffic.
+set -euo pipefail
+
+: "${PROJECT_ID:?set PROJECT_ID}"
+: "${REGION:?set REGION}"
+: "${IMAGE_TAG:?set IMAGE_TAG}"
+if [[ "${IMAGE_TAG}" == "latest" ]]; then
+  echo "deploy.sh: use an explicit IMAGE_TAG, not latest" >&2
+  exit 2
+fi
+
+REGISTRY="${REGISTRY:-${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint}"
+SERVICES="${SERVICES:-auth brands integrations observability insights gateway}"
+NETWORK="${NETWORK:-pulsepoint}"
+SUBNET="${SUBNET:-pulsepoint-${REGION}}"
+CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
+PUBLIC_URL="${PUBLIC_URL:-https://app.pulsepoint.example.com}"
+OTEL_ENDPOINT="${OTEL_ENDPOINT:-}"
+SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
+DRY_RUN="${DRY_RUN:-0}"
+
+declare -A PORT=(
+  [auth]=50051 [brands]=50052 [integrations]=50053
+  [insights]=50054 [observability]=50055 [gateway]=8080
+)
+declare -A GRPC_SERVICE=(
+  [auth]=pulsepoint.auth.v1.AuthService
+  [brands]=pulsepoint.brands.v1.BrandService
+  [integrations]=pulsepoint.integrations.v1.IntegrationService
+  [insights]=pulsepoint.insights.v1.InsightsService
+  [observability]=pulsepoint.observability.v1.ObservabilityService
+  [gateway]=""
+)
+MIGRATION_ORDER=(auth brands integrations insights observability)
+
+gc=(gcloud --project "${PROJECT_ID}" --quiet)
+declare -A URL=()
+
+run() {
+  if [[ "${DRY_RUN}" == "1" ]]; then
+    { printf '+'; printf ' %q' "$@"; printf '\n'; } >&2
+  else
+    "$@"
+  fi
+}
+
+wanted() { [[ " ${SERVICES} " == *" $1 "* ]]; }
+image() { echo "${REGISTRY}/pulsepoint-$1:${IMAGE_TAG}"; }
+sa() { echo "pulsepoint-$1@${PROJECT_ID}.iam.gserviceaccount.com"; }
+join() { local IFS="$1"; shift; echo "$*"; }
+
+# service_url SVC: the https URL of a deployed service (placeholder in dry-run mode).
+service_url() {
+  if [[ -n "${URL[$1]:-}" ]]; then
+    echo "${URL[$1]}"
+  elif [[ "${DRY_RUN}" == "1" ]]; then
+    echo "https://pulsepoint-$1-HASH.a.run.app"
+  else
+    "${gc[@]}" run services describe "pulsepoint-$1" --region "${REGION}" --format='value(status.url)'
+  fi
+}
+
+vpc_flags() { # vpc_flags EGRESS
+  printf '%s\n' --network="${NETWORK}" --subnet="${SUBNET}" --vpc-egress="$1"
+}
+
+# ------------------------------------------------------------------------------- migrations
+migrate() {
+  local svc="$1" job="pulsepoint-migrate-$1"
+  local flags=(
+    --region "${REGION}"
+    --image "$(image "${svc}")"
+    --command "/app/pulsepoint-${svc}"
+    --args migrate
+    --service-account "$(sa migrate)"
+    --set-secrets "PULSEPOINT_DATABASE_OWNER_URL=pulsepoint-db-owner-url:latest"
+    --set-env-vars "^|^$(join '|' PULSEPOINT_LOG_FORMAT=json RUST_LOG=info "OTEL_SERVICE_NAME=pulsepoint-${svc}-migrate")"
+    --tasks 1
+    --max-retries 1
+    --task-timeout 15m
+    --cpu 1
+    --memory 512Mi
+  )
+  mapfile -t -O "${#flags[@]}" flags < <(vpc_flags private-ranges-only)
+  [[ -n "${CLOUDSQL_INSTANCE}" ]] && flags+=(--set-cloudsql-instances "${CLOUDSQL_INSTANCE}")
+  echo "==> migrate ${svc}" >&2
+  run "${gc[@]}" run jobs deploy "${job}" "${flags[@]}"
+  run "${gc[@]}" run jobs execute "${job}" --region "${REGION}" --wait
+}
+
+# --------------------------------------------------------------------------------- services
+deploy_service() {
+  local svc="$1" port="${PORT[$1]}"
+  local env=(
+    "PULSEPOINT_LISTEN_ADDR=0.0.0.0:${port}"
+    "PULSEPOINT_LOG_FORMAT=json"
+    "PULSEPOINT_REFLECTION=false"
+    "RUST_LOG=info"
+    "OTEL_SERVICE_NAME=pulsepoint-${svc}"
+    "PULSEPOINT_JWT_ISSUER=${PUBLIC_URL}"
+    "PULSEPOINT_JWT_AUDIENCE=pulsepoint"
+    "PULSEPOINT_PUBSUB_PROJECT=${PROJECT_ID}"
+    "PULSEPOINT_PUBSUB_TOPIC=pulsepoint-events"
+  )
+  [[ -n "${OTEL_ENDPOINT}" ]] && env+=("OTEL_EXPORTER_OTLP_ENDPOINT=${OTEL_ENDPOINT}")
+  local secrets=("PULSEPOINT_REDIS_URL=pulsepoint-redis-url:latest")
+  local flags=(
+    --region "${REGION}"
+    --image "$(image "${svc}")"
+    --service-account "$(sa "${svc}")"
+    --port "${port}"
+    --use-http2
+    --allow-unauthenticated
+    --execution-environment gen2
+    --cpu-boost
+    --timeout 3600
+    --concurrency 80
+  )
+  local probe="grpc.port=${port}"
+  [[ -n "${GRPC_SERVICE[$svc]}" ]] && probe+=",grpc.service=${GRPC_SERVICE[$svc]}"
+  flags+=(
+    --startup-probe "${probe},periodSeconds=2,failureThreshold=30,timeoutSeconds=2"
+    --liveness-probe "grpc.port=${port},periodSeconds=10,failureThreshold=3,timeoutSeconds=2"
+  )
+
+  if [[ "${svc}" == gateway ]]; then
+    env+=(
+      "PULSEPOINT_STATIC_DIR=/app/static"
+      "PULSEPOINT_CORS_ORIGINS=${PUBLIC_URL}"
+      "PULSEPOINT_AUTH_URL=$(service_url auth)"
+      "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
+      "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
+      "PULSEPOINT_BACKEND_INTEGRATIONS=$(service_url integrations)"
+      "PULSEPOINT_BACKEND_INSIGHTS=$(service_url insights)"
+      "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
+    )
+    flags+=(--ingress all --cpu 1 --memory 512Mi --min-instances 1 --max-instances 20)
+    mapfile -t -O "${#flags[@]}" flags < <(vpc_flags all-traffic)
+  else
+    secrets+=("PULSEPOINT_DATABASE_URL=pulsepoint-${svc}-db-url:latest")
+    # Outbox relay, Pub/Sub subscriber and SKIP LOCKED job runners work between requests:
+    # keep CPU allocated and one instance warm.
+    flags+=(--ingress internal --no-cpu-throttling --min-instances 1 --max-instances 10)
+    mapfile -t -O "${#flags[@]}" flags < <(vpc_flags private-ranges-only)
+    [[ -n "${CLOUDSQL_INSTANCE}" ]] && flags+=(--add-cloudsql-instances "${CLOUDSQL_INSTANCE}")
+    [[ "${svc}" != auth ]] && env+=("PULSEPOINT_AUTH_URL=$(service_url auth)")
+    case "${svc}" in
+      auth)
+        secrets+=("/var/secrets/pulsepoint/signing/signing-key.pem=pulsepoint-auth-signing-key:latest")
+        env+=("PULSEPOINT_SIGNING_KEY_FILE=/var/secrets/pulsepoint/signing/signing-key.pem")
+        flags+=(--cpu 2 --memory 1Gi)  # argon2id is CPU and memory bound
+        ;;
+      integrations)
+        secrets+=("PULSEPOINT_ENCRYPTION_KEY=pulsepoint-integrations-encryption-key:latest")
+        flags+=(--cpu 1 --memory 512Mi)
+        ;;
+      insights)
+        secrets+=("ANTHROPIC_API_KEY=pulsepoint-insights-anthropic-api-key:latest")
+        env+=("PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)")
+        flags+=(--cpu 1 --memory 1Gi)
+        ;;
+      *)
+        flags+=(--cpu 1 --memory 512Mi)
+        ;;
+    esac
+  fi
+
+  flags+=(
+    --set-env-vars "^|^$(join '|' "${env[@]}")"
+    --set-secrets "$(join ',' "${secrets[@]}")"
+  )
+  echo "==> deploy ${svc}" >&2
+  run "${gc[@]}" run deploy "pulsepoint-${svc}" "${flags[@]}"
+  URL[${svc}]="$(service_url "${svc}")"
+  echo "    ${svc}: ${URL[${svc}]}" >&2
+}
+
+for svc in ${SERVICES}; do
+  if [[ -z "${PORT[${svc}]:-}" ]]; then
+    echo "deploy.sh: unknown service '${svc}' in SERVICES" >&2
+    exit 2
+  fi
+done
+
+if [[ "${SKIP_MIGRATIONS}" != "1" ]]; then
+  for svc in "${MIGRATION_ORDER[@]}"; do
+    wanted "${svc}" && migrate "${svc}"
+  done
+fi
+
+# auth first (everyone needs its URL), observability before insights, gateway last.
+for svc in auth brands integrations observability insights gateway; do
+  wanted "${svc}" && deploy_service "${svc}"
+done
+
+echo "deployed ${SERVICES} (${IMAGE_TAG}) to ${PROJECT_ID}/${REGION}" >&2

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Creates the Pub/Sub + BigQuery topology of Pulsepoint in a Google Cloud project. Idempotent:
+# anything that exists is left as it is (describe first, create only when missing).
+#
+#   PROJECT_ID=pulsepoint-prod deploy/pubsub/setup.sh
+#
+#   topic         pulsepoint-events            publishers set ordering key = tenant id,
+#                                              attributes event_type, tenant_id; JSON envelope
+#   topic         pulsepoint-events-dlq        dead letters of both subscriptions
+#   subscription  pulsepoint-events-observability   streaming pull by the observability
+#                                              service; ordering on, dead-letter after 10 tries
+#   subscription  pulsepoint-events-dlq-hold   keeps dead letters for inspection (7 days)
+#   table         pulsepoint_analytics.events  partitioned by publish_time (DAY), clustered
+#                                              by tenant_id, event_type
+#   subscription  pulsepoint-events-bigquery   BigQuery subscription into that table
+#                                              (use_topic_schema=false, write_metadata=true,
+#                                              use_table_schema=true: envelope fields -> columns)
+#
+# Env: PROJECT_ID (required), BQ_LOCATION (default EU), DRY_RUN=1 prints the commands only.
+set -euo pipefail
+
+: "${PROJECT_ID:?set PROJECT_ID}"
+BQ_LOCATION="${BQ_LOCATION:-EU}"
+DRY_RUN="${DRY_RUN:-0}"
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+schema="${here}/bigquery-events-schema.json"
+
+TOPIC=pulsepoint-events
+DLQ_TOPIC=pulsepoint-events-dlq
+DLQ_HOLD=pulsepoint-events-dlq-hold
+OBS_SUB=pulsepoint-events-observability
+BQ_SUB=pulsepoint-events-bigquery
+DATASET=pulsepoint_analytics
+TABLE=events
+
+run() {
+  if [[ "${DRY_RUN}" == "1" ]]; then
+    { printf '+'; printf ' %q' "$@"; printf '\n'; } >&2
+  else
+    "$@"
+  fi
+}
+
+# exists CMD...: true when a describe/show command succeeds (never in dry-run mode).
+exists() {
+  [[ "${DRY_RUN}" == "1" ]] && return 1
+  "$@" >/dev/null 2>&1
+}
+
+gc=(gcloud --project "${PROJECT_ID}" --quiet)
+
+if [[ "${DRY_RUN}" == "1" ]]; then
+  project_number="PROJECT_NUMBER"
+else
+  project_number="$(gcloud projects describe "${PROJECT_ID}" --format='value(projectNumber)')"
+fi
+pubsub_agent="serviceAccount:service-${project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+# ------------------------------------------------------------------------------------ topics
+for topic in "${TOPIC}" "${DLQ_TOPIC}"; do
+  if exists "${gc[@]}" pubsub topics describe "${topic}"; then
+    echo "topic ${topic}: exists"
+  else
+    run "${gc[@]}" pubsub topics create "${topic}" --message-retention-duration=7d
+  fi
+done
+
+# Dead letters are kept on a plain subscription so they can be inspected and replayed.
+if exists "${gc[@]}" pubsub subscriptions describe "${DLQ_HOLD}"; then
+  echo "subscription ${DLQ_HOLD}: exists"
+else
+  run "${gc[@]}" pubsub subscriptions create "${DLQ_HOLD}" \
+    --topic="${DLQ_TOPIC}" \
+    --ack-deadline=60 \
+    --message-retention-duration=7d \
+    --expiration-period=never
+fi
+
+# -------------------------------------------------------------- observability subscription
+# Ordering is a property of the subscription: messages with the same ordering key (tenant id)
+# are delivered in publish order. Redelivery with backoff; after 10 attempts, dead letter.
+if exists "${gc[@]}" pubsub subscriptions describe "${OBS_SUB}"; then
+  echo "subscription ${OBS_SUB}: exists"
+else
+  run "${gc[@]}" pubsub subscriptions create "${OBS_SUB}" \
+    --topic="${TOPIC}" \
+    --enable-message-ordering \
+    --ack-deadline=60 \
+    --message-retention-duration=7d \
+    --expiration-period=never \
+    --min-retry-delay=10s \
+    --max-retry-delay=600s \
+    --dead-letter-topic="${DLQ_TOPIC}" \
+    --max-delivery-attempts=10
+fi
+
+# -------------------------------------------------------------------------- BigQuery table
+if exists bq --project_id="${PROJECT_ID}" show --dataset "${PROJECT_ID}:${DATASET}"; then
+  echo "dataset ${DATASET}: exists"
+else
+  run bq --project_id="${PROJECT_ID}" mk --dataset \
+    --location="${BQ_LOCATION}" \
+    --description="Pulsepoint event stream (Pub/Sub BigQuery subscription)" \
+    "${PROJECT_ID}:${DATASET}"
+fi
+
+if exists bq --project_id="${PROJECT_ID}" show "${PROJECT_ID}:${DATASET}.${TABLE}"; then
+  echo "table ${DATASET}.${TABLE}: exists"
+else
+  run bq --project_id="${PROJECT_ID}" mk --table \
+    --schema="${schema}" \
+    --time_partitioning_type=DAY \
+    --time_partitioning_field=publish_time \
+    --require_partition_filter=true \
+    --clustering_fields=tenant_id,event_type \
+    --description="Pulsepoint events: one row per Pub/Sub message (at-least-once; dedupe on event_id)" \
+    "${PROJECT_ID}:${DATASET}.${TABLE}"
+fi
+
+# ---------------------------------------------------------------------------------- IAM
+# The Pub/Sub service agent forwards dead letters and writes to BigQuery.
+run "${gc[@]}" pubsub topics add-iam-policy-binding "${DLQ_TOPIC}" \
+  --member="${pubsub_agent}" --role=roles/pubsub.publisher >/dev/null
+run bq --project_id="${PROJECT_ID}" add-iam-policy-binding \
+  --member="${pubsub_agent}" --role=roles/bigquery.dataEditor \
+  "${PROJECT_ID}:${DATASET}.${TABLE}" >/dev/null
+
+# ------------------------------------------------------------------ BigQuery subscription
+# use_topic_schema=false (the topic has no schema), write_metadata=true (subscription_name,
+# message_id, publish_time, attributes columns), use_table_schema=true (JSON envelope fields
+# land in the columns of the same name), drop_unknown_fields=true (new envelope fields never
+# stall the stream; add the column to start keeping them).
+if exists "${gc[@]}" pubsub subscriptions describe "${BQ_SUB}"; then
+  echo "subscription ${BQ_SUB}: exists"
+else
+  run "${gc[@]}" pubsub subscriptions create "${BQ_SUB}" \
+    --topic="${TOPIC}" \
+    --bigquery-table="${PROJECT_ID}:${DATASET}.${TABLE}" \
+    --write-metadata \
+    --use-table-schema \
+    --drop-unknown-fields \
+    --message-retention-duration=7d \
+    --expiration-period=never \
+    --dead-letter-topic="${DLQ_TOPIC}" \
+    --max-delivery-attempts=5
+fi
+
+for sub in "${OBS_SUB}" "${BQ_SUB}"; do
+  run "${gc[@]}" pubsub subscriptions add-iam-policy-binding "${sub}" \
+    --member="${pubsub_agent}" --role=roles/pubsub.subscriber >/dev/null
+done
+
+echo "pub/sub topology ready in ${PROJECT_ID}"

@@ -1,0 +1,86 @@
+//! A transaction bound to one tenant.
+
+use pp_auth::{Principal, TenantId};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+/// A narrow, pre-authentication lookup that RLS allows without a tenant context: each
+/// variant names one `app.*` setting a policy reads (see the auth migrations), so e.g.
+/// a login can see only the rows of the email being signed in, in any tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    LoginEmail,
+    ApiKeyId,
+    RefreshTokenId,
+}
+
+impl Lookup {
+    fn setting(self) -> &'static str {
+        match self {
+            Lookup::LoginEmail => "app.login_email",
+            Lookup::ApiKeyId => "app.api_key_id",
+            Lookup::RefreshTokenId => "app.refresh_token_id",
+        }
+    }
+}
+
+/// A transaction whose row-level-security context is one tenant.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    tenant_id: Option<TenantId>,
+}
+
+impl TenantTx {
+    /// Opens a transaction in the caller's tenant.
+    pub async fn begin(pool: &PgPool, principal: &Principal) -> Result<Self, sqlx::Error> {
+        Self::begin_for_tenant(pool, principal.tenant_id).await
+    }
+
+    /// Opens a transaction in `tenant_id`. For flows that act for a tenant before a
+    /// principal exists (sign-up, login after the account is found, background jobs).
+    pub async fn begin_for_tenant(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(tenant_id.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantTx { tx, tenant_id: Some(tenant_id) })
+    }
+
+    /// Opens a transaction with no tenant, scoped to one pre-authentication lookup.
+    pub async fn begin_lookup(pool: &PgPool, lookup: Lookup, value: &str) -> Result<Self, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("select set_config($1, $2, true)")
+            .bind(lookup.setting())
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        Ok(TenantTx { tx, tenant_id: None })
+    }
+
+    /// Switches this transaction to `tenant_id` (after a lookup found the tenant).
+    pub async fn enter_tenant(&mut self, tenant_id: TenantId) -> Result<(), sqlx::Error> {
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(tenant_id.0.to_string())
+            .execute(&mut *self.tx)
+            .await?;
+        self.tenant_id = Some(tenant_id);
+        Ok(())
+    }
+
+    pub fn tenant_id(&self) -> Option<TenantId> {
+        self.tenant_id
+    }
+
+    /// The connection to run queries on.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}

@@ -1,0 +1,140 @@
+//! Serving a set of gRPC services the way every Pulsepoint server does.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pp_auth::{AuthLayer, CachedTokenStatus, KeyStore, PublicMethods, TokenVerifier};
+use pp_config::{JwtConfig, ServerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tower::ServiceBuilder;
+
+use crate::rate_limit::RateLimitLayer;
+use crate::request_context::RequestContextLayer;
+use crate::token_status::PgRedisTokenStatus;
+
+/// What a service hands to [`serve`].
+pub struct ServeOptions {
+    pub config: ServerConfig,
+    /// Fully-qualified names reported by health (besides the overall `""`).
+    pub health_names: Vec<&'static str>,
+    pub auth: AuthLayer,
+    /// Time between flipping health to NOT_SERVING and closing the listener, so load
+    /// balancers stop routing here first.
+    pub shutdown_delay: Duration,
+}
+
+/// Builds the authentication layer used by every backend service.
+pub fn auth_layer(
+    keys: Arc<KeyStore>,
+    jwt: &JwtConfig,
+    pool: sqlx::PgPool,
+    cache: Arc<pp_cache::Cache>,
+    public: PublicMethods,
+) -> AuthLayer {
+    let verifier = Arc::new(TokenVerifier::new(keys, &jwt.issuer, &jwt.audience));
+    let status = Arc::new(CachedTokenStatus::new(Arc::new(PgRedisTokenStatus::new(pool, cache))));
+    AuthLayer::new(verifier, status, public)
+}
+
+/// Serves `routes` on `listener` with health, reflection (v1 and v1alpha) and the
+/// shared layer stack until `shutdown` completes, then drains for at most
+/// `config.shutdown_grace`.
+pub async fn serve(
+    options: ServeOptions,
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let ServeOptions { config, health_names, auth, shutdown_delay } = options;
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    for name in &health_names {
+        reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+
+    let mut routes = routes.add_service(health_service);
+    if config.reflection {
+        let v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1();
+        let v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha();
+        match (v1, v1alpha) {
+            (Ok(v1), Ok(v1alpha)) => routes = routes.add_service(v1).add_service(v1alpha),
+            (Err(err), _) | (_, Err(err)) => tracing::error!(%err, "reflection disabled"),
+        }
+    }
+
+    // Outermost first; see the crate docs for why in this order.
+    let stack = ServiceBuilder::new()
+        .layer(RequestContextLayer)
+        .layer(auth)
+        .layer(RateLimitLayer::new(config.tenant_rate_per_sec, config.user_rate_per_sec))
+        .into_inner();
+
+    let draining = Arc::new(Notify::new());
+    let signal = {
+        let draining = draining.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: health NOT_SERVING");
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            for name in &health_names {
+                reporter.set_service_status(*name, ServingStatus::NotServing).await;
+            }
+            tokio::time::sleep(shutdown_delay).await;
+            draining.notify_one();
+        }
+    };
+
+    let server = Server::builder()
+        .timeout(config.request_timeout)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(stack)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+
+    let grace = config.shutdown_grace;
+    let drain_deadline = async move {
+        draining.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result,
+        () = drain_deadline => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# Static validation of everything under deploy/ and k8s/ (run by `make k8s-validate`).
+#
+# Checks, one summary line each:
+#   tools       repo-local venv .tools/deploy-venv with kubernetes-validate, checkov,
+#               check-jsonschema (installed from PyPI once; later runs reuse it)
+#   render      `kubectl kustomize k8s/overlays/<x>` for every overlay; no Secret objects
+#   schema      every rendered object against the Kubernetes ${K8S_VERSION} OpenAPI schemas
+#               (kubernetes-validate --strict: unknown fields are errors; works offline)
+#   checkov     deploy/Dockerfile and the rendered manifests; every skip must carry a reason
+#   compose     deploy/docker-compose.yml against the Compose specification schema
+#   binaries    every `cargo build -p <pkg>` in deploy/Dockerfile is a package the workspace
+#               builds (services/*/Cargo.toml + workspace members); planned services that have
+#               no Cargo.toml yet are reported as skipped
+#   bigquery    deploy/pubsub/bigquery-events-schema.json is valid and has the columns the
+#               Pub/Sub subscription, partitioning and clustering need
+#   shellcheck  deploy and script shell files (skipped when shellcheck is not installed)
+#
+# Needs: bash, python3 (3.11+, with venv), kubectl. Network: only PyPI, on the first run.
+# Env: K8S_VERSION (default 1.32.0), PYTHON (default python3), VERBOSE=1 shows tool output.
+# Exit status: 0 when every check passed or was skipped, 1 otherwise.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo_root}"
+
+K8S_VERSION="${K8S_VERSION:-1.32.0}"
+python="${PYTHON:-python3}"
+venv="${repo_root}/.tools/deploy-venv"
+# Pinned so a new checkov policy or schema release cannot turn a green tree red overnight.
+requirements=(
+  "kubernetes-validate==1.37.0"
+  "checkov==3.3.30"
+  "check-jsonschema==0.39.0"
+)
+# Services the Dockerfile already targets but whose crates may not exist yet.
+planned_services=(integrations insights observability)
+
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
+# Keep checkov (and anything else) off the network and quick: no policy/guideline downloads,
+# no Bridgecrew platform mapping, no version check, no package (SCA) scanning.
+export BC_SKIP_MAPPING=TRUE
+export CHECKOV_SKIP_DOWNLOAD=TRUE
+export CHECKOV_RUN_SCA_PACKAGE_SCAN_V2=false
+export SKIP_CHECKOV_UPDATE_CHECK=TRUE
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export PYTHONWARNINGS=ignore
+export NO_COLOR=1
+
+passed=0
+failed=0
+skipped=0
+failed_names=()
+
+# report STATUS NAME MESSAGE [LOGFILE]: one summary line; the log is shown on failure.
+report() {
+  local status="$1" name="$2" message="$3" log="${4:-}"
+  printf '%-4s  %-10s  %s\n' "${status}" "${name}" "${message}"
+  case "${status}" in
+    PASS) passed=$((passed + 1)) ;;
+    SKIP) skipped=$((skipped + 1)) ;;
+    FAIL)
+      failed=$((failed + 1))
+      failed_names+=("${name}")
+      if [[ -n "${log}" && -s "${log}" ]]; then
+        sed 's/^/      | /' "${log}" | head -n 80
+      fi
+      ;;
+  esac
+  if [[ "${VERBOSE:-0}" == "1" && "${status}" != "FAIL" && -n "${log}" && -s "${log}" ]]; then
+    sed 's/^/      | /' "${log}"
+  fi
+}
+
+# ------------------------------------------------------------------------------------ tools
+check_tools() {
+  local log="${work}/tools.log" stamp="${venv}/.pulsepoint-deploy-requirements"
+  local want
+  want="$(printf '%s\n' "${requirements[@]}")"
+  if ! command -v kubectl >/dev/null 2>&1; then
+    echo "kubectl not found on PATH (needed for 'kubectl kustomize')" >"${log}"
+    report FAIL tools "kubectl is missing" "${log}"
+    return 1
+  fi
+  if [[ -x "${venv}/bin/kubernetes-validate" && -x "${venv}/bin/checkov" \
+        && -x "${venv}/bin/check-jsonschema" && -f "${stamp}" \
+        && "$(cat "${stamp}")" == "${want}" ]]; then
+    report PASS tools "reusing ${venv#"${repo_root}"/} (${requirements[*]})"
+    return 0
+  fi
+  mkdir -p "${repo_root}/.tools"
+  if [[ ! -x "${venv}/bin/python" ]] || ! "${venv}/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "${venv}"
+    if ! "${python}" -m venv "${venv}" >"${log}" 2>&1; then
+      report FAIL tools "could not create venv with ${python} (Debian: apt-get install python3-venv)" "${log}"
+      return 1
+    fi
+  fi
+  if ! "${venv}/bin/python" -m pip install --quiet "${requirements[@]}" >"${log}" 2>&1; then
+    report FAIL tools "pip install ${requirements[*]} failed" "${log}"
+    return 1
+  fi
+  printf '%s\n' "${requirements[@]}" >"${stamp}"
+  report PASS tools "installed ${requirements[*]} into ${venv#"${repo_root}"/}"
+}
+
+# ----------------------------------------------------------------------------------- render
+overlays=()
+check_render() {
+  local log="${work}/render.log" dir name out summary=() bad=0 count secrets
+  mkdir -p "${work}/rendered"
+  : >"${log}"
+  for dir in k8s/overlays/*/; do
+    [[ -f "${dir}kustomization.yaml" || -f "${dir}kustomization.yml" || -f "${dir}Kustomization" ]] || continue
+    name="$(basename "${dir}")"
+    out="${work}/rendered/${name}.yaml"
+    if ! kubectl kustomize "${dir}" >"${out}" 2>>"${log}"; then
+      echo "kubectl kustomize ${dir} failed" >>"${log}"
+      bad=1
+      rm -f "${out}"
+      continue
+    fi
+    count="$(grep -c '^kind: ' "${out}" || true)"
+    secrets="$(grep -c '^kind: Secret$' "${out}" || true)"
+    if [[ "${count}" -eq 0 ]]; then
+      echo "${dir}: rendered no objects" >>"${log}"
+      bad=1
+    fi
+    if [[ "${secrets}" -ne 0 ]]; then
+      echo "${dir}: renders ${secrets} Secret object(s); secrets must be created out of band, never kept in git" >>"${log}"
+      bad=1
+    fi
+    overlays+=("${name}")
+    summary+=("${name}: ${count} objects")
+  done
+  if [[ ${#overlays[@]} -eq 0 && ${bad} -eq 0 ]]; then
+    echo "no overlays found under k8s/overlays/" >>"${log}"
+    bad=1
+  fi
+  if [[ ${bad} -ne 0 ]]; then
+    report FAIL render "kustomize rendering failed" "${log}"
+    return 1
+  fi
+  local IFS=','
+  report PASS render "${summary[*]}"
+}
+
+# ----------------------------------------------------------------------------------- schema
+check_schema() {
+  local log="${work}/schema.log"
+  if [[ ${#overlays[@]} -eq 0 ]]; then
+    report SKIP schema "nothing rendered"
+    return 0
+  fi
+  local files=("${work}"/rendered/*.yaml)
+  if "${venv}/bin/kubernetes-validate" --kubernetes-version "${K8S_VERSION}" --strict --quiet \
+      "${files[@]}" >"${log}" 2>&1; then
+    report PASS schema "$(cat "${files[@]}" | grep -c '^kind: ') objects valid against Kubernetes ${K8S_VERSION} (strict)" "${log}"
+  else
+    report FAIL schema "objects do not validate against Kubernetes ${K8S_VERSION}" "${log}"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------- checkov
+checkov_run() { # checkov_run LOG ARGS...: bounded in time; never waits on the network.
+  local log="$1"
+  shift
+  timeout 300 "${venv}/bin/checkov" --skip-download --quiet --compact --output cli \
+    "$@" >"${log}" 2>&1
+}
+
+check_checkov() {
+  local log="${work}/checkov.log" rc=0 msgs=()
+  : >"${log}"
+  # Every skip must say why: Dockerfile comments and manifest annotations alike.
+  local bare
+  bare="$( { grep -nE 'checkov:skip=' deploy/Dockerfile | grep -vE 'checkov:skip=CKV2?_[A-Z0-9_]+: *[^ ]' || true; } )"
+  if [[ -n "${bare}" ]]; then
+    printf 'Dockerfile checkov skip without a reason:\n%s\n' "${bare}" >>"${log}"
+    rc=1
+  fi
+  if [[ ${#overlays[@]} -gt 0 ]]; then
+    bare="$( { grep -hE '^\s+checkov\.io/skip[0-9]+:' "${work}"/rendered/*.yaml \
+              | grep -vE 'checkov\.io/skip[0-9]+: *"?CKV2?_[A-Z0-9_]+=[^ ]' || true; } )"
+    if [[ -n "${bare}" ]]; then
+      printf 'manifest checkov skip without a reason (use CKV_K8S_xx=reason):\n%s\n' "${bare}" >>"${log}"
+      rc=1
+    fi
+  fi
+
+  local dlog="${work}/checkov-dockerfile.log"
+  if checkov_run "${dlog}" --framework dockerfile -f deploy/Dockerfile; then
+    msgs+=("Dockerfile $(grep -m1 -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+, Skipped checks: [0-9]+' "${dlog}" || echo ok)")
+  else
+    local code=$?
+    [[ ${code} -eq 124 ]] && echo "checkov on deploy/Dockerfile timed out after 300 s" >>"${log}"
+    { echo "--- checkov deploy/Dockerfile (exit ${code})"; cat "${dlog}"; } >>"${log}"
+    rc=1
+  fi
+  if [[ ${#overlays[@]} -gt 0 ]]; then
+    local klog="${work}/checkov-k8s.log"
+    if checkov_run "${klog}" --framework kubernetes -d "${work}/rendered"; then
+      msgs+=("manifests $(grep -m1 -oE 'Passed checks: [0-9]+, Failed checks: [0-9]+, Skipped checks: [0-9]+' "${klog}" || echo ok)")
+    else
+      local code=$?
+      [[ ${code} -eq 124 ]] && echo "checkov on the rendered manifests timed out after 300 s" >>"${log}"
+      { echo "--- checkov rendered overlays ${overlays[*]} (exit ${code})"; cat "${klog}"; } >>"${log}"
+      rc=1
+    fi
+  fi
+  if [[ ${rc} -ne 0 ]]; then
+    report FAIL checkov "policy violations (fix them, or skip with a reason inline)" "${log}"
+    return 1
+  fi
+  local IFS=';'
+  report PASS checkov "${msgs[*]}"
+}
+
+# ---------------------------------------------------------------------------------- compose
+check_compose() {
+  local log="${work}/compose.log"
+  if "${venv}/bin/check-jsonschema" --builtin-schema vendor.compose-spec \
+      deploy/docker-compose.yml >"${log}" 2>&1; then
+    report PASS compose "deploy/docker-compose.yml matches the Compose specification" "${log}"
+  else
+    report FAIL compose "deploy/docker-compose.yml does not match the Compose specification" "${log}"
+    return 1
+  fi
+}
+
+# --------------------------------------------------------------------------------- binaries
+check_binaries() {
+  local log="${work}/binaries.log"
+  if "${venv}/bin/python" -u - "${repo_root}" "${planned_services[@]}" >"${log}" 2>&1 <<'PY'
+import glob, os, re, sys, tomllib
+
+root, planned = sys.argv[1], set(sys.argv[2:])
+text = open(os.path.join(root, "deploy/Dockerfile"), encoding="utf-8").read()
+# Join continuation lines, drop comments, then collect `cargo build ... -p NAME` / `--bin NAME`.
+logical = re.sub(r"\\\n", " ", text)
+named = []
+for line in logical.splitlines():
+    if line.lstrip().startswith("#"):
+        continue
+    for cmd in re.findall(r"cargo\s+build\b[^&;|]*", line):
+        named += re.findall(r"(?:-p|--package|--bin)[\s=]+([A-Za-z0-9_-]+)", cmd)
+named = list(dict.fromkeys(named))
+if not named:
+    print("deploy/Dockerfile: no `cargo build -p <package>` found in any build stage")
+    sys.exit(1)
+
+with open(os.path.join(root, "Cargo.toml"), "rb") as f:
+    members = tomllib.load(f).get("workspace", {}).get("members", [])
+member_dirs = set()
+for m in members:
+    for d in glob.glob(os.path.join(root, m)):
+        member_dirs.add(os.path.realpath(d))
+
+declared = {}  # package name -> service dir name
+for manifest in sorted(glob.glob(os.path.join(root, "services/*/Cargo.toml"))):
+    with open(manifest, "rb") as f:
+        pkg = tomllib.load(f).get("package", {}).get("name")
+    if pkg:
+        declared[pkg] = os.path.dirname(manifest)
+
+ok, skipped, errors = [], [], []
+for name in named:
+    if name in declared:
+        if os.path.realpath(declared[name]) in member_dirs:
+            ok.append(name)
+        else:
+            errors.append(f"{name}: declared in {os.path.relpath(declared[name], root)}/Cargo.toml "
+                          "but not a workspace member (root Cargo.toml [workspace].members)")
+        continue
+    svc = name.removeprefix("pulsepoint-")
+    svc_dir = os.path.join(root, "services", svc)
+    if svc in planned or os.path.isdir(svc_dir):
+        if os.path.exists(os.path.join(svc_dir, "Cargo.toml")):
+            errors.append(f"{name}: services/{svc}/Cargo.toml declares a different package name")
+        else:
+            skipped.append(name)
+        continue
+    errors.append(f"{name}: deploy/Dockerfile builds it, but no services/*/Cargo.toml declares "
+                  f"this package (workspace builds: {', '.join(sorted(declared)) or 'none'})")
+
+for e in errors:
+    print(e)
+print(f"{len(ok)} built: {' '.join(ok) or '-'}; skipped (no Cargo.toml yet): {' '.join(skipped) or '-'}",
+      file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+  then
+    report PASS binaries "$(tail -n1 "${log}")"
+  else
+    report FAIL binaries "deploy/Dockerfile names packages the workspace does not build" "${log}"
+    return 1
+  fi
+}
+
+# --------------------------------------------------------------------------------- bigquery
+check_bigquery() {
+  local log="${work}/bigquery.log" schema="deploy/pubsub/bigquery-events-schema.json"
+  if "${venv}/bin/python" - "${schema}" >"${log}" 2>&1 <<'PY'
+import json, sys
+path = sys.argv[1]
+fields = {f["name"]: f for f in json.load(open(path, encoding="utf-8"))}
+need = {
+    # written by the subscription (write_metadata)
+    "subscription_name": "STRING", "message_id": "STRING", "publish_time": "TIMESTAMP",
+    "attributes": "JSON",
+    # the event envelope (use_table_schema): partitioning and clustering columns among them
+    "event_id": "STRING", "tenant_id": "STRING", "event_type": "STRING",
+    "occurred_at": "TIMESTAMP", "payload": "JSON",
+}
+bad = [f"{n}: expected {t}, found {fields[n]['type'] if n in fields else 'nothing'}"
+       for n, t in need.items() if n not in fields or fields[n]["type"] != t]
+for n, f in fields.items():
+    if f.get("mode") == "REQUIRED" and n not in ("message_id", "publish_time"):
+        bad.append(f"{n}: REQUIRED columns make the subscription reject messages without it")
+for b in bad:
+    print(f"{path}: {b}")
+sys.exit(1 if bad else 0)
+PY
+  then
+    report PASS bigquery "${schema} has metadata, envelope, partition and cluster columns" "${log}"
+  else
+    report FAIL bigquery "${schema} is not what the BigQuery subscription needs" "${log}"
+    return 1
+  fi
+}
+
+# ------------------------------------------------------------------------------- shellcheck
+check_shellcheck() {
+  local log="${work}/shellcheck.log" files=()
+  if ! command -v shellcheck >/dev/null 2>&1; then
+    report SKIP shellcheck "shellcheck not installed (apt-get install shellcheck)"
+    return 0
+  fi
+  mapfile -t files < <(find deploy scripts -type f -name '*.sh' | sort)
+  if shellcheck "${files[@]}" >"${log}" 2>&1; then
+    report PASS shellcheck "${#files[@]} scripts clean"
+  else
+    report FAIL shellcheck "shell scripts have findings" "${log}"
+    return 1
+  fi
+}
+
+# ------------------------------------------------------------------------------------- main
+start=${SECONDS}
+if check_tools; then
+  check_render || true
+  check_schema || true
+  check_checkov || true
+  check_compose || true
+  check_binaries || true
+  check_bigquery || true
+else
+  for name in render schema checkov compose binaries bigquery; do
+    report FAIL "${name}" "not run: validation tools unavailable"
+  done
+fi
+check_shellcheck || true
+
+elapsed=$((SECONDS - start))
+if [[ ${failed} -ne 0 ]]; then
+  echo "validate-deploy: FAILED (${failed_names[*]}); ${passed} ok, ${skipped} skipped, ${elapsed}s" >&2
+  exit 1
+fi
+echo "validate-deploy: OK (${passed} checks ok, ${skipped} skipped, ${elapsed}s)"
