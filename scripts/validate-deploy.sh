@@ -12,9 +12,12 @@
 #   binaries    every `cargo build -p <pkg>` in deploy/Dockerfile is a package the workspace
 #               builds (services/*/Cargo.toml + workspace members); planned services that have
 #               no Cargo.toml yet are reported as skipped
+#   images      every FROM in deploy/Dockerfile is one of its own stages or a registry image
+#               pinned to a version tag or digest (never implicit/latest); covers the
+#               stage-selecting `FROM ${SERVICE}` that checkov cannot resolve
 #   bigquery    deploy/pubsub/bigquery-events-schema.json is valid and has the columns the
 #               Pub/Sub subscription, partitioning and clustering need
-#   shellcheck  deploy and script shell files (skipped when shellcheck is not installed)
+#   lint        shellcheck on deploy/**/*.sh and this script (skipped without shellcheck)
 #
 # Needs: bash, python3 (3.11+, with venv), kubectl. Network: only PyPI, on the first run.
 # Env: K8S_VERSION (default 1.32.0), PYTHON (default python3), VERBOSE=1 shows tool output.
@@ -73,6 +76,8 @@ report() {
     sed 's/^/      | /' "${log}"
   fi
 }
+
+joined() { local out; out="$(printf '%s; ' "$@")"; echo "${out%; }"; }
 
 # ------------------------------------------------------------------------------------ tools
 check_tools() {
@@ -143,8 +148,7 @@ check_render() {
     report FAIL render "kustomize rendering failed" "${log}"
     return 1
   fi
-  local IFS=','
-  report PASS render "${summary[*]}"
+  report PASS render "$(joined "${summary[@]}")"
 }
 
 # ----------------------------------------------------------------------------------- schema
@@ -215,8 +219,7 @@ check_checkov() {
     report FAIL checkov "policy violations (fix them, or skip with a reason inline)" "${log}"
     return 1
   fi
-  local IFS=';'
-  report PASS checkov "${msgs[*]}"
+  report PASS checkov "$(joined "${msgs[@]}")"
 }
 
 # ---------------------------------------------------------------------------------- compose
@@ -300,6 +303,52 @@ PY
   fi
 }
 
+# ----------------------------------------------------------------------------------- images
+check_images() {
+  local log="${work}/images.log"
+  if "${venv}/bin/python" -u - deploy/Dockerfile >"${log}" 2>&1 <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path, encoding="utf-8").read()
+args, stages, bad, external = {}, set(), [], []
+def expand(v):
+    return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: args.get(m.group(1), ""), v)
+for n, line in enumerate(text.splitlines(), 1):
+    line = line.strip()
+    m = re.match(r"(?i)ARG\s+([A-Za-z_][A-Za-z0-9_]*)(?:=(\S*))?", line)
+    if m and m.group(2) is not None and m.group(1) not in args:
+        args[m.group(1)] = m.group(2).strip('"')
+    m = re.match(r"(?i)FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", line)
+    if not m:
+        continue
+    image = expand(m.group(1))
+    if image in stages or image == "scratch":
+        pass
+    elif "@sha256:" in image:
+        external.append(image)
+    else:
+        last = image.rsplit("/", 1)[-1]
+        tag = last.split(":", 1)[1] if ":" in last else ""
+        if not image or not tag or tag == "latest":
+            bad.append(f"{path}:{n}: FROM {m.group(1)} -> '{image}' is neither a stage of this file "
+                       "nor pinned to a version tag/digest")
+        else:
+            external.append(image)
+    if m.group(2):
+        stages.add(m.group(2))
+for b in bad:
+    print(b)
+print(f"{len(stages)} stages, {len(set(external))} pinned base images", file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+  then
+    report PASS images "deploy/Dockerfile: $(tail -n1 "${log}")"
+  else
+    report FAIL images "deploy/Dockerfile uses an unpinned base image" "${log}"
+    return 1
+  fi
+}
+
 # --------------------------------------------------------------------------------- bigquery
 check_bigquery() {
   local log="${work}/bigquery.log" schema="deploy/pubsub/bigquery-events-schema.json"
@@ -336,14 +385,15 @@ PY
 check_shellcheck() {
   local log="${work}/shellcheck.log" files=()
   if ! command -v shellcheck >/dev/null 2>&1; then
-    report SKIP shellcheck "shellcheck not installed (apt-get install shellcheck)"
+    report SKIP lint "shellcheck not installed (apt-get install shellcheck)"
     return 0
   fi
-  mapfile -t files < <(find deploy scripts -type f -name '*.sh' | sort)
+  mapfile -t files < <(find deploy -type f -name '*.sh' | sort)
+  files+=(scripts/validate-deploy.sh)
   if shellcheck "${files[@]}" >"${log}" 2>&1; then
-    report PASS shellcheck "${#files[@]} scripts clean"
+    report PASS lint "shellcheck: ${#files[@]} scripts clean"
   else
-    report FAIL shellcheck "shell scripts have findings" "${log}"
+    report FAIL lint "shellcheck findings in deploy scripts" "${log}"
     return 1
   fi
 }
@@ -356,9 +406,10 @@ if check_tools; then
   check_checkov || true
   check_compose || true
   check_binaries || true
+  check_images || true
   check_bigquery || true
 else
-  for name in render schema checkov compose binaries bigquery; do
+  for name in render schema checkov compose binaries images bigquery; do
     report FAIL "${name}" "not run: validation tools unavailable"
   done
 fi

@@ -16,6 +16,7 @@
 #   PUBLIC_URL          public origin of the gateway, for JWT issuer and CORS
 #                       (default https://app.pulsepoint.example.com)
 #   OTEL_ENDPOINT       OTLP/gRPC collector URL (optional)
+#   USE_ANTHROPIC=0     do not map the Anthropic key (insights uses its built-in planner)
 #   SKIP_MIGRATIONS=1   deploy services only
 #   DRY_RUN=1           print the gcloud commands instead of running them
 #
@@ -53,6 +54,7 @@ CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
 PUBLIC_URL="${PUBLIC_URL:-https://app.pulsepoint.example.com}"
 OTEL_ENDPOINT="${OTEL_ENDPOINT:-}"
 SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
+USE_ANTHROPIC="${USE_ANTHROPIC:-1}"
 DRY_RUN="${DRY_RUN:-0}"
 
 declare -A PORT=(
@@ -191,7 +193,9 @@ deploy_service() {
         flags+=(--cpu 1 --memory 512Mi)
         ;;
       insights)
-        secrets+=("ANTHROPIC_API_KEY=pulsepoint-insights-anthropic-api-key:latest")
+        if [[ "${USE_ANTHROPIC}" == "1" ]]; then
+          secrets+=("ANTHROPIC_API_KEY=pulsepoint-insights-anthropic-api-key:latest")
+        fi
         env+=("PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)")
         flags+=(--cpu 1 --memory 1Gi)
         ;;

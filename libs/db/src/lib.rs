@@ -5,11 +5,14 @@
 //! bound parameter, transaction-local, so a pooled connection never carries one
 //! tenant's context into the next request.
 
+pub mod idempotency;
 mod migrate;
+pub mod page;
 mod tenant_tx;
 
 pub use migrate::{Migration, migrate};
 pub use sqlx::{PgPool, Postgres};
+pub use page::{Cursor, PageRequest};
 pub use tenant_tx::{Lookup, TenantTx};
 
 use std::time::Duration;

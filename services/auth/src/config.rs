@@ -1,0 +1,39 @@
+//! The auth service's settings.
+
+use pp_config::{ConfigError, JwtConfig, SecretString, ServerConfig, Source};
+
+use crate::domain::passwords::PasswordPolicy;
+
+#[derive(Debug)]
+pub struct AuthConfig {
+    pub server: ServerConfig,
+    pub jwt: JwtConfig,
+    pub database_url: SecretString,
+    pub owner_database_url: Option<SecretString>,
+    pub redis_url: String,
+    /// PKCS#8 PEM of the Ed25519 signing key.
+    pub signing_key_file: String,
+    /// Older public keys still trusted during a rotation (JWKS JSON file), optional.
+    pub previous_jwks_file: Option<String>,
+    pub passwords: PasswordPolicy,
+    pub shutdown_delay: std::time::Duration,
+}
+
+impl AuthConfig {
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        Ok(AuthConfig {
+            server: ServerConfig::from_source(source, "0.0.0.0:50051")?,
+            jwt: JwtConfig::from_source(source),
+            database_url: source.secret("PULSEPOINT_DATABASE_URL")?,
+            owner_database_url: source.optional_secret("PULSEPOINT_DATABASE_OWNER_URL"),
+            redis_url: source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
+            signing_key_file: source.required("PULSEPOINT_SIGNING_KEY_FILE")?,
+            previous_jwks_file: source.raw("PULSEPOINT_PREVIOUS_JWKS_FILE").map(str::to_owned),
+            passwords: PasswordPolicy {
+                memory_kib: source.parse("PULSEPOINT_ARGON2_MEMORY_KIB", PasswordPolicy::default().memory_kib)?,
+                iterations: source.parse("PULSEPOINT_ARGON2_ITERATIONS", PasswordPolicy::default().iterations)?,
+            },
+            shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
+        })
+    }
+}

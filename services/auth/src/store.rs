@@ -1,0 +1,327 @@
+//! SQL for the auth schema. Every function that touches tenant data takes a `TenantTx`.
+
+use chrono::{DateTime, Utc};
+use pp_db::{Cursor, PageRequest, TenantTx};
+use uuid::Uuid;
+
+pub const SCHEMA: &str = "auth";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TenantRow {
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub tenant_id: Uuid,
+    pub api_key_id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub secret_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshRow {
+    pub tenant_id: Uuid,
+    pub token_id: Uuid,
+    pub session_id: Uuid,
+    pub secret_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+const USER_COLUMNS: &str =
+    "tenant_id, user_id, email, display_name, role, status, password_hash, created_at";
+
+pub async fn insert_tenant(tx: &mut TenantTx, tenant_id: Uuid, name: &str) -> Result<TenantRow, sqlx::Error> {
+    sqlx::query_as("insert into auth.tenants (tenant_id, name) values ($1, $2) returning tenant_id, name, status, created_at")
+        .bind(tenant_id)
+        .bind(name)
+        .fetch_one(tx.conn())
+        .await
+}
+
+pub async fn get_tenant(tx: &mut TenantTx, tenant_id: Uuid) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as("select tenant_id, name, status, created_at from auth.tenants where tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+pub struct NewUser<'a> {
+    pub user_id: Uuid,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub role: &'a str,
+    pub password_hash: Option<&'a str>,
+}
+
+pub async fn insert_user(tx: &mut TenantTx, tenant_id: Uuid, user: NewUser<'_>) -> Result<UserRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into auth.users (tenant_id, user_id, email, display_name, role, password_hash)
+         values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(user.user_id)
+    .bind(user.email)
+    .bind(user.display_name)
+    .bind(user.role)
+    .bind(user.password_hash)
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn get_user(tx: &mut TenantTx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {USER_COLUMNS} from auth.users where user_id = $1"))
+        .bind(user_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+/// Users with this email (any tenant), visible through the login lookup policy.
+pub async fn users_by_email(tx: &mut TenantTx, email: &str) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from auth.users where lower(email) = $1 order by created_at limit 10"
+    ))
+    .bind(email)
+    .fetch_all(tx.conn())
+    .await
+}
+
+pub async fn list_users(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<UserRow>, String), sqlx::Error> {
+    let (after_time, after_id) = page.after_parts();
+    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from auth.users
+         where role <> 'api_client' and (created_at, user_id) > ($1, $2)
+         order by created_at, user_id limit $3"
+    ))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(page.finish(rows, |u| Cursor { created_at: u.created_at, id: u.user_id }))
+}
+
+pub async fn set_user_role(tx: &mut TenantTx, user_id: Uuid, role: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update auth.users set role = $2 where user_id = $1 and role <> 'api_client' returning {USER_COLUMNS}"
+    ))
+    .bind(user_id)
+    .bind(role)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+pub async fn deactivate_user(tx: &mut TenantTx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update auth.users set status = 'deactivated' where user_id = $1 returning {USER_COLUMNS}"
+    ))
+    .bind(user_id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+pub async fn insert_session(tx: &mut TenantTx, tenant_id: Uuid, session_id: Uuid, user_id: Uuid, kind: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into auth.sessions (tenant_id, session_id, user_id, kind) values ($1, $2, $3, $4)")
+        .bind(tenant_id)
+        .bind(session_id)
+        .bind(user_id)
+        .bind(kind)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+pub async fn revoke_session(tx: &mut TenantTx, session_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update auth.sessions set revoked_at = coalesce(revoked_at, now()) where session_id = $1")
+        .bind(session_id)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+pub async fn session_revoked(tx: &mut TenantTx, session_id: Uuid) -> Result<bool, sqlx::Error> {
+    let revoked: Option<Option<DateTime<Utc>>> =
+        sqlx::query_scalar("select revoked_at from auth.sessions where session_id = $1")
+            .bind(session_id)
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(!matches!(revoked, Some(None)))
+}
+
+pub async fn revoke_sessions_of_user(tx: &mut TenantTx, user_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update auth.sessions set revoked_at = coalesce(revoked_at, now()) where user_id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+pub async fn revoke_token(tx: &mut TenantTx, tenant_id: Uuid, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into auth.revoked_tokens (tenant_id, jti, expires_at) values ($1, $2, $3) on conflict do nothing")
+        .bind(tenant_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+pub async fn insert_refresh(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    token_id: Uuid,
+    session_id: Uuid,
+    secret_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into auth.refresh_tokens (tenant_id, token_id, session_id, secret_hash, expires_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(tenant_id)
+    .bind(token_id)
+    .bind(session_id)
+    .bind(secret_hash)
+    .bind(expires_at)
+    .execute(tx.conn())
+    .await
+    .map(drop)
+}
+
+/// The refresh token by id, locked for the rotation.
+pub async fn refresh_for_update(tx: &mut TenantTx, token_id: Uuid) -> Result<Option<RefreshRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select tenant_id, token_id, session_id, secret_hash, expires_at, used_at
+         from auth.refresh_tokens where token_id = $1 for update",
+    )
+    .bind(token_id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+pub async fn mark_refresh_used(tx: &mut TenantTx, token_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update auth.refresh_tokens set used_at = now() where token_id = $1")
+        .bind(token_id)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+pub async fn session_user(tx: &mut TenantTx, session_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("select user_id from auth.sessions where session_id = $1")
+        .bind(session_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+const API_KEY_COLUMNS: &str =
+    "tenant_id, api_key_id, user_id, name, prefix, secret_hash, created_at, revoked_at, last_used_at";
+
+pub async fn insert_api_key(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    api_key_id: Uuid,
+    user_id: Uuid,
+    name: &str,
+    prefix: &str,
+    secret_hash: &[u8],
+) -> Result<ApiKeyRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into auth.api_keys (tenant_id, api_key_id, user_id, name, prefix, secret_hash)
+         values ($1, $2, $3, $4, $5, $6) returning {API_KEY_COLUMNS}"
+    ))
+    .bind(tenant_id)
+    .bind(api_key_id)
+    .bind(user_id)
+    .bind(name)
+    .bind(prefix)
+    .bind(secret_hash)
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn get_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {API_KEY_COLUMNS} from auth.api_keys where api_key_id = $1"))
+        .bind(api_key_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+pub async fn list_api_keys(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<ApiKeyRow>, String), sqlx::Error> {
+    let (after_time, after_id) = page.after_parts();
+    let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
+        "select {API_KEY_COLUMNS} from auth.api_keys where (created_at, api_key_id) > ($1, $2)
+         order by created_at, api_key_id limit $3"
+    ))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(page.finish(rows, |k| Cursor { created_at: k.created_at, id: k.api_key_id }))
+}
+
+pub async fn revoke_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "update auth.api_keys set revoked_at = coalesce(revoked_at, now()) where api_key_id = $1 returning {API_KEY_COLUMNS}"
+    ))
+    .bind(api_key_id)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+pub async fn touch_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update auth.api_keys set last_used_at = now() where api_key_id = $1")
+        .bind(api_key_id)
+        .execute(tx.conn())
+        .await
+        .map(drop)
+}
+
+/// Failed logins in the window, for this email and for this IP.
+pub async fn recent_failures(pool: &sqlx::PgPool, email: &str, client_ip: &str, window_secs: i64) -> Result<(i64, i64, Option<DateTime<Utc>>), sqlx::Error> {
+    sqlx::query_as(
+        "select
+            count(*) filter (where email = $1),
+            count(*) filter (where client_ip = $2),
+            min(at) filter (where email = $1)
+         from auth.login_attempts
+         where not succeeded and at > now() - make_interval(secs => $3) and (email = $1 or client_ip = $2)",
+    )
+    .bind(email)
+    .bind(client_ip)
+    .bind(window_secs as f64)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn record_attempt(pool: &sqlx::PgPool, email: &str, client_ip: &str, succeeded: bool) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into auth.login_attempts (email, client_ip, succeeded) values ($1, $2, $3)")
+        .bind(email)
+        .bind(client_ip)
+        .bind(succeeded)
+        .execute(pool)
+        .await
+        .map(drop)
+}
