@@ -9,6 +9,7 @@
 //! 3. [`RateLimitLayer`]: per-tenant and per-user budgets → `RESOURCE_EXHAUSTED`.
 //! 4. tonic's request timeout, then the service (authz + validation + handler).
 
+pub mod jwks;
 pub mod rate_limit;
 pub mod request_context;
 pub mod serve;

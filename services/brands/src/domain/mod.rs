@@ -1,0 +1,4 @@
+//! Brand rules, free of tonic and SQL.
+
+pub mod brand;
+pub mod money;

@@ -1,0 +1,126 @@
+//! SQL for the brands schema (and the commerce reads of GetPortfolio).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use pp_db::{Cursor, PageRequest, TenantTx};
+use uuid::Uuid;
+
+use crate::domain::brand::BrandFields;
+
+pub const SCHEMA: &str = "brands";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BrandRow {
+    pub brand_id: Uuid,
+    pub name: String,
+    pub domain: String,
+    pub currency_code: String,
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "brand_id, name, domain, currency_code, time_zone, created_at, updated_at";
+
+pub async fn is_time_zone(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
+        .bind(name)
+        .fetch_one(tx.conn())
+        .await
+}
+
+pub async fn insert(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields) -> Result<BrandRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into brands.brands (tenant_id, brand_id, name, domain, currency_code, time_zone)
+         values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3, $4, $5)
+         returning {COLUMNS}"
+    ))
+    .bind(brand_id)
+    .bind(&fields.name)
+    .bind(&fields.domain)
+    .bind(&fields.currency_code)
+    .bind(&fields.time_zone)
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn get(tx: &mut TenantTx, brand_id: Uuid) -> Result<Option<BrandRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {COLUMNS} from brands.brands where brand_id = $1"))
+        .bind(brand_id)
+        .fetch_optional(tx.conn())
+        .await
+}
+
+pub async fn list(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<BrandRow>, String), sqlx::Error> {
+    let (after_time, after_id) = page.after_parts();
+    let rows: Vec<BrandRow> = sqlx::query_as(&format!(
+        "select {COLUMNS} from brands.brands where (created_at, brand_id) > ($1, $2)
+         order by created_at, brand_id limit $3"
+    ))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(page.finish(rows, |b| Cursor { created_at: b.created_at, id: b.brand_id }))
+}
+
+/// Sets the fields named in `paths` to the values in `fields`.
+pub async fn update(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields, paths: &[String]) -> Result<Option<BrandRow>, sqlx::Error> {
+    let has = |p: &str| paths.iter().any(|x| x == p);
+    sqlx::query_as(&format!(
+        "update brands.brands set
+            name = case when $2 then $3 else name end,
+            domain = case when $4 then $5 else domain end,
+            currency_code = case when $6 then $7 else currency_code end,
+            time_zone = case when $8 then $9 else time_zone end,
+            updated_at = now()
+         where brand_id = $1
+         returning {COLUMNS}"
+    ))
+    .bind(brand_id)
+    .bind(has("name"))
+    .bind(&fields.name)
+    .bind(has("domain"))
+    .bind(&fields.domain)
+    .bind(has("currency_code"))
+    .bind(&fields.currency_code)
+    .bind(has("time_zone"))
+    .bind(&fields.time_zone)
+    .fetch_optional(tx.conn())
+    .await
+}
+
+pub async fn delete(tx: &mut TenantTx, brand_id: Uuid) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("delete from brands.brands where brand_id = $1").bind(brand_id).execute(tx.conn()).await?;
+    Ok(result.rows_affected() == 1)
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BrandTotalsRow {
+    pub brand_id: Uuid,
+    pub name: String,
+    pub currency_code: String,
+    pub net_revenue_micros: i64,
+    pub order_count: i64,
+}
+
+/// Net revenue and orders per brand, days counted in each brand's time zone.
+pub async fn portfolio(tx: &mut TenantTx, start: NaiveDate, end: NaiveDate) -> Result<Vec<BrandTotalsRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select b.brand_id, b.name, b.currency_code,
+                coalesce(sum(o.total_micros - o.refunded_micros), 0)::bigint as net_revenue_micros,
+                count(o.order_id) as order_count
+         from brands.brands b
+         left join commerce.orders o
+                on o.tenant_id = b.tenant_id
+               and o.brand_id = b.brand_id
+               and o.cancelled_at is null
+               and (o.processed_at at time zone b.time_zone)::date between $1 and $2
+         group by b.brand_id, b.name, b.currency_code, b.created_at
+         order by b.created_at, b.brand_id",
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(tx.conn())
+    .await
+}
