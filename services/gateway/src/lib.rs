@@ -1,1 +1,124 @@
+//! The gateway: the browser's (and operators') one door into the mesh.
+//!
+//! - grpc-web (HTTP/1.1 and HTTP/2) is translated to gRPC by tonic-web; native gRPC
+//!   passes as is.
+//! - CORS approves only the configured origins.
+//! - `/pulsepoint.<svc>.v1.<Service>/<Method>` is proxied to that service's backend;
+//!   internal-only RPCs are refused here.
+//! - Health and reflection (the whole API) are served locally; anything else is a
+//!   static file of the frontend build.
+//!
+//! Authentication happens in the backends (one shared layer); the gateway forwards
+//! the caller's metadata untouched, adding `x-forwarded-for` and `x-request-id`.
 
+pub mod config;
+pub mod proxy;
+
+use std::time::Duration;
+
+use axum::Router;
+use http::{HeaderName, Method};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use config::GatewayConfig;
+use proxy::Proxy;
+
+/// RPCs that only other services may call; the gateway never forwards them.
+pub const INTERNAL_METHODS: &[&str] = &[
+    "/pulsepoint.integrations.v1.IntegrationService/IngestShopifyWebhook",
+    "/pulsepoint.observability.v1.ObservabilityService/CheckBudget",
+];
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<http::HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let header = |name: &'static str| HeaderName::from_static(name);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers([
+            http::header::CONTENT_TYPE,
+            http::header::AUTHORIZATION,
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("x-request-id"),
+            header("traceparent"),
+            header("idempotency-key"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Serves the gateway on `listener` until `shutdown`.
+pub async fn serve(
+    config: GatewayConfig,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    reporter.set_service_status("", ServingStatus::Serving).await;
+
+    let mut local = Routes::new(health_service);
+    if config.server.reflection {
+        let v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+        local = local.add_service(v1).add_service(v1alpha);
+    }
+
+    let proxy = Proxy::new(&config.backends, INTERNAL_METHODS)?;
+    let mut router: Router = local.into_axum_router();
+    for service in pp_proto::SERVICE_NAMES {
+        router = router.route_service(&format!("/{service}/{{*method}}"), proxy.clone());
+    }
+    let index = config.static_dir.join("index.html");
+    let router = router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));
+
+    let draining = std::sync::Arc::new(Notify::new());
+    let signal = {
+        let draining = draining.clone();
+        let delay = config.shutdown_delay;
+        async move {
+            shutdown.await;
+            reporter.set_service_status("", ServingStatus::NotServing).await;
+            tokio::time::sleep(delay).await;
+            draining.notify_one();
+        }
+    };
+
+    // Outermost first: CORS (answers preflights), grpc-web → gRPC, request context.
+    let server = Server::builder()
+        .accept_http1(true)
+        .timeout(config.server.request_timeout)
+        .layer(cors(&config.cors_origins))
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(pp_server::RequestContextLayer)
+        .add_routes(Routes::from(router))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+
+    let grace = config.server.shutdown_grace;
+    tokio::select! {
+        result = server => result.map_err(Into::into),
+        () = async move { draining.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("drain deadline passed; closing remaining connections");
+            Ok(())
+        }
+    }
+}

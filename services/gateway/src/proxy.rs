@@ -1,0 +1,104 @@
+//! Forwarding gRPC calls to the backend that owns the service.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body as AxumBody;
+use futures::future::BoxFuture;
+use pp_error::ApiError;
+use tonic::Status;
+use tonic::transport::{Channel, Endpoint};
+use tower::ServiceExt;
+use tower_service::Service;
+
+/// Headers that belong to one hop and must not cross to HTTP/2 backends.
+const HOP_BY_HOP: &[&str] =
+    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
+
+#[derive(Clone)]
+pub struct Proxy {
+    /// Service full name → channel to its backend.
+    backends: Arc<HashMap<String, Channel>>,
+    internal: Arc<Vec<&'static str>>,
+}
+
+impl Proxy {
+    pub fn new(backends: &HashMap<String, String>, internal: &[&'static str]) -> Result<Self, tonic::transport::Error> {
+        let mut channels = HashMap::new();
+        for (service, url) in backends {
+            let channel = Endpoint::from_shared(url.clone())?
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(std::time::Duration::from_secs(30))
+                .connect_lazy();
+            channels.insert(service.clone(), channel);
+        }
+        Ok(Proxy { backends: Arc::new(channels), internal: Arc::new(internal.to_vec()) })
+    }
+
+    fn route(&self, path: &str) -> Result<Channel, Status> {
+        if self.internal.contains(&path) {
+            return Err(Status::unimplemented("not available through the gateway"));
+        }
+        let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        self.backends
+            .get(service)
+            .cloned()
+            .ok_or_else(|| Status::unimplemented("service not deployed"))
+    }
+}
+
+fn status_response(status: Status) -> http::Response<AxumBody> {
+    let response: http::Response<tonic::body::Body> = status.into_http();
+    response.map(AxumBody::new)
+}
+
+impl Service<http::Request<AxumBody>> for Proxy {
+    type Response = http::Response<AxumBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<AxumBody>) -> Self::Future {
+        let channel = self.route(request.uri().path());
+        Box::pin(async move {
+            let channel = match channel {
+                Ok(channel) => channel,
+                Err(status) => return Ok(status_response(status)),
+            };
+            let peer = request
+                .extensions()
+                .get::<tonic::transport::server::TcpConnectInfo>()
+                .and_then(|info| info.remote_addr())
+                .map(|addr| addr.ip().to_string());
+            let (mut parts, body) = request.into_parts();
+            for name in HOP_BY_HOP {
+                parts.headers.remove(*name);
+            }
+            // The gateway is the edge: the client address it saw replaces any claim.
+            parts.headers.remove("x-forwarded-for");
+            if let Some(value) = peer.and_then(|ip| http::HeaderValue::from_str(&ip).ok()) {
+                parts.headers.insert("x-forwarded-for", value);
+            }
+            let path = parts.uri.path_and_query().cloned();
+            let mut uri = http::Uri::builder();
+            if let Some(path) = path {
+                uri = uri.path_and_query(path);
+            }
+            parts.uri = uri.build().unwrap_or_default();
+            let outgoing = http::Request::from_parts(parts, tonic::body::Body::new(body));
+            match channel.oneshot(outgoing).await {
+                Ok(response) => Ok(response.map(AxumBody::new)),
+                Err(err) => {
+                    tracing::warn!(%err, "backend unavailable");
+                    Ok(status_response(ApiError::Unavailable("BACKEND_UNAVAILABLE").into()))
+                }
+            }
+        })
+    }
+}
