@@ -111,8 +111,14 @@ migrate() {
     --command "/app/pulsepoint-${svc}"
     --args migrate
     --service-account "$(sa migrate)"
-    --set-secrets "PULSEPOINT_DATABASE_OWNER_URL=pulsepoint-db-owner-url:latest"
-    --set-env-vars "^|^$(join '|' PULSEPOINT_LOG_FORMAT=json RUST_LOG=info "OTEL_SERVICE_NAME=pulsepoint-${svc}-migrate")"
+  )
+  # The service's config requires its own database URL (and, for auth, a signing key path)
+  # at start-up even though `migrate` only uses the owner URL.
+  local env=(PULSEPOINT_LOG_FORMAT=json RUST_LOG=info "OTEL_SERVICE_NAME=pulsepoint-${svc}-migrate")
+  [[ "${svc}" == auth ]] && env+=(PULSEPOINT_SIGNING_KEY_FILE=/dev/null)
+  flags+=(
+    --set-secrets "PULSEPOINT_DATABASE_OWNER_URL=pulsepoint-db-owner-url:latest,PULSEPOINT_DATABASE_URL=pulsepoint-${svc}-db-url:latest"
+    --set-env-vars "^|^$(join '|' "${env[@]}")"
     --tasks 1
     --max-retries 1
     --task-timeout 15m

@@ -1,1 +1,201 @@
+//! The end-to-end harness: the whole mesh in one process, on real PostgreSQL and
+//! Redis, each server on `127.0.0.1:0`, a fresh database per stack.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pp_auth::keys::JwkSet;
+use pp_auth::{KeyStore, SigningKey};
+use pp_config::{JwtConfig, ServerConfig};
+use pp_proto::auth::auth_service_client::AuthServiceClient;
+use pp_proto::brands::brand_service_client::BrandServiceClient;
+use pp_testkit::TestDb;
+use pulsepoint_auth::domain::passwords::PasswordPolicy;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub const ALLOWED_ORIGIN: &str = "https://app.pulsepoint.test";
+
+/// How a stack is set up.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    pub redis_url: String,
+    pub tenant_rate_per_sec: u32,
+    pub user_rate_per_sec: u32,
+    pub shutdown_delay: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            redis_url: pp_testkit::redis_url(),
+            tenant_rate_per_sec: 10_000,
+            user_rate_per_sec: 10_000,
+            shutdown_delay: Duration::ZERO,
+        }
+    }
+}
+
+pub struct Stack {
+    pub db: TestDb,
+    pub auth_addr: SocketAddr,
+    pub brands_addr: SocketAddr,
+    pub gateway_addr: SocketAddr,
+    pub signing_key: Arc<SigningKey>,
+    pub jwt: JwtConfig,
+    shutdowns: Vec<oneshot::Sender<()>>,
+    pub static_dir: std::path::PathBuf,
+}
+
+fn server_config(options: &StackOptions) -> ServerConfig {
+    ServerConfig {
+        listen_addr: "127.0.0.1:0".parse().expect("addr"),
+        reflection: true,
+        request_timeout: Duration::from_secs(10),
+        shutdown_grace: Duration::from_secs(2),
+        max_message_bytes: 1024 * 1024,
+        tenant_rate_per_sec: options.tenant_rate_per_sec,
+        user_rate_per_sec: options.user_rate_per_sec,
+    }
+}
+
+pub fn test_jwt() -> JwtConfig {
+    JwtConfig { issuer: "https://auth.pulsepoint.test".into(), audience: "pulsepoint".into() }
+}
+
+async fn listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}
+
+fn shutdown_pair() -> (oneshot::Sender<()>, impl std::future::Future<Output = ()> + Send + 'static) {
+    let (tx, rx) = oneshot::channel::<()>();
+    (tx, async move {
+        let _ = rx.await;
+    })
+}
+
+/// A fresh database, migrated by the owner role.
+pub async fn migrated_db() -> anyhow::Result<TestDb> {
+    let db = TestDb::create().await?;
+    db.migrate("auth", pulsepoint_auth::MIGRATIONS).await?;
+    db.migrate("brands", pulsepoint_brands::MIGRATIONS).await?;
+    db.migrate("commerce", pulsepoint_brands::COMMERCE_MIGRATIONS).await?;
+    Ok(db)
+}
+
+pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
+    let db = migrated_db().await?;
+    let signing_key = Arc::new(SigningKey::generate()?);
+    let jwks = JwkSet { keys: vec![signing_key.public_jwk()] };
+    let jwt = test_jwt();
+    let mut shutdowns = Vec::new();
+
+    // auth
+    let (auth_listener, auth_addr) = listener().await?;
+    let auth_state = pulsepoint_auth::State {
+        pool: db.pool_as("auth", 8).await?,
+        cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
+        signing_key: signing_key.clone(),
+        jwks: jwks.clone(),
+        jwt: jwt.clone(),
+        // Real argon2id, small cost: tests create many users.
+        passwords: PasswordPolicy { memory_kib: 1024, iterations: 1 },
+        throttle: pulsepoint_auth::LoginThrottle::default(),
+    };
+    let (tx, signal) = shutdown_pair();
+    shutdowns.push(tx);
+    let deps = pulsepoint_auth::Deps { server: server_config(&options), state: auth_state, shutdown_delay: options.shutdown_delay };
+    tokio::spawn(async move {
+        if let Err(err) = pulsepoint_auth::serve(deps, auth_listener, signal).await {
+            eprintln!("auth server: {err}");
+        }
+    });
+
+    // brands, verifying with the keys auth publishes
+    let (brands_listener, brands_addr) = listener().await?;
+    let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
+    let brands_state = pulsepoint_brands::State {
+        pool: db.pool_as("brands", 8).await?,
+        cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
+    };
+    let auth_layer = pulsepoint_brands::auth_layer(keys, &jwt, &brands_state);
+    let (tx, signal) = shutdown_pair();
+    shutdowns.push(tx);
+    let deps = pulsepoint_brands::Deps {
+        server: server_config(&options),
+        state: brands_state,
+        auth: auth_layer,
+        shutdown_delay: options.shutdown_delay,
+    };
+    tokio::spawn(async move {
+        if let Err(err) = pulsepoint_brands::serve(deps, brands_listener, signal).await {
+            eprintln!("brands server: {err}");
+        }
+    });
+
+    // gateway
+    let static_dir = std::env::temp_dir().join(format!("pp-static-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&static_dir)?;
+    std::fs::write(static_dir.join("index.html"), "<!doctype html><title>Pulsepoint</title>")?;
+    let (gateway_listener, gateway_addr) = listener().await?;
+    let mut backends = HashMap::new();
+    backends.insert("pulsepoint.auth.v1.AuthService".to_owned(), format!("http://{auth_addr}"));
+    backends.insert("pulsepoint.brands.v1.BrandService".to_owned(), format!("http://{brands_addr}"));
+    let gateway_config = pulsepoint_gateway::GatewayConfig {
+        server: server_config(&options),
+        cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
+        static_dir: static_dir.clone(),
+        backends,
+        shutdown_delay: options.shutdown_delay,
+    };
+    let (tx, signal) = shutdown_pair();
+    shutdowns.push(tx);
+    tokio::spawn(async move {
+        if let Err(err) = pulsepoint_gateway::serve(gateway_config, gateway_listener, signal).await {
+            eprintln!("gateway: {err}");
+        }
+    });
+
+    Ok(Stack { db, auth_addr, brands_addr, gateway_addr, signing_key, jwt, shutdowns, static_dir })
+}
+
+pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+}
+
+impl Stack {
+    pub async fn auth(&self) -> anyhow::Result<AuthServiceClient<Channel>> {
+        Ok(AuthServiceClient::new(channel(self.auth_addr).await?))
+    }
+
+    pub async fn brands(&self) -> anyhow::Result<BrandServiceClient<Channel>> {
+        Ok(BrandServiceClient::new(channel(self.brands_addr).await?))
+    }
+
+    /// Signals every server to shut down (health flips to NOT_SERVING first).
+    pub fn shutdown(&mut self) {
+        for tx in self.shutdowns.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown();
+        let _ = std::fs::remove_dir_all(&self.static_dir);
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to a request.
+pub fn authed<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}").parse().expect("ascii token");
+    request.metadata_mut().insert("authorization", value);
+    request
+}

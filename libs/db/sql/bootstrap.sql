@@ -7,6 +7,8 @@ do $$
 declare
   service text;
 begin
+  -- Serialise concurrent bootstraps (parallel test processes).
+  perform pg_advisory_xact_lock(774411);
   if not exists (select 1 from pg_roles where rolname = 'pulsepoint_owner') then
     create role pulsepoint_owner login password 'pulsepoint_owner_dev'
       nosuperuser nobypassrls nocreaterole;

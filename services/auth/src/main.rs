@@ -21,7 +21,20 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().nth(1).as_deref() == Some("keygen") {
+        // A new Ed25519 signing key as PKCS#8 PEM on stdout (dev set-up, key rotation).
+        print!("{}", SigningKey::generate()?.to_pkcs8_pem());
+        return Ok(());
+    }
     let source = Source::from_env()?;
+    // Migrations need only the owner URL (k8s Job, Cloud Run job, make dev).
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        let url = source.secret("PULSEPOINT_DATABASE_OWNER_URL")?;
+        let pool = pp_db::connect(url.expose_secret(), 2).await?;
+        let applied = pp_db::migrate(&pool, "auth", MIGRATIONS).await?;
+        tracing::info!(applied, "auth schema up to date");
+        return Ok(());
+    }
     let config = AuthConfig::from_source(&source)?;
     let _telemetry = pp_telemetry::init(&pp_telemetry::TelemetryConfig {
         service_name: "pulsepoint-auth".into(),
@@ -29,13 +42,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
 
-    if std::env::args().nth(1).as_deref() == Some("migrate") {
-        let url = config.owner_database_url.ok_or("PULSEPOINT_DATABASE_OWNER_URL is required for migrate")?;
-        let pool = pp_db::connect(url.expose_secret(), 2).await?;
-        let applied = pp_db::migrate(&pool, "auth", MIGRATIONS).await?;
-        tracing::info!(applied, "auth schema up to date");
-        return Ok(());
-    }
 
     let pem = std::fs::read_to_string(&config.signing_key_file)
         .map_err(|err| format!("PULSEPOINT_SIGNING_KEY_FILE {}: {err}", config.signing_key_file))?;

@@ -21,6 +21,15 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let source = Source::from_env()?;
+    // Migrations need only the owner URL (k8s Job, Cloud Run job, make dev).
+    if std::env::args().nth(1).as_deref() == Some("migrate") {
+        let url = source.secret("PULSEPOINT_DATABASE_OWNER_URL")?;
+        let pool = pp_db::connect(url.expose_secret(), 2).await?;
+        let applied = pp_db::migrate(&pool, "brands", MIGRATIONS).await?
+            + pp_db::migrate(&pool, "commerce", COMMERCE_MIGRATIONS).await?;
+        tracing::info!(applied, "brands and commerce schemas up to date");
+        return Ok(());
+    }
     let config = BrandsConfig::from_source(&source)?;
     let _telemetry = pp_telemetry::init(&pp_telemetry::TelemetryConfig {
         service_name: "pulsepoint-brands".into(),
@@ -28,14 +37,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
 
-    if std::env::args().nth(1).as_deref() == Some("migrate") {
-        let url = config.owner_database_url.ok_or("PULSEPOINT_DATABASE_OWNER_URL is required for migrate")?;
-        let pool = pp_db::connect(url.expose_secret(), 2).await?;
-        let applied = pp_db::migrate(&pool, "brands", MIGRATIONS).await?
-            + pp_db::migrate(&pool, "commerce", COMMERCE_MIGRATIONS).await?;
-        tracing::info!(applied, "brands and commerce schemas up to date");
-        return Ok(());
-    }
 
     let state = State {
         pool: pp_db::connect_lazy(config.database_url.expose_secret(), 16)?,
