@@ -55,7 +55,8 @@ pub trait TokenStatus: Send + Sync + 'static {
 pub struct CachedTokenStatus {
     inner: Arc<dyn TokenStatus>,
     ttl: Duration,
-    cache: DashMap<Uuid, (TokenState, Instant)>,
+    /// Keyed by everything the answer depends on, not the token id alone.
+    cache: DashMap<(Uuid, Uuid, Uuid, Option<Uuid>), (TokenState, Instant)>,
 }
 
 impl CachedTokenStatus {
@@ -68,7 +69,8 @@ impl CachedTokenStatus {
     }
 
     pub async fn state(&self, principal: &Principal) -> Result<TokenState, String> {
-        if let Some(entry) = self.cache.get(&principal.token_id) {
+        let key = (principal.tenant_id.0, principal.user_id.0, principal.token_id, principal.session_id);
+        if let Some(entry) = self.cache.get(&key) {
             let (state, at) = *entry;
             if at.elapsed() < self.ttl {
                 return Ok(state);
@@ -78,7 +80,7 @@ impl CachedTokenStatus {
         if self.cache.len() > 100_000 {
             self.cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
         }
-        self.cache.insert(principal.token_id, (state, Instant::now()));
+        self.cache.insert(key, (state, Instant::now()));
         Ok(state)
     }
 }

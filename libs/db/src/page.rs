@@ -78,7 +78,7 @@ impl PageRequest {
     /// The cursor's fields for a `(created_at, id) > ($1, $2)` query; the epoch and the
     /// nil UUID when on the first page.
     pub fn after_parts(&self) -> (DateTime<Utc>, Uuid) {
-        self.after.map_or((DateTime::<Utc>::MIN_UTC, Uuid::nil()), |c| (c.created_at, c.id))
+        self.after.map_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()), |c| (c.created_at, c.id))
     }
 }
 

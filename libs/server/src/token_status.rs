@@ -21,7 +21,8 @@ impl PgRedisTokenStatus {
     }
 
     pub fn key(principal: &Principal) -> TenantKey {
-        TenantKey::new(principal.tenant_id, format_args!("tokstate:{}", principal.token_id))
+        let session = principal.session_id.map(|s| s.to_string()).unwrap_or_default();
+        TenantKey::new(principal.tenant_id, format_args!("tokstate:{}:{}:{session}", principal.user_id, principal.token_id))
     }
 
     async fn lookup(&self, principal: &Principal) -> Result<TokenState, String> {

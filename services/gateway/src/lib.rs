@@ -86,7 +86,10 @@ pub async fn serve(
     let proxy = Proxy::new(&config.backends, INTERNAL_METHODS)?;
     let mut router: Router = local.into_axum_router();
     for service in pp_proto::SERVICE_NAMES {
-        router = router.route_service(&format!("/{service}/{{*method}}"), proxy.clone());
+        // grpc-web is translated per route: tonic-web refuses plain HTTP/1.1 requests,
+        // which the static files below must still get.
+        let grpc_web = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), proxy.clone());
+        router = router.route_service(&format!("/{service}/{{*method}}"), grpc_web);
     }
     let index = config.static_dir.join("index.html");
     let router = router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));
@@ -103,12 +106,12 @@ pub async fn serve(
         }
     };
 
-    // Outermost first: CORS (answers preflights), grpc-web → gRPC, request context.
+    // Outermost first: CORS (answers preflights), request context; grpc-web → gRPC
+    // happens on the proxied routes.
     let server = Server::builder()
         .accept_http1(true)
         .timeout(config.server.request_timeout)
         .layer(cors(&config.cors_origins))
-        .layer(tonic_web::GrpcWebLayer::new())
         .layer(pp_server::RequestContextLayer)
         .add_routes(Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);

@@ -5,10 +5,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::body::Body as AxumBody;
 use futures::future::BoxFuture;
 use pp_error::ApiError;
 use tonic::Status;
+use tonic::body::Body;
 use tonic::transport::{Channel, Endpoint};
 use tower::ServiceExt;
 use tower_service::Service;
@@ -50,13 +50,13 @@ impl Proxy {
     }
 }
 
-fn status_response(status: Status) -> http::Response<AxumBody> {
-    let response: http::Response<tonic::body::Body> = status.into_http();
-    response.map(AxumBody::new)
+fn status_response(status: Status) -> http::Response<Body> {
+    status.into_http()
 }
 
-impl Service<http::Request<AxumBody>> for Proxy {
-    type Response = http::Response<AxumBody>;
+/// Takes gRPC (tonic-web has already translated grpc-web) and returns gRPC.
+impl Service<http::Request<Body>> for Proxy {
+    type Response = http::Response<Body>;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
@@ -64,7 +64,7 @@ impl Service<http::Request<AxumBody>> for Proxy {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: http::Request<AxumBody>) -> Self::Future {
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let channel = self.route(request.uri().path());
         Box::pin(async move {
             let channel = match channel {
@@ -91,9 +91,9 @@ impl Service<http::Request<AxumBody>> for Proxy {
                 uri = uri.path_and_query(path);
             }
             parts.uri = uri.build().unwrap_or_default();
-            let outgoing = http::Request::from_parts(parts, tonic::body::Body::new(body));
+            let outgoing = http::Request::from_parts(parts, body);
             match channel.oneshot(outgoing).await {
-                Ok(response) => Ok(response.map(AxumBody::new)),
+                Ok(response) => Ok(response),
                 Err(err) => {
                     tracing::warn!(%err, "backend unavailable");
                     Ok(status_response(ApiError::Unavailable("BACKEND_UNAVAILABLE").into()))

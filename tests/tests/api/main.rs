@@ -1,0 +1,14 @@
+//! End-to-end tests: the whole mesh on real PostgreSQL and Redis. One binary.
+
+mod support;
+
+mod auth_flows;
+mod brands;
+mod bad_input;
+mod cross_tenant;
+mod forged_tokens;
+mod gateway;
+mod rbac;
+mod redis_down;
+mod rls;
+mod server;
