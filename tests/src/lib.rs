@@ -63,7 +63,10 @@ fn server_config(options: &StackOptions) -> ServerConfig {
 }
 
 pub fn test_jwt() -> JwtConfig {
-    JwtConfig { issuer: "https://auth.pulsepoint.test".into(), audience: "pulsepoint".into() }
+    JwtConfig {
+        issuer: "https://auth.pulsepoint.test".into(),
+        audience: "pulsepoint".into(),
+    }
 }
 
 async fn listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -72,7 +75,10 @@ async fn listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
     Ok((listener, addr))
 }
 
-fn shutdown_pair() -> (oneshot::Sender<()>, impl std::future::Future<Output = ()> + Send + 'static) {
+fn shutdown_pair() -> (
+    oneshot::Sender<()>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let (tx, rx) = oneshot::channel::<()>();
     (tx, async move {
         let _ = rx.await;
@@ -84,14 +90,17 @@ pub async fn migrated_db() -> anyhow::Result<TestDb> {
     let db = TestDb::create().await?;
     db.migrate("auth", pulsepoint_auth::MIGRATIONS).await?;
     db.migrate("brands", pulsepoint_brands::MIGRATIONS).await?;
-    db.migrate("commerce", pulsepoint_brands::COMMERCE_MIGRATIONS).await?;
+    db.migrate("commerce", pulsepoint_brands::COMMERCE_MIGRATIONS)
+        .await?;
     Ok(db)
 }
 
 pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     let db = migrated_db().await?;
     let signing_key = Arc::new(SigningKey::generate()?);
-    let jwks = JwkSet { keys: vec![signing_key.public_jwk()] };
+    let jwks = JwkSet {
+        keys: vec![signing_key.public_jwk()],
+    };
     let jwt = test_jwt();
     let mut shutdowns = Vec::new();
 
@@ -104,12 +113,19 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         jwks: jwks.clone(),
         jwt: jwt.clone(),
         // Real argon2id, small cost: tests create many users.
-        passwords: PasswordPolicy { memory_kib: 1024, iterations: 1 },
+        passwords: PasswordPolicy {
+            memory_kib: 1024,
+            iterations: 1,
+        },
         throttle: pulsepoint_auth::LoginThrottle::default(),
     };
     let (tx, signal) = shutdown_pair();
     shutdowns.push(tx);
-    let deps = pulsepoint_auth::Deps { server: server_config(&options), state: auth_state, shutdown_delay: options.shutdown_delay };
+    let deps = pulsepoint_auth::Deps {
+        server: server_config(&options),
+        state: auth_state,
+        shutdown_delay: options.shutdown_delay,
+    };
     tokio::spawn(async move {
         if let Err(err) = pulsepoint_auth::serve(deps, auth_listener, signal).await {
             eprintln!("auth server: {err}");
@@ -139,13 +155,23 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     });
 
     // gateway
-    let static_dir = std::env::temp_dir().join(format!("pp-static-{}", uuid::Uuid::new_v4().simple()));
+    let static_dir =
+        std::env::temp_dir().join(format!("pp-static-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&static_dir)?;
-    std::fs::write(static_dir.join("index.html"), "<!doctype html><title>Pulsepoint</title>")?;
+    std::fs::write(
+        static_dir.join("index.html"),
+        "<!doctype html><title>Pulsepoint</title>",
+    )?;
     let (gateway_listener, gateway_addr) = listener().await?;
     let mut backends = HashMap::new();
-    backends.insert("pulsepoint.auth.v1.AuthService".to_owned(), format!("http://{auth_addr}"));
-    backends.insert("pulsepoint.brands.v1.BrandService".to_owned(), format!("http://{brands_addr}"));
+    backends.insert(
+        "pulsepoint.auth.v1.AuthService".to_owned(),
+        format!("http://{auth_addr}"),
+    );
+    backends.insert(
+        "pulsepoint.brands.v1.BrandService".to_owned(),
+        format!("http://{brands_addr}"),
+    );
     let gateway_config = pulsepoint_gateway::GatewayConfig {
         server: server_config(&options),
         cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
@@ -156,16 +182,28 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     let (tx, signal) = shutdown_pair();
     shutdowns.push(tx);
     tokio::spawn(async move {
-        if let Err(err) = pulsepoint_gateway::serve(gateway_config, gateway_listener, signal).await {
+        if let Err(err) = pulsepoint_gateway::serve(gateway_config, gateway_listener, signal).await
+        {
             eprintln!("gateway: {err}");
         }
     });
 
-    Ok(Stack { db, auth_addr, brands_addr, gateway_addr, signing_key, jwt, shutdowns, static_dir })
+    Ok(Stack {
+        db,
+        auth_addr,
+        brands_addr,
+        gateway_addr,
+        signing_key,
+        jwt,
+        shutdowns,
+        static_dir,
+    })
 }
 
 pub async fn channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
 }
 
 impl Stack {

@@ -83,8 +83,14 @@ where
             // An explicit header set by the caller wins over the forwarded one.
             let pairs = [
                 (http::header::AUTHORIZATION, context.authorization),
-                (http::HeaderName::from_static(REQUEST_ID_HEADER), context.request_id),
-                (http::HeaderName::from_static(TRACEPARENT_HEADER), context.traceparent),
+                (
+                    http::HeaderName::from_static(REQUEST_ID_HEADER),
+                    context.request_id,
+                ),
+                (
+                    http::HeaderName::from_static(TRACEPARENT_HEADER),
+                    context.traceparent,
+                ),
             ];
             for (name, value) in pairs {
                 if let Some(value) = value {
@@ -123,7 +129,10 @@ mod tests {
         assert!(headers.get(TRACEPARENT_HEADER).is_some());
 
         // Outside a request nothing is invented.
-        let headers = service.oneshot(http::Request::new(())).await.expect("infallible");
+        let headers = service
+            .oneshot(http::Request::new(()))
+            .await
+            .expect("infallible");
         assert!(headers.get("authorization").is_none());
     }
 }

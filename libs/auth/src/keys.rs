@@ -33,14 +33,16 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
     pub fn generate() -> Result<Self, KeyError> {
-        let document =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::NotEd25519)?;
+        let document = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| KeyError::NotEd25519)?;
         Self::from_pkcs8_der(document.as_ref())
     }
 
@@ -138,7 +140,11 @@ pub struct KeyStore {
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kids: Vec<String> = self.keys.read().map(|k| k.keys().cloned().collect()).unwrap_or_default();
+        let kids: Vec<String> = self
+            .keys
+            .read()
+            .map(|k| k.keys().cloned().collect())
+            .unwrap_or_default();
         f.debug_struct("KeyStore").field("kids", &kids).finish()
     }
 }
@@ -194,7 +200,9 @@ mod tests {
     #[test]
     fn jwks_round_trip() {
         let key = SigningKey::generate().expect("generate");
-        let set = JwkSet { keys: vec![key.public_jwk()] };
+        let set = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
         let parsed = JwkSet::from_json(&set.to_json()).expect("parse");
         let store = KeyStore::from_jwks(&parsed).expect("store");
         assert!(store.get(key.kid()).is_some());

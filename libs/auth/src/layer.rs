@@ -49,7 +49,11 @@ impl AuthLayer {
         status: Arc<CachedTokenStatus>,
         public: PublicMethods,
     ) -> Self {
-        AuthLayer { verifier, status, public }
+        AuthLayer {
+            verifier,
+            status,
+            public,
+        }
     }
 }
 
@@ -57,7 +61,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, layer: self.clone() }
+        Auth {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -73,7 +80,10 @@ pub struct Auth<S> {
 pub fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 impl AuthLayer {

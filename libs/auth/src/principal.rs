@@ -57,12 +57,18 @@ pub struct Principal {
 impl Principal {
     /// `PERMISSION_DENIED` unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.role) { Ok(()) } else { Err(ApiError::PermissionDenied) }
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::PermissionDenied)
+        }
     }
 
     /// Whether the token's brand scope admits `brand_id`.
     pub fn may_see_brand(&self, brand_id: Uuid) -> bool {
-        self.brand_scope.as_ref().is_none_or(|scope| scope.contains(&brand_id))
+        self.brand_scope
+            .as_ref()
+            .is_none_or(|scope| scope.contains(&brand_id))
     }
 
     /// The principal of a request, put there by [`crate::AuthLayer`].

@@ -51,12 +51,15 @@ pub trait TokenStatus: Send + Sync + 'static {
     fn state(&self, principal: &Principal) -> BoxFuture<'_, Result<TokenState, String>>;
 }
 
+/// (tenant, user, token, session): everything a token's state depends on.
+type StateKey = (Uuid, Uuid, Uuid, Option<Uuid>);
+
 /// An in-process cache in front of a [`TokenStatus`].
 pub struct CachedTokenStatus {
     inner: Arc<dyn TokenStatus>,
     ttl: Duration,
     /// Keyed by everything the answer depends on, not the token id alone.
-    cache: DashMap<(Uuid, Uuid, Uuid, Option<Uuid>), (TokenState, Instant)>,
+    cache: DashMap<StateKey, (TokenState, Instant)>,
 }
 
 impl CachedTokenStatus {
@@ -65,11 +68,20 @@ impl CachedTokenStatus {
     }
 
     pub fn with_ttl(inner: Arc<dyn TokenStatus>, ttl: Duration) -> Self {
-        CachedTokenStatus { inner, ttl, cache: DashMap::new() }
+        CachedTokenStatus {
+            inner,
+            ttl,
+            cache: DashMap::new(),
+        }
     }
 
     pub async fn state(&self, principal: &Principal) -> Result<TokenState, String> {
-        let key = (principal.tenant_id.0, principal.user_id.0, principal.token_id, principal.session_id);
+        let key = (
+            principal.tenant_id.0,
+            principal.user_id.0,
+            principal.token_id,
+            principal.session_id,
+        );
         if let Some(entry) = self.cache.get(&key) {
             let (state, at) = *entry;
             if at.elapsed() < self.ttl {

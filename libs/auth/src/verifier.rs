@@ -48,12 +48,17 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenVerifier").field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("TokenVerifier")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
     }
 }
 
 pub(crate) fn now_unix() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl TokenVerifier {
@@ -67,7 +72,11 @@ impl TokenVerifier {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.leeway = 5;
-        TokenVerifier { keys, validation, verified: DashMap::new() }
+        TokenVerifier {
+            keys,
+            validation,
+            verified: DashMap::new(),
+        }
     }
 
     pub fn keys(&self) -> &Arc<KeyStore> {
@@ -100,8 +109,8 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
         let key = self.keys.get(&kid).ok_or(VerifyError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(
-            |err| {
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|err| {
                 use jsonwebtoken::errors::ErrorKind;
                 match err.kind() {
                     ErrorKind::ExpiredSignature => VerifyError::Expired,
@@ -116,8 +125,7 @@ impl TokenVerifier {
                     ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => VerifyError::Claims,
                     _ => VerifyError::Malformed,
                 }
-            },
-        )?;
+            })?;
         principal_from_claims(data.claims)
     }
 }
@@ -129,12 +137,19 @@ fn principal_from_claims(claims: AccessClaims) -> Result<Principal, VerifyError>
     let uuid = |s: &str| Uuid::parse_str(s).map_err(|_| VerifyError::Claims);
     let brand_scope = match claims.brands {
         None => None,
-        Some(ids) => Some(ids.iter().map(|id| uuid(id)).collect::<Result<Vec<_>, _>>()?),
+        Some(ids) => Some(
+            ids.iter()
+                .map(|id| uuid(id))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     };
     Ok(Principal {
         tenant_id: TenantId(uuid(&claims.tid)?),
         user_id: UserId(uuid(&claims.sub)?),
-        role: claims.role.parse::<Role>().map_err(|_| VerifyError::Claims)?,
+        role: claims
+            .role
+            .parse::<Role>()
+            .map_err(|_| VerifyError::Claims)?,
         brand_scope,
         token_id: uuid(&claims.jti)?,
         session_id: claims.sid.as_deref().map(uuid).transpose()?,
@@ -171,7 +186,10 @@ mod tests {
 
     fn setup() -> (SigningKey, TokenVerifier) {
         let key = SigningKey::generate().expect("key");
-        let store = KeyStore::from_jwks(&JwkSet { keys: vec![key.public_jwk()] }).expect("store");
+        let store = KeyStore::from_jwks(&JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .expect("store");
         (key, TokenVerifier::new(Arc::new(store), ISS, AUD))
     }
 
@@ -194,7 +212,11 @@ mod tests {
         let (key, verifier) = setup();
         let c = claims(now_unix());
         let payload = b64(&serde_json::to_value(&c).expect("value"));
-        let none = format!("{}.{}.", b64(&serde_json::json!({"alg":"none","typ":"JWT"})), payload);
+        let none = format!(
+            "{}.{}.",
+            b64(&serde_json::json!({"alg":"none","typ":"JWT"})),
+            payload
+        );
         assert!(verifier.verify(&none).is_err());
 
         let token = key.sign(&c).expect("sign");
@@ -205,7 +227,10 @@ mod tests {
         admin.role = "admin".into();
         let forged = b64(&serde_json::to_value(&admin).expect("value"));
         parts[1] = &forged;
-        assert_eq!(verifier.verify(&parts.join(".")), Err(VerifyError::Signature));
+        assert_eq!(
+            verifier.verify(&parts.join(".")),
+            Err(VerifyError::Signature)
+        );
     }
 
     #[test]
@@ -214,10 +239,16 @@ mod tests {
         let now = now_unix();
         let mut expired = claims(now);
         expired.exp = now - 60;
-        assert_eq!(verifier.verify(&key.sign(&expired).expect("sign")), Err(VerifyError::Expired));
+        assert_eq!(
+            verifier.verify(&key.sign(&expired).expect("sign")),
+            Err(VerifyError::Expired)
+        );
         let mut early = claims(now);
         early.nbf = now + 600;
-        assert_eq!(verifier.verify(&key.sign(&early).expect("sign")), Err(VerifyError::NotYetValid));
+        assert_eq!(
+            verifier.verify(&key.sign(&early).expect("sign")),
+            Err(VerifyError::NotYetValid)
+        );
         let mut aud = claims(now);
         aud.aud = "someone-else".into();
         assert_eq!(
@@ -226,7 +257,10 @@ mod tests {
         );
         let mut typ = claims(now);
         typ.typ = "refresh".into();
-        assert_eq!(verifier.verify(&key.sign(&typ).expect("sign")), Err(VerifyError::WrongType));
+        assert_eq!(
+            verifier.verify(&key.sign(&typ).expect("sign")),
+            Err(VerifyError::WrongType)
+        );
     }
 
     #[test]

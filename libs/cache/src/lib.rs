@@ -41,7 +41,9 @@ pub struct Cache {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache").field("configured", &self.client.is_some()).finish()
+        f.debug_struct("Cache")
+            .field("configured", &self.client.is_some())
+            .finish()
     }
 }
 
@@ -51,12 +53,20 @@ impl Cache {
         let client = redis::Client::open(url)
             .map_err(|err| tracing::warn!(%err, "redis url invalid; cache disabled"))
             .ok();
-        Cache { client, connection: RwLock::new(None), last_attempt: Mutex::new(None) }
+        Cache {
+            client,
+            connection: RwLock::new(None),
+            last_attempt: Mutex::new(None),
+        }
     }
 
     /// A cache that is always a miss (tests, tools).
     pub fn disabled() -> Self {
-        Cache { client: None, connection: RwLock::new(None), last_attempt: Mutex::new(None) }
+        Cache {
+            client: None,
+            connection: RwLock::new(None),
+            last_attempt: Mutex::new(None),
+        }
     }
 
     async fn connection(&self) -> Option<ConnectionManager> {
@@ -117,7 +127,9 @@ impl Cache {
     }
 
     pub async fn get(&self, key: &TenantKey) -> Option<Vec<u8>> {
-        self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key.as_str()).await }).await.flatten()
+        self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key.as_str()).await })
+            .await
+            .flatten()
     }
 
     /// Sets `key` with a time to live. Returns whether Redis took it.
@@ -130,7 +142,9 @@ impl Cache {
 
     /// Deletes `key`. Returns whether Redis took it.
     pub async fn delete(&self, key: &TenantKey) -> bool {
-        self.run(|mut c| async move { c.del::<_, ()>(key.as_str()).await }).await.is_some()
+        self.run(|mut c| async move { c.del::<_, ()>(key.as_str()).await })
+            .await
+            .is_some()
     }
 
     /// Whether Redis answers a PING now.

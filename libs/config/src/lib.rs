@@ -79,7 +79,10 @@ impl Source {
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         Source {
-            values: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -90,7 +93,10 @@ impl Source {
     }
 
     pub fn raw(&self, key: &str) -> Option<&str> {
-        self.values.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.values
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     pub fn string(&self, key: &str, default: &str) -> String {
@@ -100,7 +106,9 @@ impl Source {
     pub fn required(&self, key: &str) -> Result<String, ConfigError> {
         self.raw(key)
             .map(str::to_owned)
-            .ok_or_else(|| ConfigError::Missing { key: key.to_owned() })
+            .ok_or_else(|| ConfigError::Missing {
+                key: key.to_owned(),
+            })
     }
 
     pub fn secret(&self, key: &str) -> Result<SecretString, ConfigError> {
@@ -138,9 +146,12 @@ impl Source {
     }
 
     pub fn socket_addr(&self, key: &str, default: &str) -> Result<SocketAddr, ConfigError> {
-        self.string(key, default).parse().map_err(|err: std::net::AddrParseError| {
-            ConfigError::Invalid { key: key.to_owned(), reason: err.to_string() }
-        })
+        self.string(key, default)
+            .parse()
+            .map_err(|err: std::net::AddrParseError| ConfigError::Invalid {
+                key: key.to_owned(),
+                reason: err.to_string(),
+            })
     }
 
     /// A duration in milliseconds.
@@ -152,7 +163,11 @@ impl Source {
     pub fn list(&self, key: &str) -> Vec<String> {
         self.raw(key)
             .map(|v| {
-                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
             })
             .unwrap_or_default()
     }

@@ -11,8 +11,8 @@ pub mod page;
 mod tenant_tx;
 
 pub use migrate::{Migration, migrate};
-pub use sqlx::{PgPool, Postgres};
 pub use page::{Cursor, PageRequest};
+pub use sqlx::{PgPool, Postgres};
 pub use tenant_tx::{Lookup, TenantTx};
 
 use std::time::Duration;

@@ -26,7 +26,10 @@ pub async fn migrate(
     );
     let mut conn = pool.acquire().await?;
     // Lock id: a stable hash of the schema name.
-    sqlx::query("select pg_advisory_lock(hashtext($1))").bind(schema).execute(&mut *conn).await?;
+    sqlx::query("select pg_advisory_lock(hashtext($1))")
+        .bind(schema)
+        .execute(&mut *conn)
+        .await?;
     let result = async {
         // Identifiers cannot be bound; `schema` is a checked compile-time constant.
         sqlx::raw_sql(&format!(
@@ -58,12 +61,20 @@ pub async fn migrate(
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            tracing::info!(schema, version = migration.version, name = migration.name, "migrated");
+            tracing::info!(
+                schema,
+                version = migration.version,
+                name = migration.name,
+                "migrated"
+            );
             count += 1;
         }
         Ok::<usize, sqlx::Error>(count)
     }
     .await;
-    sqlx::query("select pg_advisory_unlock(hashtext($1))").bind(schema).execute(&mut *conn).await?;
+    sqlx::query("select pg_advisory_unlock(hashtext($1))")
+        .bind(schema)
+        .execute(&mut *conn)
+        .await?;
     result
 }

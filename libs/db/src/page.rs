@@ -18,7 +18,11 @@ pub struct Cursor {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("v1|{}|{}", self.created_at.timestamp_micros(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "v1|{}|{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
     }
 
     fn decode(token: &str) -> Option<Cursor> {
@@ -30,7 +34,10 @@ impl Cursor {
         }
         let micros: i64 = parts.next()?.parse().ok()?;
         let id = Uuid::parse_str(parts.next()?).ok()?;
-        Some(Cursor { created_at: DateTime::from_timestamp_micros(micros)?, id })
+        Some(Cursor {
+            created_at: DateTime::from_timestamp_micros(micros)?,
+            id,
+        })
     }
 }
 
@@ -47,15 +54,21 @@ impl PageRequest {
             0 => DEFAULT_PAGE_SIZE,
             n if n < 0 => return Err(ApiError::invalid("page_size", "must not be negative")),
             n if n > MAX_PAGE_SIZE => {
-                return Err(ApiError::invalid("page_size", format!("must be at most {MAX_PAGE_SIZE}")));
+                return Err(ApiError::invalid(
+                    "page_size",
+                    format!("must be at most {MAX_PAGE_SIZE}"),
+                ));
             }
             n => n,
         };
-        let after = if page_token.is_empty() {
-            None
-        } else {
-            Some(Cursor::decode(page_token).ok_or_else(|| ApiError::invalid("page_token", "is not a token this API issued"))?)
-        };
+        let after =
+            if page_token.is_empty() {
+                None
+            } else {
+                Some(Cursor::decode(page_token).ok_or_else(|| {
+                    ApiError::invalid("page_token", "is not a token this API issued")
+                })?)
+            };
         Ok(PageRequest { size, after })
     }
 
@@ -65,10 +78,17 @@ impl PageRequest {
     }
 
     /// Trims the extra row and returns the next page token ("" when done).
-    pub fn finish<T>(&self, mut rows: Vec<T>, cursor_of: impl Fn(&T) -> Cursor) -> (Vec<T>, String) {
+    pub fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> (Vec<T>, String) {
         if rows.len() as i64 > self.size {
             rows.truncate(self.size as usize);
-            let token = rows.last().map(|row| cursor_of(row).encode()).unwrap_or_default();
+            let token = rows
+                .last()
+                .map(|row| cursor_of(row).encode())
+                .unwrap_or_default();
             (rows, token)
         } else {
             (rows, String::new())
@@ -78,7 +98,10 @@ impl PageRequest {
     /// The cursor's fields for a `(created_at, id) > ($1, $2)` query; the epoch and the
     /// nil UUID when on the first page.
     pub fn after_parts(&self) -> (DateTime<Utc>, Uuid) {
-        self.after.map_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()), |c| (c.created_at, c.id))
+        self.after
+            .map_or((DateTime::<Utc>::UNIX_EPOCH, Uuid::nil()), |c| {
+                (c.created_at, c.id)
+            })
     }
 }
 
@@ -88,12 +111,18 @@ mod tests {
 
     #[test]
     fn sizes_and_tokens() {
-        assert_eq!(PageRequest::parse(0, "").expect("ok").size, DEFAULT_PAGE_SIZE);
+        assert_eq!(
+            PageRequest::parse(0, "").expect("ok").size,
+            DEFAULT_PAGE_SIZE
+        );
         let status = tonic::Status::from(PageRequest::parse(1000, "").expect_err("too big"));
         assert_eq!(pp_error::field_violations(&status), vec!["page_size"]);
         let status = tonic::Status::from(PageRequest::parse(10, "garbage!").expect_err("bad"));
         assert_eq!(pp_error::field_violations(&status), vec!["page_token"]);
-        let cursor = Cursor { created_at: Utc::now(), id: Uuid::new_v4() };
+        let cursor = Cursor {
+            created_at: Utc::now(),
+            id: Uuid::new_v4(),
+        };
         let page = PageRequest::parse(10, &cursor.encode()).expect("ok");
         assert_eq!(page.after.map(|c| c.id), Some(cursor.id));
     }

@@ -43,18 +43,28 @@ impl TenantTx {
             .bind(tenant_id.0.to_string())
             .execute(&mut *tx)
             .await?;
-        Ok(TenantTx { tx, tenant_id: Some(tenant_id) })
+        Ok(TenantTx {
+            tx,
+            tenant_id: Some(tenant_id),
+        })
     }
 
     /// Opens a transaction with no tenant, scoped to one pre-authentication lookup.
-    pub async fn begin_lookup(pool: &PgPool, lookup: Lookup, value: &str) -> Result<Self, sqlx::Error> {
+    pub async fn begin_lookup(
+        pool: &PgPool,
+        lookup: Lookup,
+        value: &str,
+    ) -> Result<Self, sqlx::Error> {
         let mut tx = pool.begin().await?;
         sqlx::query("select set_config($1, $2, true)")
             .bind(lookup.setting())
             .bind(value)
             .execute(&mut *tx)
             .await?;
-        Ok(TenantTx { tx, tenant_id: None })
+        Ok(TenantTx {
+            tx,
+            tenant_id: None,
+        })
     }
 
     /// Switches this transaction to `tenant_id` (after a lookup found the tenant).

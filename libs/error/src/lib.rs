@@ -22,7 +22,10 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation { field: field.into(), description: description.into() }
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -42,7 +45,10 @@ pub enum ApiError {
     /// The request is valid but the system is not in a state to perform it.
     FailedPrecondition(&'static str),
     /// Too many requests; retry after the given delay.
-    ResourceExhausted { reason: &'static str, retry_after: Duration },
+    ResourceExhausted {
+        reason: &'static str,
+        retry_after: Duration,
+    },
     /// A dependency is down; retrying later may succeed.
     Unavailable(&'static str),
     /// A bug or an unexpected failure. The cause is logged, the client sees a generic message.
@@ -96,26 +102,36 @@ impl From<ApiError> for Status {
                     details.add_bad_request_violation(&violation.field, &violation.description);
                 }
                 let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-                (Code::InvalidArgument, format!("invalid argument: {}", fields.join(", ")))
+                (
+                    Code::InvalidArgument,
+                    format!("invalid argument: {}", fields.join(", ")),
+                )
             }
-            ApiError::Unauthenticated(_) => {
-                (Code::Unauthenticated, "missing or invalid credentials".to_owned())
-            }
-            ApiError::PermissionDenied => {
-                (Code::PermissionDenied, "your role may not do this".to_owned())
-            }
+            ApiError::Unauthenticated(_) => (
+                Code::Unauthenticated,
+                "missing or invalid credentials".to_owned(),
+            ),
+            ApiError::PermissionDenied => (
+                Code::PermissionDenied,
+                "your role may not do this".to_owned(),
+            ),
             ApiError::NotFound(_) => (Code::NotFound, "not found".to_owned()),
             ApiError::AlreadyExists(_) => (Code::AlreadyExists, "already exists".to_owned()),
-            ApiError::FailedPrecondition(what) => {
-                (Code::FailedPrecondition, format!("failed precondition: {}", what.to_lowercase()))
-            }
+            ApiError::FailedPrecondition(what) => (
+                Code::FailedPrecondition,
+                format!("failed precondition: {}", what.to_lowercase()),
+            ),
             ApiError::ResourceExhausted { retry_after, .. } => {
                 details.set_retry_info(Some(*retry_after));
-                (Code::ResourceExhausted, "too many requests, retry later".to_owned())
+                (
+                    Code::ResourceExhausted,
+                    "too many requests, retry later".to_owned(),
+                )
             }
-            ApiError::Unavailable(_) => {
-                (Code::Unavailable, "temporarily unavailable, retry later".to_owned())
-            }
+            ApiError::Unavailable(_) => (
+                Code::Unavailable,
+                "temporarily unavailable, retry later".to_owned(),
+            ),
             ApiError::Internal(cause) => {
                 // The span carries the request id and tenant id.
                 tracing::error!(%cause, "internal error");
@@ -141,7 +157,9 @@ pub fn error_reason(status: &Status) -> Option<String> {
 
 /// Reads the `RetryInfo.retry_delay` of a status.
 pub fn retry_delay(status: &Status) -> Option<Duration> {
-    status.get_details_retry_info().and_then(|info| info.retry_delay)
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
 }
 
 #[cfg(test)]

@@ -38,8 +38,7 @@ pub mod pulsepoint {
 
 pub use pulsepoint::{auth::v1 as auth, brands::v1 as brands, common::v1 as common};
 pub use pulsepoint::{
-    insights::v1 as insights, integrations::v1 as integrations,
-    observability::v1 as observability,
+    insights::v1 as insights, integrations::v1 as integrations, observability::v1 as observability,
 };
 
 /// The encoded `FileDescriptorSet` of every contract (and the well-known types they import).

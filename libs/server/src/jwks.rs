@@ -10,8 +10,13 @@ use pp_proto::auth::GetJwksRequest;
 use pp_proto::auth::auth_service_client::AuthServiceClient;
 
 pub async fn fetch_jwks(auth_url: &str) -> Result<JwkSet, String> {
-    let mut client = AuthServiceClient::connect(auth_url.to_owned()).await.map_err(|err| err.to_string())?;
-    let response = client.get_jwks(GetJwksRequest {}).await.map_err(|status| status.message().to_owned())?;
+    let mut client = AuthServiceClient::connect(auth_url.to_owned())
+        .await
+        .map_err(|err| err.to_string())?;
+    let response = client
+        .get_jwks(GetJwksRequest {})
+        .await
+        .map_err(|status| status.message().to_owned())?;
     JwkSet::from_json(&response.into_inner().jwks_json).map_err(|err| err.to_string())
 }
 
@@ -22,7 +27,9 @@ pub async fn load_and_refresh(auth_url: String, every: Duration) -> Result<Arc<K
     for attempt in 0..30 {
         match fetch_jwks(&auth_url).await {
             Ok(set) => {
-                keys = Some(Arc::new(KeyStore::from_jwks(&set).map_err(|err| err.to_string())?));
+                keys = Some(Arc::new(
+                    KeyStore::from_jwks(&set).map_err(|err| err.to_string())?,
+                ));
                 break;
             }
             Err(err) => {

@@ -64,12 +64,18 @@ impl RateLimitLayer {
 
     fn admit(&self, principal: &Principal) -> Result<(), ApiError> {
         let now = Instant::now();
-        self.tenants.check(principal.tenant_id.0, now).map_err(|retry_after| {
-            ApiError::ResourceExhausted { reason: "TENANT_RATE_LIMITED", retry_after }
-        })?;
-        self.users.check(principal.user_id.0, now).map_err(|retry_after| {
-            ApiError::ResourceExhausted { reason: "USER_RATE_LIMITED", retry_after }
-        })
+        self.tenants
+            .check(principal.tenant_id.0, now)
+            .map_err(|retry_after| ApiError::ResourceExhausted {
+                reason: "TENANT_RATE_LIMITED",
+                retry_after,
+            })?;
+        self.users
+            .check(principal.user_id.0, now)
+            .map_err(|retry_after| ApiError::ResourceExhausted {
+                reason: "USER_RATE_LIMITED",
+                retry_after,
+            })
     }
 }
 
@@ -77,7 +83,10 @@ impl<S> Layer<S> for RateLimitLayer {
     type Service = RateLimit<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit { inner, layer: self.clone() }
+        RateLimit {
+            inner,
+            layer: self.clone(),
+        }
     }
 }
 
@@ -104,10 +113,10 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        if let Some(principal) = request.extensions().get::<Principal>() {
-            if let Err(error) = self.layer.admit(principal) {
-                return Box::pin(async move { Ok(Status::from(error).into_http()) });
-            }
+        if let Some(principal) = request.extensions().get::<Principal>()
+            && let Err(error) = self.layer.admit(principal)
+        {
+            return Box::pin(async move { Ok(Status::from(error).into_http()) });
         }
         Box::pin(self.inner.call(request))
     }
@@ -125,7 +134,10 @@ mod tests {
         let allowed = (0..100).filter(|_| limiter.check(key, now).is_ok()).count();
         assert_eq!(allowed, 11, "one second of burst plus the first");
         let wait = limiter.check(key, now).expect_err("limited");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_millis(200), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_millis(200),
+            "{wait:?}"
+        );
         // Another key has its own budget.
         assert!(limiter.check(Uuid::new_v4(), now).is_ok());
         // Time refills the budget.

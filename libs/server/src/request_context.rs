@@ -37,7 +37,9 @@ fn request_id(headers: &http::HeaderMap) -> HeaderValue {
             let bytes = v.as_bytes();
             !bytes.is_empty()
                 && bytes.len() <= 64
-                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .cloned()
         .unwrap_or_else(|| {
@@ -62,7 +64,9 @@ where
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
         let request_id = request_id(request.headers());
-        request.headers_mut().insert(REQUEST_ID_HEADER, request_id.clone());
+        request
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER, request_id.clone());
         let method = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",

@@ -38,7 +38,9 @@ pub fn auth_layer(
     public: PublicMethods,
 ) -> AuthLayer {
     let verifier = Arc::new(TokenVerifier::new(keys, &jwt.issuer, &jwt.audience));
-    let status = Arc::new(CachedTokenStatus::new(Arc::new(PgRedisTokenStatus::new(pool, cache))));
+    let status = Arc::new(CachedTokenStatus::new(Arc::new(PgRedisTokenStatus::new(
+        pool, cache,
+    ))));
     AuthLayer::new(verifier, status, public)
 }
 
@@ -51,11 +53,20 @@ pub async fn serve(
     routes: Routes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let ServeOptions { config, health_names, auth, shutdown_delay } = options;
+    let ServeOptions {
+        config,
+        health_names,
+        auth,
+        shutdown_delay,
+    } = options;
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    reporter.set_service_status("", ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
     for name in &health_names {
-        reporter.set_service_status(*name, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
 
     let mut routes = routes.add_service(health_service);
@@ -78,7 +89,10 @@ pub async fn serve(
     let stack = ServiceBuilder::new()
         .layer(RequestContextLayer)
         .layer(auth)
-        .layer(RateLimitLayer::new(config.tenant_rate_per_sec, config.user_rate_per_sec))
+        .layer(RateLimitLayer::new(
+            config.tenant_rate_per_sec,
+            config.user_rate_per_sec,
+        ))
         .into_inner();
 
     let draining = Arc::new(Notify::new());
@@ -87,9 +101,13 @@ pub async fn serve(
         async move {
             shutdown.await;
             tracing::info!("shutting down: health NOT_SERVING");
-            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             for name in &health_names {
-                reporter.set_service_status(*name, ServingStatus::NotServing).await;
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
             }
             tokio::time::sleep(shutdown_delay).await;
             draining.notify_one();

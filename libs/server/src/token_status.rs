@@ -21,16 +21,25 @@ impl PgRedisTokenStatus {
     }
 
     pub fn key(principal: &Principal) -> TenantKey {
-        let session = principal.session_id.map(|s| s.to_string()).unwrap_or_default();
-        TenantKey::new(principal.tenant_id, format_args!("tokstate:{}:{}:{session}", principal.user_id, principal.token_id))
+        let session = principal
+            .session_id
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        TenantKey::new(
+            principal.tenant_id,
+            format_args!(
+                "tokstate:{}:{}:{session}",
+                principal.user_id, principal.token_id
+            ),
+        )
     }
 
     async fn lookup(&self, principal: &Principal) -> Result<TokenState, String> {
         let key = Self::key(principal);
-        if let Some(bytes) = self.cache.get(&key).await {
-            if let Some(state) = std::str::from_utf8(&bytes).ok().and_then(TokenState::parse) {
-                return Ok(state);
-            }
+        if let Some(bytes) = self.cache.get(&key).await
+            && let Some(state) = std::str::from_utf8(&bytes).ok().and_then(TokenState::parse)
+        {
+            return Ok(state);
         }
         let state: String = sqlx::query_scalar("select auth.token_state($1, $2, $3, $4)")
             .bind(principal.tenant_id.0)
@@ -40,8 +49,11 @@ impl PgRedisTokenStatus {
             .fetch_one(&self.pool)
             .await
             .map_err(|err| err.to_string())?;
-        let state = TokenState::parse(&state).ok_or_else(|| format!("unknown token state {state:?}"))?;
-        self.cache.set(&key, state.as_str().as_bytes(), STATUS_CACHE_TTL).await;
+        let state =
+            TokenState::parse(&state).ok_or_else(|| format!("unknown token state {state:?}"))?;
+        self.cache
+            .set(&key, state.as_str().as_bytes(), STATUS_CACHE_TTL)
+            .await;
         Ok(state)
     }
 }

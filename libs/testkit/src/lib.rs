@@ -16,7 +16,8 @@ pub fn admin_url() -> String {
 
 /// The Redis the tests use (a real one).
 pub fn redis_url() -> String {
-    std::env::var("PULSEPOINT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    std::env::var("PULSEPOINT_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 fn with_database(url: &str, user: &str, password: &str, database: &str) -> String {
@@ -40,30 +41,51 @@ impl TestDb {
         sqlx::raw_sql(pp_db::BOOTSTRAP_SQL).execute(&admin).await?;
         let name = format!("pp_test_{}", Uuid::new_v4().simple());
         // Identifiers cannot be bound; `name` is generated above, not input.
-        sqlx::raw_sql(&format!("create database {name} owner pulsepoint_owner")).execute(&admin).await?;
+        sqlx::raw_sql(&format!("create database {name} owner pulsepoint_owner"))
+            .execute(&admin)
+            .await?;
         admin.close().await;
         let db = TestDb { name, admin_url };
         let superuser = pp_db::connect(&db.superuser_url(), 1).await?;
-        sqlx::raw_sql("revoke create on schema public from public").execute(&superuser).await?;
+        sqlx::raw_sql("revoke create on schema public from public")
+            .execute(&superuser)
+            .await?;
         superuser.close().await;
         Ok(db)
     }
 
     fn superuser_url(&self) -> String {
-        let (base, _) = self.admin_url.rsplit_once('/').unwrap_or((&self.admin_url, ""));
+        let (base, _) = self
+            .admin_url
+            .rsplit_once('/')
+            .unwrap_or((&self.admin_url, ""));
         format!("{base}/{}", self.name)
     }
 
     pub fn owner_url(&self) -> String {
-        with_database(&self.admin_url, "pulsepoint_owner", "pulsepoint_owner_dev", &self.name)
+        with_database(
+            &self.admin_url,
+            "pulsepoint_owner",
+            "pulsepoint_owner_dev",
+            &self.name,
+        )
     }
 
     /// The URL a service logs in with: `service` is auth, brands, integrations, ….
     pub fn role_url(&self, service: &str) -> String {
-        with_database(&self.admin_url, &format!("pp_{service}"), &format!("pp_{service}_dev"), &self.name)
+        with_database(
+            &self.admin_url,
+            &format!("pp_{service}"),
+            &format!("pp_{service}_dev"),
+            &self.name,
+        )
     }
 
-    pub async fn migrate(&self, schema: &'static str, migrations: &[Migration]) -> Result<(), sqlx::Error> {
+    pub async fn migrate(
+        &self,
+        schema: &'static str,
+        migrations: &[Migration],
+    ) -> Result<(), sqlx::Error> {
         let owner = pp_db::connect(&self.owner_url(), 1).await?;
         pp_db::migrate(&owner, schema, migrations).await?;
         owner.close().await;
@@ -71,7 +93,11 @@ impl TestDb {
     }
 
     /// A pool logged in as the service's own role.
-    pub async fn pool_as(&self, service: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    pub async fn pool_as(
+        &self,
+        service: &str,
+        max_connections: u32,
+    ) -> Result<PgPool, sqlx::Error> {
         pp_db::connect(&self.role_url(service), max_connections).await
     }
 
@@ -89,9 +115,17 @@ mod tests {
     #[test]
     fn urls_swap_user_and_database() {
         assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "pp_auth", "pw", "x"),
+            with_database(
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "pp_auth",
+                "pw",
+                "x"
+            ),
             "postgres://pp_auth:pw@127.0.0.1:5432/x"
         );
-        assert_eq!(with_database("postgres://127.0.0.1/postgres", "u", "p", "d"), "postgres://u:p@127.0.0.1/d");
+        assert_eq!(
+            with_database("postgres://127.0.0.1/postgres", "u", "p", "d"),
+            "postgres://u:p@127.0.0.1/d"
+        );
     }
 }

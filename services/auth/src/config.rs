@@ -28,10 +28,18 @@ impl AuthConfig {
             owner_database_url: source.optional_secret("PULSEPOINT_DATABASE_OWNER_URL"),
             redis_url: source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
             signing_key_file: source.required("PULSEPOINT_SIGNING_KEY_FILE")?,
-            previous_jwks_file: source.raw("PULSEPOINT_PREVIOUS_JWKS_FILE").map(str::to_owned),
+            previous_jwks_file: source
+                .raw("PULSEPOINT_PREVIOUS_JWKS_FILE")
+                .map(str::to_owned),
             passwords: PasswordPolicy {
-                memory_kib: source.parse("PULSEPOINT_ARGON2_MEMORY_KIB", PasswordPolicy::default().memory_kib)?,
-                iterations: source.parse("PULSEPOINT_ARGON2_ITERATIONS", PasswordPolicy::default().iterations)?,
+                memory_kib: source.parse(
+                    "PULSEPOINT_ARGON2_MEMORY_KIB",
+                    PasswordPolicy::default().memory_kib,
+                )?,
+                iterations: source.parse(
+                    "PULSEPOINT_ARGON2_ITERATIONS",
+                    PasswordPolicy::default().iterations,
+                )?,
             },
             shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
         })

@@ -45,7 +45,11 @@ pub struct LoginThrottle {
 
 impl Default for LoginThrottle {
     fn default() -> Self {
-        LoginThrottle { window_secs: 15 * 60, max_failures_per_account: 5, max_failures_per_ip: 50 }
+        LoginThrottle {
+            window_secs: 15 * 60,
+            max_failures_per_account: 5,
+            max_failures_per_ip: 50,
+        }
     }
 }
 
@@ -75,7 +79,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let Deps { server, state, shutdown_delay } = deps;
+    let Deps {
+        server,
+        state,
+        shutdown_delay,
+    } = deps;
     let keys = Arc::new(KeyStore::from_jwks(&state.jwks).unwrap_or_default());
     let auth = pp_server::serve::auth_layer(
         keys,
@@ -94,5 +102,11 @@ pub async fn serve(
         auth,
         shutdown_delay,
     };
-    pp_server::serve(options, listener, tonic::service::Routes::new(service), shutdown).await
+    pp_server::serve(
+        options,
+        listener,
+        tonic::service::Routes::new(service),
+        shutdown,
+    )
+    .await
 }

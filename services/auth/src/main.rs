@@ -42,14 +42,25 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
 
-
-    let pem = std::fs::read_to_string(&config.signing_key_file)
-        .map_err(|err| format!("PULSEPOINT_SIGNING_KEY_FILE {}: {err}", config.signing_key_file))?;
-    let signing_key = SigningKey::from_pkcs8_pem(&pem).map_err(|err| format!("PULSEPOINT_SIGNING_KEY_FILE: {err}"))?;
-    let mut jwks = JwkSet { keys: vec![signing_key.public_jwk()] };
+    let pem = std::fs::read_to_string(&config.signing_key_file).map_err(|err| {
+        format!(
+            "PULSEPOINT_SIGNING_KEY_FILE {}: {err}",
+            config.signing_key_file
+        )
+    })?;
+    let signing_key = SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|err| format!("PULSEPOINT_SIGNING_KEY_FILE: {err}"))?;
+    let mut jwks = JwkSet {
+        keys: vec![signing_key.public_jwk()],
+    };
     if let Some(path) = &config.previous_jwks_file {
         let previous = JwkSet::from_json(&std::fs::read_to_string(path)?)?;
-        jwks.keys.extend(previous.keys.into_iter().filter(|k| k.kid != signing_key.kid()));
+        jwks.keys.extend(
+            previous
+                .keys
+                .into_iter()
+                .filter(|k| k.kid != signing_key.kid()),
+        );
     }
     let pool = pp_db::connect_lazy(config.database_url.expose_secret(), 16)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen_addr).await?;

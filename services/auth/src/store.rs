@@ -52,7 +52,11 @@ pub struct RefreshRow {
 const USER_COLUMNS: &str =
     "tenant_id, user_id, email, display_name, role, status, password_hash, created_at";
 
-pub async fn insert_tenant(tx: &mut TenantTx, tenant_id: Uuid, name: &str) -> Result<TenantRow, sqlx::Error> {
+pub async fn insert_tenant(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    name: &str,
+) -> Result<TenantRow, sqlx::Error> {
     sqlx::query_as("insert into auth.tenants (tenant_id, name) values ($1, $2) returning tenant_id, name, status, created_at")
         .bind(tenant_id)
         .bind(name)
@@ -60,11 +64,16 @@ pub async fn insert_tenant(tx: &mut TenantTx, tenant_id: Uuid, name: &str) -> Re
         .await
 }
 
-pub async fn get_tenant(tx: &mut TenantTx, tenant_id: Uuid) -> Result<Option<TenantRow>, sqlx::Error> {
-    sqlx::query_as("select tenant_id, name, status, created_at from auth.tenants where tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_optional(tx.conn())
-        .await
+pub async fn get_tenant(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select tenant_id, name, status, created_at from auth.tenants where tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
 pub struct NewUser<'a> {
@@ -75,7 +84,11 @@ pub struct NewUser<'a> {
     pub password_hash: Option<&'a str>,
 }
 
-pub async fn insert_user(tx: &mut TenantTx, tenant_id: Uuid, user: NewUser<'_>) -> Result<UserRow, sqlx::Error> {
+pub async fn insert_user(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    user: NewUser<'_>,
+) -> Result<UserRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "insert into auth.users (tenant_id, user_id, email, display_name, role, password_hash)
          values ($1, $2, $3, $4, $5, $6) returning {USER_COLUMNS}"
@@ -91,10 +104,12 @@ pub async fn insert_user(tx: &mut TenantTx, tenant_id: Uuid, user: NewUser<'_>) 
 }
 
 pub async fn get_user(tx: &mut TenantTx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {USER_COLUMNS} from auth.users where user_id = $1"))
-        .bind(user_id)
-        .fetch_optional(tx.conn())
-        .await
+    sqlx::query_as(&format!(
+        "select {USER_COLUMNS} from auth.users where user_id = $1"
+    ))
+    .bind(user_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
 /// Users with this email (any tenant), visible through the login lookup policy.
@@ -107,7 +122,10 @@ pub async fn users_by_email(tx: &mut TenantTx, email: &str) -> Result<Vec<UserRo
     .await
 }
 
-pub async fn list_users(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<UserRow>, String), sqlx::Error> {
+pub async fn list_users(
+    tx: &mut TenantTx,
+    page: &PageRequest,
+) -> Result<(Vec<UserRow>, String), sqlx::Error> {
     let (after_time, after_id) = page.after_parts();
     let rows: Vec<UserRow> = sqlx::query_as(&format!(
         "select {USER_COLUMNS} from auth.users
@@ -119,10 +137,17 @@ pub async fn list_users(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<Us
     .bind(page.fetch_limit())
     .fetch_all(tx.conn())
     .await?;
-    Ok(page.finish(rows, |u| Cursor { created_at: u.created_at, id: u.user_id }))
+    Ok(page.finish(rows, |u| Cursor {
+        created_at: u.created_at,
+        id: u.user_id,
+    }))
 }
 
-pub async fn set_user_role(tx: &mut TenantTx, user_id: Uuid, role: &str) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn set_user_role(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+    role: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "update auth.users set role = $2 where user_id = $1 and role <> 'api_client' returning {USER_COLUMNS}"
     ))
@@ -132,7 +157,10 @@ pub async fn set_user_role(tx: &mut TenantTx, user_id: Uuid, role: &str) -> Resu
     .await
 }
 
-pub async fn deactivate_user(tx: &mut TenantTx, user_id: Uuid) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn deactivate_user(
+    tx: &mut TenantTx,
+    user_id: Uuid,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "update auth.users set status = 'deactivated' where user_id = $1 returning {USER_COLUMNS}"
     ))
@@ -141,23 +169,33 @@ pub async fn deactivate_user(tx: &mut TenantTx, user_id: Uuid) -> Result<Option<
     .await
 }
 
-pub async fn insert_session(tx: &mut TenantTx, tenant_id: Uuid, session_id: Uuid, user_id: Uuid, kind: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into auth.sessions (tenant_id, session_id, user_id, kind) values ($1, $2, $3, $4)")
-        .bind(tenant_id)
-        .bind(session_id)
-        .bind(user_id)
-        .bind(kind)
-        .execute(tx.conn())
-        .await
-        .map(drop)
+pub async fn insert_session(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    user_id: Uuid,
+    kind: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into auth.sessions (tenant_id, session_id, user_id, kind) values ($1, $2, $3, $4)",
+    )
+    .bind(tenant_id)
+    .bind(session_id)
+    .bind(user_id)
+    .bind(kind)
+    .execute(tx.conn())
+    .await
+    .map(drop)
 }
 
 pub async fn revoke_session(tx: &mut TenantTx, session_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update auth.sessions set revoked_at = coalesce(revoked_at, now()) where session_id = $1")
-        .bind(session_id)
-        .execute(tx.conn())
-        .await
-        .map(drop)
+    sqlx::query(
+        "update auth.sessions set revoked_at = coalesce(revoked_at, now()) where session_id = $1",
+    )
+    .bind(session_id)
+    .execute(tx.conn())
+    .await
+    .map(drop)
 }
 
 pub async fn session_revoked(tx: &mut TenantTx, session_id: Uuid) -> Result<bool, sqlx::Error> {
@@ -170,14 +208,21 @@ pub async fn session_revoked(tx: &mut TenantTx, session_id: Uuid) -> Result<bool
 }
 
 pub async fn revoke_sessions_of_user(tx: &mut TenantTx, user_id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update auth.sessions set revoked_at = coalesce(revoked_at, now()) where user_id = $1")
-        .bind(user_id)
-        .execute(tx.conn())
-        .await
-        .map(drop)
+    sqlx::query(
+        "update auth.sessions set revoked_at = coalesce(revoked_at, now()) where user_id = $1",
+    )
+    .bind(user_id)
+    .execute(tx.conn())
+    .await
+    .map(drop)
 }
 
-pub async fn revoke_token(tx: &mut TenantTx, tenant_id: Uuid, jti: Uuid, expires_at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn revoke_token(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    jti: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("insert into auth.revoked_tokens (tenant_id, jti, expires_at) values ($1, $2, $3) on conflict do nothing")
         .bind(tenant_id)
         .bind(jti)
@@ -210,7 +255,10 @@ pub async fn insert_refresh(
 }
 
 /// The refresh token by id, locked for the rotation.
-pub async fn refresh_for_update(tx: &mut TenantTx, token_id: Uuid) -> Result<Option<RefreshRow>, sqlx::Error> {
+pub async fn refresh_for_update(
+    tx: &mut TenantTx,
+    token_id: Uuid,
+) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
         "select tenant_id, token_id, session_id, secret_hash, expires_at, used_at
          from auth.refresh_tokens where token_id = $1 for update",
@@ -228,15 +276,17 @@ pub async fn mark_refresh_used(tx: &mut TenantTx, token_id: Uuid) -> Result<(), 
         .map(drop)
 }
 
-pub async fn session_user(tx: &mut TenantTx, session_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn session_user(
+    tx: &mut TenantTx,
+    session_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("select user_id from auth.sessions where session_id = $1")
         .bind(session_id)
         .fetch_optional(tx.conn())
         .await
 }
 
-const API_KEY_COLUMNS: &str =
-    "tenant_id, api_key_id, user_id, name, prefix, secret_hash, created_at, revoked_at, last_used_at";
+const API_KEY_COLUMNS: &str = "tenant_id, api_key_id, user_id, name, prefix, secret_hash, created_at, revoked_at, last_used_at";
 
 pub async fn insert_api_key(
     tx: &mut TenantTx,
@@ -261,14 +311,22 @@ pub async fn insert_api_key(
     .await
 }
 
-pub async fn get_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {API_KEY_COLUMNS} from auth.api_keys where api_key_id = $1"))
-        .bind(api_key_id)
-        .fetch_optional(tx.conn())
-        .await
+pub async fn get_api_key(
+    tx: &mut TenantTx,
+    api_key_id: Uuid,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "select {API_KEY_COLUMNS} from auth.api_keys where api_key_id = $1"
+    ))
+    .bind(api_key_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
-pub async fn list_api_keys(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<ApiKeyRow>, String), sqlx::Error> {
+pub async fn list_api_keys(
+    tx: &mut TenantTx,
+    page: &PageRequest,
+) -> Result<(Vec<ApiKeyRow>, String), sqlx::Error> {
     let (after_time, after_id) = page.after_parts();
     let rows: Vec<ApiKeyRow> = sqlx::query_as(&format!(
         "select {API_KEY_COLUMNS} from auth.api_keys where (created_at, api_key_id) > ($1, $2)
@@ -279,10 +337,16 @@ pub async fn list_api_keys(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec
     .bind(page.fetch_limit())
     .fetch_all(tx.conn())
     .await?;
-    Ok(page.finish(rows, |k| Cursor { created_at: k.created_at, id: k.api_key_id }))
+    Ok(page.finish(rows, |k| Cursor {
+        created_at: k.created_at,
+        id: k.api_key_id,
+    }))
 }
 
-pub async fn revoke_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+pub async fn revoke_api_key(
+    tx: &mut TenantTx,
+    api_key_id: Uuid,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "update auth.api_keys set revoked_at = coalesce(revoked_at, now()) where api_key_id = $1 returning {API_KEY_COLUMNS}"
     ))
@@ -300,7 +364,12 @@ pub async fn touch_api_key(tx: &mut TenantTx, api_key_id: Uuid) -> Result<(), sq
 }
 
 /// Failed logins in the window, for this email and for this IP.
-pub async fn recent_failures(pool: &sqlx::PgPool, email: &str, client_ip: &str, window_secs: i64) -> Result<(i64, i64, Option<DateTime<Utc>>), sqlx::Error> {
+pub async fn recent_failures(
+    pool: &sqlx::PgPool,
+    email: &str,
+    client_ip: &str,
+    window_secs: i64,
+) -> Result<(i64, i64, Option<DateTime<Utc>>), sqlx::Error> {
     sqlx::query_as(
         "select
             count(*) filter (where email = $1),
@@ -316,7 +385,12 @@ pub async fn recent_failures(pool: &sqlx::PgPool, email: &str, client_ip: &str, 
     .await
 }
 
-pub async fn record_attempt(pool: &sqlx::PgPool, email: &str, client_ip: &str, succeeded: bool) -> Result<(), sqlx::Error> {
+pub async fn record_attempt(
+    pool: &sqlx::PgPool,
+    email: &str,
+    client_ip: &str,
+    succeeded: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query("insert into auth.login_attempts (email, client_ip, succeeded) values ($1, $2, $3)")
         .bind(email)
         .bind(client_ip)

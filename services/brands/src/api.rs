@@ -42,7 +42,10 @@ fn db(error: sqlx::Error) -> ApiError {
 }
 
 fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: at.timestamp(), nanos: at.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
 }
 
 fn brand_proto(row: &BrandRow) -> pb::Brand {
@@ -62,11 +65,21 @@ fn cache_key(principal: &Principal, brand_id: Uuid) -> TenantKey {
 }
 
 fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
-    if violations.is_empty() { Ok(()) } else { Err(ApiError::InvalidArgument(violations)) }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidArgument(violations))
+    }
 }
 
-fn date(field: &str, value: Option<&common::Date>, violations: &mut Vec<FieldViolation>) -> Option<NaiveDate> {
-    let parsed = value.and_then(|d| NaiveDate::from_ymd_opt(d.year, d.month.try_into().ok()?, d.day.try_into().ok()?));
+fn date(
+    field: &str,
+    value: Option<&common::Date>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<NaiveDate> {
+    let parsed = value.and_then(|d| {
+        NaiveDate::from_ymd_opt(d.year, d.month.try_into().ok()?, d.day.try_into().ok()?)
+    });
     if parsed.is_none() {
         violations.push(FieldViolation::new(field, "must be a valid calendar date"));
     }
@@ -75,41 +88,87 @@ fn date(field: &str, value: Option<&common::Date>, violations: &mut Vec<FieldVio
 
 impl BrandApi {
     /// A time zone Postgres does not know is a field violation, checked before writing.
-    async fn check_time_zone(&self, tx: &mut TenantTx, fields: &BrandFields, field: &str) -> Result<(), ApiError> {
-        if store::is_time_zone(tx, &fields.time_zone).await.map_err(db)? {
+    async fn check_time_zone(
+        &self,
+        tx: &mut TenantTx,
+        fields: &BrandFields,
+        field: &str,
+    ) -> Result<(), ApiError> {
+        if store::is_time_zone(tx, &fields.time_zone)
+            .await
+            .map_err(db)?
+        {
             Ok(())
         } else {
             Err(ApiError::invalid(field, "is not a known IANA time zone"))
         }
     }
 
-    async fn create(&self, principal: Principal, request: pb::CreateBrandRequest) -> Result<pb::CreateBrandResponse, ApiError> {
+    async fn create(
+        &self,
+        principal: Principal,
+        request: pb::CreateBrandRequest,
+    ) -> Result<pb::CreateBrandResponse, ApiError> {
         principal.require(WRITERS)?;
-        let input = request.brand.ok_or_else(|| ApiError::invalid("brand", "is required"))?;
-        let fields = BrandFields::for_create(&input.name, &input.domain, &input.currency_code, &input.time_zone);
+        let input = request
+            .brand
+            .ok_or_else(|| ApiError::invalid("brand", "is required"))?;
+        let fields = BrandFields::for_create(
+            &input.name,
+            &input.domain,
+            &input.currency_code,
+            &input.time_zone,
+        );
         let mut violations = Vec::new();
         fields.validate(None, "brand.", &mut violations);
         if request.request_id.len() > 128 {
-            violations.push(FieldViolation::new("request_id", "must have at most 128 characters"));
+            violations.push(FieldViolation::new(
+                "request_id",
+                "must have at most 128 characters",
+            ));
         }
         check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
-        if !request.request_id.is_empty() {
-            if let Some(bytes) = idempotency::replay(&mut tx, SCHEMA, "CreateBrand", &request.request_id).await.map_err(db)? {
-                return pb::CreateBrandResponse::decode(bytes.as_slice()).map_err(ApiError::internal);
-            }
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
+        if !request.request_id.is_empty()
+            && let Some(bytes) =
+                idempotency::replay(&mut tx, SCHEMA, "CreateBrand", &request.request_id)
+                    .await
+                    .map_err(db)?
+        {
+            return pb::CreateBrandResponse::decode(bytes.as_slice()).map_err(ApiError::internal);
         }
-        self.check_time_zone(&mut tx, &fields, "brand.time_zone").await?;
+        self.check_time_zone(&mut tx, &fields, "brand.time_zone")
+            .await?;
         let row = store::insert(&mut tx, Uuid::new_v4(), &fields)
             .await
-            .map_err(|err| if pp_db::is_unique_violation(&err) { ApiError::AlreadyExists("BRAND_NAME_TAKEN") } else { db(err) })?;
-        let response = pb::CreateBrandResponse { brand: Some(brand_proto(&row)) };
+            .map_err(|err| {
+                if pp_db::is_unique_violation(&err) {
+                    ApiError::AlreadyExists("BRAND_NAME_TAKEN")
+                } else {
+                    db(err)
+                }
+            })?;
+        let response = pb::CreateBrandResponse {
+            brand: Some(brand_proto(&row)),
+        };
         if !request.request_id.is_empty()
-            && !idempotency::record(&mut tx, SCHEMA, "CreateBrand", &request.request_id, &response.encode_to_vec()).await.map_err(db)?
+            && !idempotency::record(
+                &mut tx,
+                SCHEMA,
+                "CreateBrand",
+                &request.request_id,
+                &response.encode_to_vec(),
+            )
+            .await
+            .map_err(db)?
         {
             // A concurrent twin won: return its result, not ours.
             tx.rollback().await.map_err(db)?;
-            let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
+            let mut tx = TenantTx::begin(&self.state.pool, &principal)
+                .await
+                .map_err(db)?;
             let bytes = idempotency::replay(&mut tx, SCHEMA, "CreateBrand", &request.request_id)
                 .await
                 .map_err(db)?
@@ -120,39 +179,70 @@ impl BrandApi {
         Ok(response)
     }
 
-    async fn get(&self, principal: Principal, request: pb::GetBrandRequest) -> Result<pb::GetBrandResponse, ApiError> {
+    async fn get(
+        &self,
+        principal: Principal,
+        request: pb::GetBrandRequest,
+    ) -> Result<pb::GetBrandResponse, ApiError> {
         principal.require(READERS)?;
         let brand_id = parse_uuid("brand_id", &request.brand_id)?;
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
         let key = cache_key(&principal, brand_id);
-        if let Some(bytes) = self.state.cache.get(&key).await {
-            if let Ok(brand) = pb::Brand::decode(bytes.as_slice()) {
-                return Ok(pb::GetBrandResponse { brand: Some(brand) });
-            }
+        if let Some(bytes) = self.state.cache.get(&key).await
+            && let Ok(brand) = pb::Brand::decode(bytes.as_slice())
+        {
+            return Ok(pb::GetBrandResponse { brand: Some(brand) });
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
-        let row = store::get(&mut tx, brand_id).await.map_err(db)?.ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
+        let row = store::get(&mut tx, brand_id)
+            .await
+            .map_err(db)?
+            .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
         tx.commit().await.map_err(db)?;
         let brand = brand_proto(&row);
-        self.state.cache.set(&key, &brand.encode_to_vec(), CACHE_TTL).await;
+        self.state
+            .cache
+            .set(&key, &brand.encode_to_vec(), CACHE_TTL)
+            .await;
         Ok(pb::GetBrandResponse { brand: Some(brand) })
     }
 
-    async fn list(&self, principal: Principal, request: pb::ListBrandsRequest) -> Result<pb::ListBrandsResponse, ApiError> {
+    async fn list(
+        &self,
+        principal: Principal,
+        request: pb::ListBrandsRequest,
+    ) -> Result<pb::ListBrandsResponse, ApiError> {
         principal.require(READERS)?;
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
         let (rows, next_page_token) = store::list(&mut tx, &page).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
-        let brands = rows.iter().filter(|b| principal.may_see_brand(b.brand_id)).map(brand_proto).collect();
-        Ok(pb::ListBrandsResponse { brands, next_page_token })
+        let brands = rows
+            .iter()
+            .filter(|b| principal.may_see_brand(b.brand_id))
+            .map(brand_proto)
+            .collect();
+        Ok(pb::ListBrandsResponse {
+            brands,
+            next_page_token,
+        })
     }
 
-    async fn update(&self, principal: Principal, request: pb::UpdateBrandRequest) -> Result<pb::UpdateBrandResponse, ApiError> {
+    async fn update(
+        &self,
+        principal: Principal,
+        request: pb::UpdateBrandRequest,
+    ) -> Result<pb::UpdateBrandResponse, ApiError> {
         principal.require(WRITERS)?;
-        let input = request.brand.ok_or_else(|| ApiError::invalid("brand", "is required"))?;
+        let input = request
+            .brand
+            .ok_or_else(|| ApiError::invalid("brand", "is required"))?;
         let mut violations = Vec::new();
         let brand_id = match parse_uuid("brand.brand_id", &input.brand_id) {
             Ok(id) => Some(id),
@@ -172,55 +262,101 @@ impl BrandApi {
         };
         fields.validate(Some(&paths), "brand.", &mut violations);
         check(violations)?;
-        let brand_id = brand_id.ok_or_else(|| ApiError::invalid("brand.brand_id", "is required"))?;
+        let brand_id =
+            brand_id.ok_or_else(|| ApiError::invalid("brand.brand_id", "is required"))?;
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
         if paths.iter().any(|p| p == "time_zone") {
-            self.check_time_zone(&mut tx, &fields, "brand.time_zone").await?;
+            self.check_time_zone(&mut tx, &fields, "brand.time_zone")
+                .await?;
         }
         let row = store::update(&mut tx, brand_id, &fields, &paths)
             .await
-            .map_err(|err| if pp_db::is_unique_violation(&err) { ApiError::AlreadyExists("BRAND_NAME_TAKEN") } else { db(err) })?
+            .map_err(|err| {
+                if pp_db::is_unique_violation(&err) {
+                    ApiError::AlreadyExists("BRAND_NAME_TAKEN")
+                } else {
+                    db(err)
+                }
+            })?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
         tx.commit().await.map_err(db)?;
-        self.state.cache.delete(&cache_key(&principal, brand_id)).await;
-        Ok(pb::UpdateBrandResponse { brand: Some(brand_proto(&row)) })
+        self.state
+            .cache
+            .delete(&cache_key(&principal, brand_id))
+            .await;
+        Ok(pb::UpdateBrandResponse {
+            brand: Some(brand_proto(&row)),
+        })
     }
 
-    async fn delete(&self, principal: Principal, request: pb::DeleteBrandRequest) -> Result<pb::DeleteBrandResponse, ApiError> {
+    async fn delete(
+        &self,
+        principal: Principal,
+        request: pb::DeleteBrandRequest,
+    ) -> Result<pb::DeleteBrandResponse, ApiError> {
         principal.require(WRITERS)?;
         let brand_id = parse_uuid("brand_id", &request.brand_id)?;
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
         if !store::delete(&mut tx, brand_id).await.map_err(db)? {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
         tx.commit().await.map_err(db)?;
-        self.state.cache.delete(&cache_key(&principal, brand_id)).await;
+        self.state
+            .cache
+            .delete(&cache_key(&principal, brand_id))
+            .await;
         Ok(pb::DeleteBrandResponse {})
     }
 
-    async fn portfolio(&self, principal: Principal, request: pb::GetPortfolioRequest) -> Result<pb::GetPortfolioResponse, ApiError> {
+    async fn portfolio(
+        &self,
+        principal: Principal,
+        request: pb::GetPortfolioRequest,
+    ) -> Result<pb::GetPortfolioResponse, ApiError> {
         principal.require(READERS)?;
         let Some(range) = request.date_range else {
             return Err(ApiError::invalid("date_range", "is required"));
         };
         let mut violations = Vec::new();
-        let start = date("date_range.start_date", range.start_date.as_ref(), &mut violations);
-        let end = date("date_range.end_date", range.end_date.as_ref(), &mut violations);
+        let start = date(
+            "date_range.start_date",
+            range.start_date.as_ref(),
+            &mut violations,
+        );
+        let end = date(
+            "date_range.end_date",
+            range.end_date.as_ref(),
+            &mut violations,
+        );
         check(violations)?;
-        let (Some(start), Some(end)) = (start, end) else { return Err(ApiError::invalid("date_range", "is required")) };
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(ApiError::invalid("date_range", "is required"));
+        };
         if end < start {
-            return Err(ApiError::invalid("date_range.end_date", "must not be before start_date"));
+            return Err(ApiError::invalid(
+                "date_range.end_date",
+                "must not be before start_date",
+            ));
         }
         if (end - start).num_days() >= MAX_PORTFOLIO_DAYS {
-            return Err(ApiError::invalid("date_range", format!("must span at most {MAX_PORTFOLIO_DAYS} days")));
+            return Err(ApiError::invalid(
+                "date_range",
+                format!("must span at most {MAX_PORTFOLIO_DAYS} days"),
+            ));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal)
+            .await
+            .map_err(db)?;
         let rows = store::portfolio(&mut tx, start, end).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
 
@@ -233,7 +369,11 @@ impl BrandApi {
                 let entry = per_currency.entry(row.currency_code.clone()).or_default();
                 entry.0 += row.net_revenue_micros;
                 entry.1 += row.order_count;
-                let average = if row.order_count == 0 { 0 } else { row.net_revenue_micros / row.order_count };
+                let average = if row.order_count == 0 {
+                    0
+                } else {
+                    row.net_revenue_micros / row.order_count
+                };
                 pb::BrandTotals {
                     brand_id: row.brand_id.to_string(),
                     brand_name: row.name.clone(),
@@ -260,33 +400,63 @@ fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
 
 #[tonic::async_trait]
 impl BrandService for BrandApi {
-    async fn create_brand(&self, request: Request<pb::CreateBrandRequest>) -> Result<Response<pb::CreateBrandResponse>, Status> {
+    async fn create_brand(
+        &self,
+        request: Request<pb::CreateBrandRequest>,
+    ) -> Result<Response<pb::CreateBrandResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.create(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.create(principal, request.into_inner()).await?,
+        ))
     }
 
-    async fn get_brand(&self, request: Request<pb::GetBrandRequest>) -> Result<Response<pb::GetBrandResponse>, Status> {
+    async fn get_brand(
+        &self,
+        request: Request<pb::GetBrandRequest>,
+    ) -> Result<Response<pb::GetBrandResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.get(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.get(principal, request.into_inner()).await?,
+        ))
     }
 
-    async fn list_brands(&self, request: Request<pb::ListBrandsRequest>) -> Result<Response<pb::ListBrandsResponse>, Status> {
+    async fn list_brands(
+        &self,
+        request: Request<pb::ListBrandsRequest>,
+    ) -> Result<Response<pb::ListBrandsResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.list(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list(principal, request.into_inner()).await?,
+        ))
     }
 
-    async fn update_brand(&self, request: Request<pb::UpdateBrandRequest>) -> Result<Response<pb::UpdateBrandResponse>, Status> {
+    async fn update_brand(
+        &self,
+        request: Request<pb::UpdateBrandRequest>,
+    ) -> Result<Response<pb::UpdateBrandResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.update(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.update(principal, request.into_inner()).await?,
+        ))
     }
 
-    async fn delete_brand(&self, request: Request<pb::DeleteBrandRequest>) -> Result<Response<pb::DeleteBrandResponse>, Status> {
+    async fn delete_brand(
+        &self,
+        request: Request<pb::DeleteBrandRequest>,
+    ) -> Result<Response<pb::DeleteBrandResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.delete(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.delete(principal, request.into_inner()).await?,
+        ))
     }
 
-    async fn get_portfolio(&self, request: Request<pb::GetPortfolioRequest>) -> Result<Response<pb::GetPortfolioResponse>, Status> {
+    async fn get_portfolio(
+        &self,
+        request: Request<pb::GetPortfolioRequest>,
+    ) -> Result<Response<pb::GetPortfolioResponse>, Status> {
         let principal = principal(&request)?;
-        Ok(Response::new(self.portfolio(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.portfolio(principal, request.into_inner()).await?,
+        ))
     }
 }

@@ -43,8 +43,18 @@ pub struct Deps {
 }
 
 /// The auth layer for brands: no public RPCs.
-pub fn auth_layer(keys: Arc<pp_auth::KeyStore>, jwt: &pp_config::JwtConfig, state: &State) -> AuthLayer {
-    pp_server::serve::auth_layer(keys, jwt, state.pool.clone(), state.cache.clone(), PublicMethods::default())
+pub fn auth_layer(
+    keys: Arc<pp_auth::KeyStore>,
+    jwt: &pp_config::JwtConfig,
+    state: &State,
+) -> AuthLayer {
+    pp_server::serve::auth_layer(
+        keys,
+        jwt,
+        state.pool.clone(),
+        state.cache.clone(),
+        PublicMethods::default(),
+    )
 }
 
 pub async fn serve(
@@ -52,7 +62,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let Deps { server, state, auth, shutdown_delay } = deps;
+    let Deps {
+        server,
+        state,
+        auth,
+        shutdown_delay,
+    } = deps;
     let max = server.max_message_bytes;
     let service = BrandServiceServer::new(api::BrandApi::new(Arc::new(state)))
         .max_decoding_message_size(max)
@@ -63,5 +78,11 @@ pub async fn serve(
         auth,
         shutdown_delay,
     };
-    pp_server::serve(options, listener, tonic::service::Routes::new(service), shutdown).await
+    pp_server::serve(
+        options,
+        listener,
+        tonic::service::Routes::new(service),
+        shutdown,
+    )
+    .await
 }

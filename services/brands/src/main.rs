@@ -37,16 +37,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
 
-
     let state = State {
         pool: pp_db::connect_lazy(config.database_url.expose_secret(), 16)?,
         cache: Arc::new(pp_cache::Cache::new(&config.redis_url)),
     };
-    let keys = pp_server::jwks::load_and_refresh(config.auth_url.clone(), Duration::from_secs(60)).await?;
+    let keys =
+        pp_server::jwks::load_and_refresh(config.auth_url.clone(), Duration::from_secs(60)).await?;
     let auth = pulsepoint_brands::auth_layer(keys, &config.jwt, &state);
     let listener = tokio::net::TcpListener::bind(config.server.listen_addr).await?;
     tracing::info!(addr = %config.server.listen_addr, "pulsepoint-brands listening");
-    let deps = Deps { server: config.server, state, auth, shutdown_delay: config.shutdown_delay };
+    let deps = Deps {
+        server: config.server,
+        state,
+        auth,
+        shutdown_delay: config.shutdown_delay,
+    };
     pulsepoint_brands::serve(deps, listener, pp_server::serve::shutdown_signal()).await?;
     Ok(())
 }

@@ -28,7 +28,11 @@ pub async fn is_time_zone(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::E
         .await
 }
 
-pub async fn insert(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields) -> Result<BrandRow, sqlx::Error> {
+pub async fn insert(
+    tx: &mut TenantTx,
+    brand_id: Uuid,
+    fields: &BrandFields,
+) -> Result<BrandRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "insert into brands.brands (tenant_id, brand_id, name, domain, currency_code, time_zone)
          values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3, $4, $5)
@@ -44,13 +48,18 @@ pub async fn insert(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields) -> 
 }
 
 pub async fn get(tx: &mut TenantTx, brand_id: Uuid) -> Result<Option<BrandRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {COLUMNS} from brands.brands where brand_id = $1"))
-        .bind(brand_id)
-        .fetch_optional(tx.conn())
-        .await
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from brands.brands where brand_id = $1"
+    ))
+    .bind(brand_id)
+    .fetch_optional(tx.conn())
+    .await
 }
 
-pub async fn list(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<BrandRow>, String), sqlx::Error> {
+pub async fn list(
+    tx: &mut TenantTx,
+    page: &PageRequest,
+) -> Result<(Vec<BrandRow>, String), sqlx::Error> {
     let (after_time, after_id) = page.after_parts();
     let rows: Vec<BrandRow> = sqlx::query_as(&format!(
         "select {COLUMNS} from brands.brands where (created_at, brand_id) > ($1, $2)
@@ -61,11 +70,19 @@ pub async fn list(tx: &mut TenantTx, page: &PageRequest) -> Result<(Vec<BrandRow
     .bind(page.fetch_limit())
     .fetch_all(tx.conn())
     .await?;
-    Ok(page.finish(rows, |b| Cursor { created_at: b.created_at, id: b.brand_id }))
+    Ok(page.finish(rows, |b| Cursor {
+        created_at: b.created_at,
+        id: b.brand_id,
+    }))
 }
 
 /// Sets the fields named in `paths` to the values in `fields`.
-pub async fn update(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields, paths: &[String]) -> Result<Option<BrandRow>, sqlx::Error> {
+pub async fn update(
+    tx: &mut TenantTx,
+    brand_id: Uuid,
+    fields: &BrandFields,
+    paths: &[String],
+) -> Result<Option<BrandRow>, sqlx::Error> {
     let has = |p: &str| paths.iter().any(|x| x == p);
     sqlx::query_as(&format!(
         "update brands.brands set
@@ -91,7 +108,10 @@ pub async fn update(tx: &mut TenantTx, brand_id: Uuid, fields: &BrandFields, pat
 }
 
 pub async fn delete(tx: &mut TenantTx, brand_id: Uuid) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query("delete from brands.brands where brand_id = $1").bind(brand_id).execute(tx.conn()).await?;
+    let result = sqlx::query("delete from brands.brands where brand_id = $1")
+        .bind(brand_id)
+        .execute(tx.conn())
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -105,7 +125,11 @@ pub struct BrandTotalsRow {
 }
 
 /// Net revenue and orders per brand, days counted in each brand's time zone.
-pub async fn portfolio(tx: &mut TenantTx, start: NaiveDate, end: NaiveDate) -> Result<Vec<BrandTotalsRow>, sqlx::Error> {
+pub async fn portfolio(
+    tx: &mut TenantTx,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<Vec<BrandTotalsRow>, sqlx::Error> {
     sqlx::query_as(
         "select b.brand_id, b.name, b.currency_code,
                 coalesce(sum(o.total_micros - o.refunded_micros), 0)::bigint as net_revenue_micros,

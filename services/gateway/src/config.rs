@@ -19,17 +19,40 @@ pub struct GatewayConfig {
 impl GatewayConfig {
     pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
         let defaults = [
-            ("pulsepoint.auth.v1.AuthService", "PULSEPOINT_BACKEND_AUTH", "http://127.0.0.1:50051"),
-            ("pulsepoint.brands.v1.BrandService", "PULSEPOINT_BACKEND_BRANDS", "http://127.0.0.1:50052"),
-            ("pulsepoint.integrations.v1.IntegrationService", "PULSEPOINT_BACKEND_INTEGRATIONS", "http://127.0.0.1:50053"),
-            ("pulsepoint.insights.v1.InsightsService", "PULSEPOINT_BACKEND_INSIGHTS", "http://127.0.0.1:50054"),
-            ("pulsepoint.observability.v1.ObservabilityService", "PULSEPOINT_BACKEND_OBSERVABILITY", "http://127.0.0.1:50055"),
+            (
+                "pulsepoint.auth.v1.AuthService",
+                "PULSEPOINT_BACKEND_AUTH",
+                "http://127.0.0.1:50051",
+            ),
+            (
+                "pulsepoint.brands.v1.BrandService",
+                "PULSEPOINT_BACKEND_BRANDS",
+                "http://127.0.0.1:50052",
+            ),
+            (
+                "pulsepoint.integrations.v1.IntegrationService",
+                "PULSEPOINT_BACKEND_INTEGRATIONS",
+                "http://127.0.0.1:50053",
+            ),
+            (
+                "pulsepoint.insights.v1.InsightsService",
+                "PULSEPOINT_BACKEND_INSIGHTS",
+                "http://127.0.0.1:50054",
+            ),
+            (
+                "pulsepoint.observability.v1.ObservabilityService",
+                "PULSEPOINT_BACKEND_OBSERVABILITY",
+                "http://127.0.0.1:50055",
+            ),
         ];
         let mut backends = HashMap::new();
         for (service, key, default) in defaults {
             let url = source.string(key, default);
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::Invalid { key: key.into(), reason: "must be an http(s) URL".into() });
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    reason: "must be an http(s) URL".into(),
+                });
             }
             backends.insert(service.to_owned(), url);
         }

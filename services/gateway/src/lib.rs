@@ -68,7 +68,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    reporter.set_service_status("", ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
 
     let mut local = Routes::new(health_service);
     if config.server.reflection {
@@ -92,7 +94,8 @@ pub async fn serve(
         router = router.route_service(&format!("/{service}/{{*method}}"), grpc_web);
     }
     let index = config.static_dir.join("index.html");
-    let router = router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));
+    let router =
+        router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));
 
     let draining = std::sync::Arc::new(Notify::new());
     let signal = {
@@ -100,7 +103,9 @@ pub async fn serve(
         let delay = config.shutdown_delay;
         async move {
             shutdown.await;
-            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             tokio::time::sleep(delay).await;
             draining.notify_one();
         }

@@ -14,8 +14,14 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 /// Headers that belong to one hop and must not cross to HTTP/2 backends.
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "host"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
 
 #[derive(Clone)]
 pub struct Proxy {
@@ -25,7 +31,10 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(backends: &HashMap<String, String>, internal: &[&'static str]) -> Result<Self, tonic::transport::Error> {
+    pub fn new(
+        backends: &HashMap<String, String>,
+        internal: &[&'static str],
+    ) -> Result<Self, tonic::transport::Error> {
         let mut channels = HashMap::new();
         for (service, url) in backends {
             let channel = Endpoint::from_shared(url.clone())?
@@ -35,14 +44,21 @@ impl Proxy {
                 .connect_lazy();
             channels.insert(service.clone(), channel);
         }
-        Ok(Proxy { backends: Arc::new(channels), internal: Arc::new(internal.to_vec()) })
+        Ok(Proxy {
+            backends: Arc::new(channels),
+            internal: Arc::new(internal.to_vec()),
+        })
     }
 
     fn route(&self, path: &str) -> Result<Channel, Status> {
         if self.internal.contains(&path) {
             return Err(Status::unimplemented("not available through the gateway"));
         }
-        let service = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        let service = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
         self.backends
             .get(service)
             .cloned()
@@ -96,7 +112,9 @@ impl Service<http::Request<Body>> for Proxy {
                 Ok(response) => Ok(response),
                 Err(err) => {
                     tracing::warn!(%err, "backend unavailable");
-                    Ok(status_response(ApiError::Unavailable("BACKEND_UNAVAILABLE").into()))
+                    Ok(status_response(
+                        ApiError::Unavailable("BACKEND_UNAVAILABLE").into(),
+                    ))
                 }
             }
         })

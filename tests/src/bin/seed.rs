@@ -22,16 +22,25 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let channel = tonic::transport::Channel::from_shared(args.gateway.clone())?.connect().await?;
+    let channel = tonic::transport::Channel::from_shared(args.gateway.clone())?
+        .connect()
+        .await?;
     let mut auth = AuthServiceClient::new(channel.clone());
     let login = auth
-        .login(LoginRequest { email: args.email.clone(), password: args.password.clone(), tenant_id: String::new() })
+        .login(LoginRequest {
+            email: args.email.clone(),
+            password: args.password.clone(),
+            tenant_id: String::new(),
+        })
         .await;
     let (tenant_id, token) = match login {
         Ok(response) => {
             let response = response.into_inner();
             let user = response.user.unwrap_or_default();
-            (user.tenant_id, response.tokens.unwrap_or_default().access_token)
+            (
+                user.tenant_id,
+                response.tokens.unwrap_or_default().access_token,
+            )
         }
         Err(status) if status.code() == tonic::Code::Unauthenticated => {
             let response = auth
@@ -43,14 +52,29 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?
                 .into_inner();
-            (response.tenant.unwrap_or_default().tenant_id, response.tokens.unwrap_or_default().access_token)
+            (
+                response.tenant.unwrap_or_default().tenant_id,
+                response.tokens.unwrap_or_default().access_token,
+            )
         }
         Err(status) => anyhow::bail!("login failed: {status}"),
     };
     let mut brands = BrandServiceClient::new(channel);
     for (request_id, name, domain, currency, zone) in [
-        ("seed-brand-1", "Northwind Apparel", "northwind-apparel.myshopify.com", "USD", "America/New_York"),
-        ("seed-brand-2", "Fjord Home", "fjord-home.myshopify.com", "EUR", "Europe/Berlin"),
+        (
+            "seed-brand-1",
+            "Northwind Apparel",
+            "northwind-apparel.myshopify.com",
+            "USD",
+            "America/New_York",
+        ),
+        (
+            "seed-brand-2",
+            "Fjord Home",
+            "fjord-home.myshopify.com",
+            "EUR",
+            "Europe/Berlin",
+        ),
     ] {
         let brand = Brand {
             name: name.into(),
@@ -60,7 +84,13 @@ async fn main() -> anyhow::Result<()> {
             ..Default::default()
         };
         brands
-            .create_brand(authed(&token, CreateBrandRequest { brand: Some(brand), request_id: request_id.into() }))
+            .create_brand(authed(
+                &token,
+                CreateBrandRequest {
+                    brand: Some(brand),
+                    request_id: request_id.into(),
+                },
+            ))
             .await?;
     }
     println!("tenant_id={tenant_id}");

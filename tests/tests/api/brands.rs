@@ -9,8 +9,16 @@ use crate::support::*;
 
 fn range(start: (i32, i32, i32), end: (i32, i32, i32)) -> Option<DateRange> {
     Some(DateRange {
-        start_date: Some(Date { year: start.0, month: start.1, day: start.2 }),
-        end_date: Some(Date { year: end.0, month: end.1, day: end.2 }),
+        start_date: Some(Date {
+            year: start.0,
+            month: start.1,
+            day: start.2,
+        }),
+        end_date: Some(Date {
+            year: end.0,
+            month: end.1,
+            day: end.2,
+        }),
     })
 }
 
@@ -21,43 +29,128 @@ async fn create_is_idempotent_and_crud_works() {
     let token = &tenant.admin_token;
     let mut brands = stack.brands().await.expect("client");
     let request = CreateBrandRequest {
-        brand: Some(Brand { name: "Northwind".into(), currency_code: "EUR".into(), time_zone: "Europe/Berlin".into(), ..Default::default() }),
+        brand: Some(Brand {
+            name: "Northwind".into(),
+            currency_code: "EUR".into(),
+            time_zone: "Europe/Berlin".into(),
+            ..Default::default()
+        }),
         request_id: "create-northwind".into(),
     };
-    let first = brands.create_brand(authed(token, request.clone())).await.expect("create").into_inner();
-    let again = brands.create_brand(authed(token, request)).await.expect("retry").into_inner();
+    let first = brands
+        .create_brand(authed(token, request.clone()))
+        .await
+        .expect("create")
+        .into_inner();
+    let again = brands
+        .create_brand(authed(token, request))
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first, again, "a retried create returns the first result");
     let brand = first.brand.expect("brand");
 
-    let listed = brands.list_brands(authed(token, ListBrandsRequest::default())).await.expect("list").into_inner();
+    let listed = brands
+        .list_brands(authed(token, ListBrandsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
     assert_eq!(listed.brands.len(), 1);
 
     // Read (fills the cache), update, read again: the cache was invalidated.
-    let got = brands.get_brand(authed(token, GetBrandRequest { brand_id: brand.brand_id.clone() })).await.expect("get").into_inner();
+    let got = brands
+        .get_brand(authed(
+            token,
+            GetBrandRequest {
+                brand_id: brand.brand_id.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner();
     assert_eq!(got.brand.expect("brand").name, "Northwind");
     let updated = brands
-        .update_brand(authed(token, UpdateBrandRequest {
-            brand: Some(Brand { brand_id: brand.brand_id.clone(), name: "Northwind EU".into(), currency_code: "ignored".into(), ..Default::default() }),
-            update_mask: Some(FieldMask { paths: vec!["name".into()] }),
-        }))
+        .update_brand(authed(
+            token,
+            UpdateBrandRequest {
+                brand: Some(Brand {
+                    brand_id: brand.brand_id.clone(),
+                    name: "Northwind EU".into(),
+                    currency_code: "ignored".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+        ))
         .await
         .expect("update")
         .into_inner()
         .brand
         .expect("brand");
     assert_eq!(updated.name, "Northwind EU");
-    assert_eq!(updated.currency_code, "EUR", "fields outside the mask are untouched");
-    let got = brands.get_brand(authed(token, GetBrandRequest { brand_id: brand.brand_id.clone() })).await.expect("get").into_inner();
+    assert_eq!(
+        updated.currency_code, "EUR",
+        "fields outside the mask are untouched"
+    );
+    let got = brands
+        .get_brand(authed(
+            token,
+            GetBrandRequest {
+                brand_id: brand.brand_id.clone(),
+            },
+        ))
+        .await
+        .expect("get")
+        .into_inner();
     assert_eq!(got.brand.expect("brand").name, "Northwind EU");
 
     let duplicate = brands
-        .create_brand(authed(token, CreateBrandRequest { brand: Some(Brand { name: "northwind eu".into(), ..Default::default() }), request_id: String::new() }))
+        .create_brand(authed(
+            token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: "northwind eu".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
         .await;
     assert_code(duplicate, Code::AlreadyExists);
 
-    brands.delete_brand(authed(token, DeleteBrandRequest { brand_id: brand.brand_id.clone() })).await.expect("delete");
-    assert_code(brands.get_brand(authed(token, GetBrandRequest { brand_id: brand.brand_id.clone() })).await, Code::NotFound);
-    assert_code(brands.delete_brand(authed(token, DeleteBrandRequest { brand_id: brand.brand_id })).await, Code::NotFound);
+    brands
+        .delete_brand(authed(
+            token,
+            DeleteBrandRequest {
+                brand_id: brand.brand_id.clone(),
+            },
+        ))
+        .await
+        .expect("delete");
+    assert_code(
+        brands
+            .get_brand(authed(
+                token,
+                GetBrandRequest {
+                    brand_id: brand.brand_id.clone(),
+                },
+            ))
+            .await,
+        Code::NotFound,
+    );
+    assert_code(
+        brands
+            .delete_brand(authed(
+                token,
+                DeleteBrandRequest {
+                    brand_id: brand.brand_id,
+                },
+            ))
+            .await,
+        Code::NotFound,
+    );
 }
 
 #[tokio::test]
@@ -72,7 +165,13 @@ async fn pages_through_brands() {
     let mut token = String::new();
     loop {
         let page = brands
-            .list_brands(authed(&tenant.admin_token, ListBrandsRequest { page_size: 2, page_token: token.clone() }))
+            .list_brands(authed(
+                &tenant.admin_token,
+                ListBrandsRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                },
+            ))
             .await
             .expect("page")
             .into_inner();
@@ -83,7 +182,10 @@ async fn pages_through_brands() {
         }
         token = page.next_page_token;
     }
-    assert_eq!(seen, (0..5).map(|i| format!("Brand {i}")).collect::<Vec<_>>());
+    assert_eq!(
+        seen,
+        (0..5).map(|i| format!("Brand {i}")).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -93,12 +195,39 @@ async fn analysts_read_but_do_not_write() {
     let brand = create_brand(&stack, &tenant.admin_token, "Northwind").await;
     let (_, analyst) = user_with_role(&stack, &tenant, ProtoRole::Analyst).await;
     let mut brands = stack.brands().await.expect("client");
-    brands.get_brand(authed(&analyst, GetBrandRequest { brand_id: brand.brand_id.clone() })).await.expect("read");
+    brands
+        .get_brand(authed(
+            &analyst,
+            GetBrandRequest {
+                brand_id: brand.brand_id.clone(),
+            },
+        ))
+        .await
+        .expect("read");
     let create = brands
-        .create_brand(authed(&analyst, CreateBrandRequest { brand: Some(Brand { name: "Nope".into(), ..Default::default() }), request_id: String::new() }))
+        .create_brand(authed(
+            &analyst,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: "Nope".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
         .await;
     assert_code(create, Code::PermissionDenied);
-    assert_code(brands.delete_brand(authed(&analyst, DeleteBrandRequest { brand_id: brand.brand_id })).await, Code::PermissionDenied);
+    assert_code(
+        brands
+            .delete_brand(authed(
+                &analyst,
+                DeleteBrandRequest {
+                    brand_id: brand.brand_id,
+                },
+            ))
+            .await,
+        Code::PermissionDenied,
+    );
 }
 
 #[tokio::test]
@@ -108,18 +237,30 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
     let brand = create_brand(&stack, &tenant.admin_token, "Northwind").await;
     let mut brands = stack.brands().await.expect("client");
     let empty = brands
-        .get_portfolio(authed(&tenant.admin_token, GetPortfolioRequest { date_range: range((2026, 1, 1), (2026, 1, 31)) }))
+        .get_portfolio(authed(
+            &tenant.admin_token,
+            GetPortfolioRequest {
+                date_range: range((2026, 1, 1), (2026, 1, 31)),
+            },
+        ))
         .await
         .expect("portfolio")
         .into_inner();
     assert_eq!(empty.brands.len(), 1);
     assert_eq!(empty.brands[0].order_count, 0);
-    assert_eq!(empty.brands[0].net_revenue.as_ref().expect("money").units, 0);
+    assert_eq!(
+        empty.brands[0].net_revenue.as_ref().expect("money").units,
+        0
+    );
 
     // Orders written as the integrations role would, under the tenant's RLS context.
     let pool = stack.db.pool_as("integrations", 1).await.expect("pool");
     let mut tx = pool.begin().await.expect("tx");
-    sqlx::query("select set_config('app.tenant_id', $1, true)").bind(&tenant.tenant_id).execute(&mut *tx).await.expect("ctx");
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(&tenant.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .expect("ctx");
     for (id, at, total, refunded, cancelled) in [
         ("o1", "2026-01-05T10:00:00Z", 100_500_000i64, 0i64, false),
         ("o2", "2026-01-20T10:00:00Z", 50_000_000, 10_000_000, false),
@@ -144,14 +285,26 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
     tx.commit().await.expect("commit");
 
     let january = brands
-        .get_portfolio(authed(&tenant.admin_token, GetPortfolioRequest { date_range: range((2026, 1, 1), (2026, 1, 31)) }))
+        .get_portfolio(authed(
+            &tenant.admin_token,
+            GetPortfolioRequest {
+                date_range: range((2026, 1, 1), (2026, 1, 31)),
+            },
+        ))
         .await
         .expect("portfolio")
         .into_inner();
     let totals = &january.brands[0];
-    assert_eq!(totals.order_count, 2, "cancelled and February orders excluded");
+    assert_eq!(
+        totals.order_count, 2,
+        "cancelled and February orders excluded"
+    );
     let revenue = totals.net_revenue.as_ref().expect("money");
-    assert_eq!((revenue.units, revenue.nanos), (140, 500_000_000), "100.50 + 50.00 - 10.00 refunded");
+    assert_eq!(
+        (revenue.units, revenue.nanos),
+        (140, 500_000_000),
+        "100.50 + 50.00 - 10.00 refunded"
+    );
     let aov = totals.average_order_value.as_ref().expect("aov");
     assert_eq!((aov.units, aov.nanos), (70, 250_000_000));
     assert_eq!(january.totals[0].order_count, 2);

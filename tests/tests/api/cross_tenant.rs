@@ -25,7 +25,10 @@ async fn every_rpc_keeps_tenants_apart() {
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
 
     let methods = served_methods();
-    assert!(methods.len() >= 20, "descriptor set lists the RPCs: {methods:?}");
+    assert!(
+        methods.len() >= 20,
+        "descriptor set lists the RPCs: {methods:?}"
+    );
     for method in &methods {
         let name = method.rsplit('/').next().unwrap_or_default();
         match name {
@@ -38,17 +41,30 @@ async fn every_rpc_keeps_tenants_apart() {
         let result = call(&stack, method, &a.admin_token, &b_targets).await;
         match name {
             // Take another tenant's object id: must be NOT_FOUND, saying nothing more.
-            "GetBrand" | "UpdateBrand" | "DeleteBrand" | "UpdateUserRole" | "DeactivateUser" | "RevokeApiKey" => {
+            "GetBrand" | "UpdateBrand" | "DeleteBrand" | "UpdateUserRole" | "DeactivateUser"
+            | "RevokeApiKey" => {
                 let status = result.expect_err(method);
                 assert_eq!(status.code(), Code::NotFound, "{method}: {status:?}");
-                assert_eq!(status.message(), "not found", "{method} must not describe the object");
+                assert_eq!(
+                    status.message(),
+                    "not found",
+                    "{method} must not describe the object"
+                );
             }
             // Login names B's tenant but A's credentials don't exist there.
-            "Login" => assert_eq!(result.expect_err(method).code(), Code::Unauthenticated, "{method}"),
+            "Login" => assert_eq!(
+                result.expect_err(method).code(),
+                Code::Unauthenticated,
+                "{method}"
+            ),
             // Calls without ids succeed (or fail on their own terms) in A's tenant.
             _ => {
                 if let Err(status) = &result {
-                    assert_ne!(status.code(), Code::PermissionDenied, "{method}: {status:?}");
+                    assert_ne!(
+                        status.code(),
+                        Code::PermissionDenied,
+                        "{method}: {status:?}"
+                    );
                 }
             }
         }
@@ -56,32 +72,111 @@ async fn every_rpc_keeps_tenants_apart() {
 
     // Logout given B's refresh token ends A's session only.
     let a_token = login(&stack, &a.admin_email).await;
-    call(&stack, "pulsepoint.auth.v1.AuthService/Logout", &a.admin_token, &b_targets).await.expect("logout");
+    call(
+        &stack,
+        "pulsepoint.auth.v1.AuthService/Logout",
+        &a.admin_token,
+        &b_targets,
+    )
+    .await
+    .expect("logout");
     let mut brands = stack.brands().await.expect("client");
     let mut auth = stack.auth().await.expect("client");
 
-    let listed = brands.list_brands(authed(&a_token, ListBrandsRequest::default())).await.expect("list").into_inner();
-    assert!(listed.brands.iter().all(|brand| brand.brand_id != b_brand.brand_id));
-    assert!(listed.brands.iter().any(|brand| brand.brand_id == a_brand.brand_id));
-    let portfolio = call(&stack, "pulsepoint.brands.v1.BrandService/GetPortfolio", &a_token, &b_targets).await;
+    let listed = brands
+        .list_brands(authed(&a_token, ListBrandsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        listed
+            .brands
+            .iter()
+            .all(|brand| brand.brand_id != b_brand.brand_id)
+    );
+    assert!(
+        listed
+            .brands
+            .iter()
+            .any(|brand| brand.brand_id == a_brand.brand_id)
+    );
+    let portfolio = call(
+        &stack,
+        "pulsepoint.brands.v1.BrandService/GetPortfolio",
+        &a_token,
+        &b_targets,
+    )
+    .await;
     assert!(portfolio.is_ok());
-    let users = auth.list_users(authed(&a_token, ListUsersRequest::default())).await.expect("users").into_inner();
+    let users = auth
+        .list_users(authed(&a_token, ListUsersRequest::default()))
+        .await
+        .expect("users")
+        .into_inner();
     assert!(users.users.iter().all(|u| u.tenant_id == a.tenant_id));
-    let keys = auth.list_api_keys(authed(&a_token, ListApiKeysRequest::default())).await.expect("keys").into_inner();
+    let keys = auth
+        .list_api_keys(authed(&a_token, ListApiKeysRequest::default()))
+        .await
+        .expect("keys")
+        .into_inner();
     assert!(keys.api_keys.iter().all(|k| k.api_key_id != b_key));
 
     // B sees its objects exactly as before.
-    let b_view = brands.get_brand(authed(&b.admin_token, GetBrandRequest { brand_id: b_brand.brand_id.clone() })).await.expect("B's brand").into_inner();
+    let b_view = brands
+        .get_brand(authed(
+            &b.admin_token,
+            GetBrandRequest {
+                brand_id: b_brand.brand_id.clone(),
+            },
+        ))
+        .await
+        .expect("B's brand")
+        .into_inner();
     assert_eq!(b_view.brand.expect("brand").name, "B's brand");
-    brands.list_brands(authed(&b_key_token, ListBrandsRequest::default())).await.expect("B's API key still works");
-    let b_users = auth.list_users(authed(&b.admin_token, ListUsersRequest::default())).await.expect("users").into_inner();
-    let analyst = b_users.users.iter().find(|u| u.user_id == b_user).expect("B's analyst");
-    assert_eq!((analyst.role, analyst.status), (ProtoRole::Analyst as i32, UserStatus::Active as i32));
-    auth.refresh_token(RefreshTokenRequest { refresh_token: b.refresh_token.clone() }).await.expect("A's logout did not end B's session");
+    brands
+        .list_brands(authed(&b_key_token, ListBrandsRequest::default()))
+        .await
+        .expect("B's API key still works");
+    let b_users = auth
+        .list_users(authed(&b.admin_token, ListUsersRequest::default()))
+        .await
+        .expect("users")
+        .into_inner();
+    let analyst = b_users
+        .users
+        .iter()
+        .find(|u| u.user_id == b_user)
+        .expect("B's analyst");
+    assert_eq!(
+        (analyst.role, analyst.status),
+        (ProtoRole::Analyst as i32, UserStatus::Active as i32)
+    );
+    auth.refresh_token(RefreshTokenRequest {
+        refresh_token: b.refresh_token.clone(),
+    })
+    .await
+    .expect("A's logout did not end B's session");
 
     // Idempotency keys are per tenant: A reusing B's request id creates A's own brand.
-    let shared = CreateBrandRequest { brand: Some(Brand { name: "Same Key".into(), ..Default::default() }), request_id: "shared-request-id".into() };
-    let from_b = brands.create_brand(authed(&b.admin_token, shared.clone())).await.expect("B").into_inner();
-    let from_a = brands.create_brand(authed(&a_token, shared)).await.expect("A").into_inner();
-    assert_ne!(from_a.brand.expect("a").brand_id, from_b.brand.expect("b").brand_id);
+    let shared = CreateBrandRequest {
+        brand: Some(Brand {
+            name: "Same Key".into(),
+            ..Default::default()
+        }),
+        request_id: "shared-request-id".into(),
+    };
+    let from_b = brands
+        .create_brand(authed(&b.admin_token, shared.clone()))
+        .await
+        .expect("B")
+        .into_inner();
+    let from_a = brands
+        .create_brand(authed(&a_token, shared))
+        .await
+        .expect("A")
+        .into_inner();
+    assert_ne!(
+        from_a.brand.expect("a").brand_id,
+        from_b.brand.expect("b").brand_id
+    );
 }

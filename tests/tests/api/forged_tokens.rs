@@ -18,12 +18,22 @@ fn b64(value: &Value) -> String {
 async fn assert_refused(stack: &Stack, label: &str, token: &str) {
     let mut brands = stack.brands().await.expect("client");
     let mut auth = stack.auth().await.expect("client");
-    let on_brands = brands.list_brands(authed(token, ListBrandsRequest::default())).await;
+    let on_brands = brands
+        .list_brands(authed(token, ListBrandsRequest::default()))
+        .await;
     let on_auth = auth.who_am_i(authed(token, WhoAmIRequest {})).await;
     for (service, result) in [("brands", on_brands.map(drop)), ("auth", on_auth.map(drop))] {
         let status = result.expect_err(&format!("{label} accepted by {service}"));
-        assert_eq!(status.code(), Code::Unauthenticated, "{label} on {service}: {status:?}");
-        assert_eq!(status.message(), "missing or invalid credentials", "{label}: no detail on the wire");
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "{label} on {service}: {status:?}"
+        );
+        assert_eq!(
+            status.message(),
+            "missing or invalid credentials",
+            "{label}: no detail on the wire"
+        );
     }
 }
 
@@ -50,9 +60,19 @@ async fn forged_tokens_are_refused() {
     };
 
     // The control: the real token works.
-    stack.brands().await.expect("client").list_brands(authed(&tenant.admin_token, ListBrandsRequest::default())).await.expect("real token");
+    stack
+        .brands()
+        .await
+        .expect("client")
+        .list_brands(authed(&tenant.admin_token, ListBrandsRequest::default()))
+        .await
+        .expect("real token");
 
-    let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid()})), b64(&real));
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid()})),
+        b64(&real)
+    );
     assert_refused(&stack, "alg none", &alg_none).await;
 
     // HS256 "signed" with the public key (the classic algorithm confusion).
@@ -61,7 +81,8 @@ async fn forged_tokens_are_refused() {
     for secret in [public_raw.as_slice(), public_x.as_bytes()] {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(key.kid().to_owned());
-        let hs = jsonwebtoken::encode(&header, &real, &EncodingKey::from_secret(secret)).expect("hs256");
+        let hs =
+            jsonwebtoken::encode(&header, &real, &EncodingKey::from_secret(secret)).expect("hs256");
         assert_refused(&stack, "HS256 with public key", &hs).await;
     }
 
@@ -74,20 +95,58 @@ async fn forged_tokens_are_refused() {
         jsonwebtoken::encode(&header, &real, &encoding).expect("sign")
     };
     assert_refused(&stack, "signed by another key under our kid", &foreign).await;
-    assert_refused(&stack, "expired", &variant(&|c| c["exp"] = json!(now - 120))).await;
-    assert_refused(&stack, "nbf in the future", &variant(&|c| c["nbf"] = json!(now + 600))).await;
-    assert_refused(&stack, "wrong aud", &variant(&|c| c["aud"] = json!("another-api"))).await;
-    assert_refused(&stack, "wrong iss", &variant(&|c| c["iss"] = json!("https://evil.example"))).await;
-    assert_refused(&stack, "missing sub", &variant(&|c| {
-        c.as_object_mut().expect("object").remove("sub");
-    }))
+    assert_refused(
+        &stack,
+        "expired",
+        &variant(&|c| c["exp"] = json!(now - 120)),
+    )
     .await;
-    assert_refused(&stack, "missing exp", &variant(&|c| {
-        c.as_object_mut().expect("object").remove("exp");
-    }))
+    assert_refused(
+        &stack,
+        "nbf in the future",
+        &variant(&|c| c["nbf"] = json!(now + 600)),
+    )
     .await;
-    assert_refused(&stack, "not an access token", &variant(&|c| c["typ"] = json!("refresh"))).await;
-    assert_refused(&stack, "tenant of nobody", &variant(&|c| c["tid"] = json!(uuid::Uuid::new_v4().to_string()))).await;
+    assert_refused(
+        &stack,
+        "wrong aud",
+        &variant(&|c| c["aud"] = json!("another-api")),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "wrong iss",
+        &variant(&|c| c["iss"] = json!("https://evil.example")),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "missing sub",
+        &variant(&|c| {
+            c.as_object_mut().expect("object").remove("sub");
+        }),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "missing exp",
+        &variant(&|c| {
+            c.as_object_mut().expect("object").remove("exp");
+        }),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "not an access token",
+        &variant(&|c| c["typ"] = json!("refresh")),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "tenant of nobody",
+        &variant(&|c| c["tid"] = json!(uuid::Uuid::new_v4().to_string())),
+    )
+    .await;
 
     // Tampered payload: the real signature over edited claims.
     let mut parts: Vec<String> = tenant.admin_token.split('.').map(str::to_owned).collect();
@@ -97,12 +156,23 @@ async fn forged_tokens_are_refused() {
     parts[1] = b64(&escalated);
     assert_refused(&stack, "tampered payload", &parts.join(".")).await;
 
-    assert_refused(&stack, "refresh token as access token", &tenant.refresh_token).await;
+    assert_refused(
+        &stack,
+        "refresh token as access token",
+        &tenant.refresh_token,
+    )
+    .await;
     assert_refused(&stack, "garbage", "not.a.jwt").await;
 
     // Revoked: logout, then the same token.
     let token = login(&stack, &tenant.admin_email).await;
-    stack.auth().await.expect("client").logout(authed(&token, LogoutRequest::default())).await.expect("logout");
+    stack
+        .auth()
+        .await
+        .expect("client")
+        .logout(authed(&token, LogoutRequest::default()))
+        .await
+        .expect("logout");
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_refused(&stack, "revoked", &token).await;
 }

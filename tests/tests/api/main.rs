@@ -3,8 +3,8 @@
 mod support;
 
 mod auth_flows;
-mod brands;
 mod bad_input;
+mod brands;
 mod cross_tenant;
 mod forged_tokens;
 mod gateway;

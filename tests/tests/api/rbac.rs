@@ -21,7 +21,11 @@ fn matrix() -> HashMap<String, HashMap<String, String>> {
     let mut rows = HashMap::new();
     let mut header: Vec<String> = Vec::new();
     for line in text.lines().filter(|l| l.starts_with('|')) {
-        let cells: Vec<String> = line.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect();
+        let cells: Vec<String> = line
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect();
         if cells.first().is_some_and(|c| c == "RPC") {
             header = cells;
             continue;
@@ -29,7 +33,12 @@ fn matrix() -> HashMap<String, HashMap<String, String>> {
         if cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
             continue;
         }
-        let by_role = header.iter().skip(1).cloned().zip(cells.iter().skip(1).cloned()).collect();
+        let by_role = header
+            .iter()
+            .skip(1)
+            .cloned()
+            .zip(cells.iter().skip(1).cloned())
+            .collect();
         rows.insert(cells[0].clone(), by_role);
     }
     rows
@@ -56,7 +65,10 @@ async fn every_role_gets_exactly_what_the_table_says() {
         // Logout ends the token: run it last.
         methods.sort_by_key(|m| m.ends_with("/Logout"));
         for method in methods {
-            let key = method.rsplit_once('.').map_or(method.as_str(), |(_, tail)| tail).to_owned();
+            let key = method
+                .rsplit_once('.')
+                .map_or(method.as_str(), |(_, tail)| tail)
+                .to_owned();
             let expected = table
                 .get(&key)
                 .and_then(|row| row.get(role_name))
@@ -65,12 +77,19 @@ async fn every_role_gets_exactly_what_the_table_says() {
             match expected.as_str() {
                 "deny" => {
                     let status = result.expect_err(&method);
-                    assert_eq!(status.code(), Code::PermissionDenied, "{role_name} on {key}: {status:?}");
+                    assert_eq!(
+                        status.code(),
+                        Code::PermissionDenied,
+                        "{role_name} on {key}: {status:?}"
+                    );
                 }
                 "allow" => {
                     if let Err(status) = result {
                         assert!(
-                            !matches!(status.code(), Code::PermissionDenied | Code::Unauthenticated | Code::Internal),
+                            !matches!(
+                                status.code(),
+                                Code::PermissionDenied | Code::Unauthenticated | Code::Internal
+                            ),
                             "{role_name} on {key} should pass the permission check: {status:?}"
                         );
                     }
@@ -92,17 +111,25 @@ async fn every_role_gets_exactly_what_the_table_says() {
     assert_eq!(checked, 4 * served_methods().len());
     // Public RPCs also work with no token at all; private ones do not.
     for method in served_methods() {
-        let key = method.rsplit_once('.').map_or(method.as_str(), |(_, tail)| tail).to_owned();
+        let key = method
+            .rsplit_once('.')
+            .map_or(method.as_str(), |(_, tail)| tail)
+            .to_owned();
         let public = table[&key]["admin"] == "public";
         let result = call(&stack, &method, "", &targets).await;
-        let missing_token = |status: &tonic::Status| pp_error::error_reason(status).as_deref() == Some("MISSING_TOKEN");
+        let missing_token = |status: &tonic::Status| {
+            pp_error::error_reason(status).as_deref() == Some("MISSING_TOKEN")
+        };
         if public {
             if let Err(status) = result {
                 assert!(!missing_token(&status), "{key} is public: {status:?}");
             }
         } else {
             let status = result.expect_err(&method);
-            assert!(status.code() == Code::Unauthenticated && missing_token(&status), "{key} needs a token: {status:?}");
+            assert!(
+                status.code() == Code::Unauthenticated && missing_token(&status),
+                "{key} needs a token: {status:?}"
+            );
         }
     }
 }

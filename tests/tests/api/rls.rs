@@ -12,8 +12,14 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
     let pool = db.pool_as("brands", 1).await.expect("pool");
 
     let (superuser, bypass): (bool, bool) =
-        sqlx::query_as("select rolsuper, rolbypassrls from pg_roles where rolname = current_user").fetch_one(&pool).await.expect("role");
-    assert!(!superuser && !bypass, "pp_brands must be neither superuser nor BYPASSRLS");
+        sqlx::query_as("select rolsuper, rolbypassrls from pg_roles where rolname = current_user")
+            .fetch_one(&pool)
+            .await
+            .expect("role");
+    assert!(
+        !superuser && !bypass,
+        "pp_brands must be neither superuser nor BYPASSRLS"
+    );
     let owned: i64 = sqlx::query_scalar("select count(*) from pg_class where relowner = (select oid from pg_roles where rolname = current_user)")
         .fetch_one(&pool)
         .await
@@ -27,7 +33,10 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
     .fetch_one(&pool)
     .await
     .expect("tables");
-    assert_eq!(unforced, 0, "every table with tenant_id has RLS enabled and forced");
+    assert_eq!(
+        unforced, 0,
+        "every table with tenant_id has RLS enabled and forced"
+    );
 
     let tenant_a = TenantId(Uuid::new_v4());
     let tenant_b = TenantId(Uuid::new_v4());
@@ -44,7 +53,10 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
     }
 
     // No tenant context: nothing visible, nothing writable.
-    let visible: i64 = sqlx::query_scalar("select count(*) from brands.brands").fetch_one(&pool).await.expect("count");
+    let visible: i64 = sqlx::query_scalar("select count(*) from brands.brands")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
     assert_eq!(visible, 0);
     let insert = sqlx::query("insert into brands.brands (tenant_id, brand_id, name, currency_code, time_zone) values ($1, $2, 'x', 'USD', 'UTC')")
         .bind(tenant_a.0)
@@ -55,7 +67,9 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
     assert!(pp_db::is_rls_violation(&insert), "{insert}");
 
     // Tenant A's context cannot write a tenant-B row.
-    let mut tx = TenantTx::begin_for_tenant(&pool, tenant_a).await.expect("tx");
+    let mut tx = TenantTx::begin_for_tenant(&pool, tenant_a)
+        .await
+        .expect("tx");
     let cross = sqlx::query("insert into brands.brands (tenant_id, brand_id, name, currency_code, time_zone) values ($1, $2, 'y', 'USD', 'UTC')")
         .bind(tenant_b.0)
         .bind(Uuid::new_v4())
@@ -70,10 +84,20 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
     for round in 0..40 {
         let tenant = if round % 2 == 0 { tenant_a } else { tenant_b };
         let mut tx = TenantTx::begin_for_tenant(&pool, tenant).await.expect("tx");
-        let rows: Vec<Uuid> = sqlx::query_scalar("select tenant_id from brands.brands").fetch_all(tx.conn()).await.expect("rows");
+        let rows: Vec<Uuid> = sqlx::query_scalar("select tenant_id from brands.brands")
+            .fetch_all(tx.conn())
+            .await
+            .expect("rows");
         assert_eq!(rows, vec![tenant.0], "round {round}");
-        if round % 3 == 0 { tx.rollback().await.expect("rollback") } else { tx.commit().await.expect("commit") }
-        let leaked: i64 = sqlx::query_scalar("select count(*) from brands.brands").fetch_one(&pool).await.expect("count");
+        if round % 3 == 0 {
+            tx.rollback().await.expect("rollback")
+        } else {
+            tx.commit().await.expect("commit")
+        }
+        let leaked: i64 = sqlx::query_scalar("select count(*) from brands.brands")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
         assert_eq!(leaked, 0, "context leaked after round {round}");
     }
 }
@@ -83,19 +107,28 @@ async fn other_services_see_only_the_token_state_function_of_auth() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Acme").await;
     let pool = stack.db.pool_as("brands", 1).await.expect("pool");
-    let read = sqlx::query("select * from auth.users").fetch_all(&pool).await.expect_err("no table access");
+    let read = sqlx::query("select * from auth.users")
+        .fetch_all(&pool)
+        .await
+        .expect_err("no table access");
     assert!(read.to_string().contains("permission denied"), "{read}");
-    let state: String = sqlx::query_scalar("select auth.token_state($1::uuid, $2::uuid, gen_random_uuid(), null)")
-        .bind(&tenant.tenant_id)
-        .bind(&tenant.admin_id)
-        .fetch_one(&pool)
-        .await
-        .expect("function");
+    let state: String =
+        sqlx::query_scalar("select auth.token_state($1::uuid, $2::uuid, gen_random_uuid(), null)")
+            .bind(&tenant.tenant_id)
+            .bind(&tenant.admin_id)
+            .fetch_one(&pool)
+            .await
+            .expect("function");
     assert_eq!(state, "active");
-    let other: String = sqlx::query_scalar("select auth.token_state(gen_random_uuid(), $1::uuid, gen_random_uuid(), null)")
-        .bind(&tenant.admin_id)
-        .fetch_one(&pool)
-        .await
-        .expect("function");
-    assert_eq!(other, "tenant_inactive", "a user id under another tenant is not active");
+    let other: String = sqlx::query_scalar(
+        "select auth.token_state(gen_random_uuid(), $1::uuid, gen_random_uuid(), null)",
+    )
+    .bind(&tenant.admin_id)
+    .fetch_one(&pool)
+    .await
+    .expect("function");
+    assert_eq!(
+        other, "tenant_inactive",
+        "a user id under another tenant is not active"
+    );
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests.
 
-use pp_proto::auth::{CreateApiKeyRequest, CreateUserRequest, ExchangeApiKeyRequest, LoginRequest, SignUpRequest};
+use pp_proto::auth::{
+    CreateApiKeyRequest, CreateUserRequest, ExchangeApiKeyRequest, LoginRequest, SignUpRequest,
+};
 use pp_proto::brands::{Brand, CreateBrandRequest};
 use pp_proto::common::Role as ProtoRole;
 pub use pulsepoint_e2e::{Stack, StackOptions, authed, spawn_stack};
@@ -49,12 +51,20 @@ pub async fn user_with_role(stack: &Stack, tenant: &Tenant, role: ProtoRole) -> 
     let mut auth = stack.auth().await.expect("auth client");
     if role == ProtoRole::ApiClient {
         let created = auth
-            .create_api_key(authed(&tenant.admin_token, CreateApiKeyRequest { name: "machine".into(), request_id: String::new() }))
+            .create_api_key(authed(
+                &tenant.admin_token,
+                CreateApiKeyRequest {
+                    name: "machine".into(),
+                    request_id: String::new(),
+                },
+            ))
             .await
             .expect("api key")
             .into_inner();
         let token = auth
-            .exchange_api_key(ExchangeApiKeyRequest { secret: created.secret })
+            .exchange_api_key(ExchangeApiKeyRequest {
+                secret: created.secret,
+            })
             .await
             .expect("exchange")
             .into_inner()
@@ -66,13 +76,16 @@ pub async fn user_with_role(stack: &Stack, tenant: &Tenant, role: ProtoRole) -> 
     }
     let email = format!("user-{}@example.com", Uuid::new_v4().simple());
     let user = auth
-        .create_user(authed(&tenant.admin_token, CreateUserRequest {
-            email: email.clone(),
-            display_name: "Someone".into(),
-            role: role as i32,
-            password: PASSWORD.into(),
-            request_id: String::new(),
-        }))
+        .create_user(authed(
+            &tenant.admin_token,
+            CreateUserRequest {
+                email: email.clone(),
+                display_name: "Someone".into(),
+                role: role as i32,
+                password: PASSWORD.into(),
+                request_id: String::new(),
+            },
+        ))
         .await
         .expect("create user")
         .into_inner()
@@ -87,7 +100,11 @@ pub async fn login(stack: &Stack, email: &str) -> String {
         .auth()
         .await
         .expect("auth client")
-        .login(LoginRequest { email: email.into(), password: PASSWORD.into(), tenant_id: String::new() })
+        .login(LoginRequest {
+            email: email.into(),
+            password: PASSWORD.into(),
+            tenant_id: String::new(),
+        })
         .await
         .expect("login")
         .into_inner()
@@ -101,10 +118,16 @@ pub async fn create_brand(stack: &Stack, token: &str, name: &str) -> Brand {
         .brands()
         .await
         .expect("brands client")
-        .create_brand(authed(token, CreateBrandRequest {
-            brand: Some(Brand { name: name.into(), ..Default::default() }),
-            request_id: String::new(),
-        }))
+        .create_brand(authed(
+            token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: name.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
         .await
         .expect("create brand")
         .into_inner()
@@ -114,7 +137,10 @@ pub async fn create_brand(stack: &Stack, token: &str, name: &str) -> Brand {
 
 /// Asserts a call failed with `code`.
 #[track_caller]
-pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code) -> tonic::Status {
+pub fn assert_code<T: std::fmt::Debug>(
+    result: Result<T, tonic::Status>,
+    code: Code,
+) -> tonic::Status {
     match result {
         Ok(value) => panic!("expected {code:?}, got Ok({value:?})"),
         Err(status) => {
@@ -129,14 +155,18 @@ pub fn assert_code<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: C
 pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, tonic::Status>, field: &str) {
     let status = assert_code(result, Code::InvalidArgument);
     let fields = pp_error::field_violations(&status);
-    assert!(fields.iter().any(|f| f == field), "expected a violation on {field}, got {fields:?}");
+    assert!(
+        fields.iter().any(|f| f == field),
+        "expected a violation on {field}, got {fields:?}"
+    );
 }
 
 /// Every RPC (as `package.Service/Method`) of the services the stack serves, read from
 /// the descriptor set the servers publish: a new RPC shows up here by itself.
 pub fn served_methods() -> Vec<String> {
     use prost::Message;
-    let set = prost_types::FileDescriptorSet::decode(pp_proto::FILE_DESCRIPTOR_SET).expect("descriptor set");
+    let set = prost_types::FileDescriptorSet::decode(pp_proto::FILE_DESCRIPTOR_SET)
+        .expect("descriptor set");
     let mut methods = Vec::new();
     for file in set.file {
         let package = file.package().to_owned();
@@ -155,7 +185,10 @@ pub fn served_methods() -> Vec<String> {
 
 /// The services the test stack runs. A service added to the stack must be added here,
 /// and then every one of its RPCs must get a case in `call` (the tests fail otherwise).
-pub const SERVED_SERVICES: &[&str] = &["pulsepoint.auth.v1.AuthService", "pulsepoint.brands.v1.BrandService"];
+pub const SERVED_SERVICES: &[&str] = &[
+    "pulsepoint.auth.v1.AuthService",
+    "pulsepoint.brands.v1.BrandService",
+];
 
 /// Ids a call may target.
 #[derive(Debug, Clone, Default)]
@@ -168,7 +201,12 @@ pub struct Targets {
 }
 
 /// Calls `method` with `token` and a minimal request aimed at `targets`.
-pub async fn call(stack: &Stack, method: &str, token: &str, targets: &Targets) -> Result<(), tonic::Status> {
+pub async fn call(
+    stack: &Stack,
+    method: &str,
+    token: &str,
+    targets: &Targets,
+) -> Result<(), tonic::Status> {
     use pp_proto::auth::*;
     use pp_proto::brands::*;
     use pp_proto::common::{Date, DateRange};
@@ -177,37 +215,196 @@ pub async fn call(stack: &Stack, method: &str, token: &str, targets: &Targets) -
     let t = targets;
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {
-        "SignUp" => auth.sign_up(authed(token, SignUpRequest { tenant_name: name.clone(), email: format!("{name}@example.com"), password: PASSWORD.into(), display_name: String::new() })).await.map(drop),
-        "Login" => auth.login(authed(token, LoginRequest { email: "nobody@example.com".into(), password: PASSWORD.into(), tenant_id: t.tenant_id.clone() })).await.map(drop),
-        "RefreshToken" => auth.refresh_token(authed(token, RefreshTokenRequest { refresh_token: t.refresh_token.clone() })).await.map(drop),
-        "Logout" => auth.logout(authed(token, LogoutRequest { refresh_token: t.refresh_token.clone() })).await.map(drop),
-        "WhoAmI" => auth.who_am_i(authed(token, WhoAmIRequest {})).await.map(drop),
-        "CreateUser" => auth.create_user(authed(token, CreateUserRequest { email: format!("{name}@example.com"), display_name: "x".into(), role: pp_proto::common::Role::Analyst as i32, password: PASSWORD.into(), request_id: String::new() })).await.map(drop),
-        "ListUsers" => auth.list_users(authed(token, ListUsersRequest::default())).await.map(drop),
-        "UpdateUserRole" => auth.update_user_role(authed(token, UpdateUserRoleRequest { user_id: t.user_id.clone(), role: pp_proto::common::Role::Manager as i32 })).await.map(drop),
-        "DeactivateUser" => auth.deactivate_user(authed(token, DeactivateUserRequest { user_id: t.user_id.clone() })).await.map(drop),
-        "CreateApiKey" => auth.create_api_key(authed(token, CreateApiKeyRequest { name, request_id: String::new() })).await.map(drop),
-        "ListApiKeys" => auth.list_api_keys(authed(token, ListApiKeysRequest::default())).await.map(drop),
-        "RevokeApiKey" => auth.revoke_api_key(authed(token, RevokeApiKeyRequest { api_key_id: t.api_key_id.clone() })).await.map(drop),
-        "ExchangeApiKey" => auth.exchange_api_key(authed(token, ExchangeApiKeyRequest { secret: "ppk_00000000000000000000000000000000.nope".into() })).await.map(drop),
-        "GetJwks" => auth.get_jwks(authed(token, GetJwksRequest {})).await.map(drop),
-        "CreateBrand" => brands.create_brand(authed(token, CreateBrandRequest { brand: Some(Brand { name, ..Default::default() }), request_id: String::new() })).await.map(drop),
-        "GetBrand" => brands.get_brand(authed(token, GetBrandRequest { brand_id: t.brand_id.clone() })).await.map(drop),
-        "ListBrands" => brands.list_brands(authed(token, ListBrandsRequest::default())).await.map(drop),
+        "SignUp" => auth
+            .sign_up(authed(
+                token,
+                SignUpRequest {
+                    tenant_name: name.clone(),
+                    email: format!("{name}@example.com"),
+                    password: PASSWORD.into(),
+                    display_name: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "Login" => auth
+            .login(authed(
+                token,
+                LoginRequest {
+                    email: "nobody@example.com".into(),
+                    password: PASSWORD.into(),
+                    tenant_id: t.tenant_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "RefreshToken" => auth
+            .refresh_token(authed(
+                token,
+                RefreshTokenRequest {
+                    refresh_token: t.refresh_token.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "Logout" => auth
+            .logout(authed(
+                token,
+                LogoutRequest {
+                    refresh_token: t.refresh_token.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "WhoAmI" => auth
+            .who_am_i(authed(token, WhoAmIRequest {}))
+            .await
+            .map(drop),
+        "CreateUser" => auth
+            .create_user(authed(
+                token,
+                CreateUserRequest {
+                    email: format!("{name}@example.com"),
+                    display_name: "x".into(),
+                    role: pp_proto::common::Role::Analyst as i32,
+                    password: PASSWORD.into(),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListUsers" => auth
+            .list_users(authed(token, ListUsersRequest::default()))
+            .await
+            .map(drop),
+        "UpdateUserRole" => auth
+            .update_user_role(authed(
+                token,
+                UpdateUserRoleRequest {
+                    user_id: t.user_id.clone(),
+                    role: pp_proto::common::Role::Manager as i32,
+                },
+            ))
+            .await
+            .map(drop),
+        "DeactivateUser" => auth
+            .deactivate_user(authed(
+                token,
+                DeactivateUserRequest {
+                    user_id: t.user_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "CreateApiKey" => auth
+            .create_api_key(authed(
+                token,
+                CreateApiKeyRequest {
+                    name,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListApiKeys" => auth
+            .list_api_keys(authed(token, ListApiKeysRequest::default()))
+            .await
+            .map(drop),
+        "RevokeApiKey" => auth
+            .revoke_api_key(authed(
+                token,
+                RevokeApiKeyRequest {
+                    api_key_id: t.api_key_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ExchangeApiKey" => auth
+            .exchange_api_key(authed(
+                token,
+                ExchangeApiKeyRequest {
+                    secret: "ppk_00000000000000000000000000000000.nope".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        "GetJwks" => auth
+            .get_jwks(authed(token, GetJwksRequest {}))
+            .await
+            .map(drop),
+        "CreateBrand" => brands
+            .create_brand(authed(
+                token,
+                CreateBrandRequest {
+                    brand: Some(Brand {
+                        name,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "GetBrand" => brands
+            .get_brand(authed(
+                token,
+                GetBrandRequest {
+                    brand_id: t.brand_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListBrands" => brands
+            .list_brands(authed(token, ListBrandsRequest::default()))
+            .await
+            .map(drop),
         "UpdateBrand" => brands
-            .update_brand(authed(token, UpdateBrandRequest {
-                brand: Some(Brand { brand_id: t.brand_id.clone(), name, ..Default::default() }),
-                update_mask: Some(prost_types::FieldMask { paths: vec!["name".into()] }),
-            }))
+            .update_brand(authed(
+                token,
+                UpdateBrandRequest {
+                    brand: Some(Brand {
+                        brand_id: t.brand_id.clone(),
+                        name,
+                        ..Default::default()
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: vec!["name".into()],
+                    }),
+                },
+            ))
             .await
             .map(drop),
-        "DeleteBrand" => brands.delete_brand(authed(token, DeleteBrandRequest { brand_id: t.brand_id.clone() })).await.map(drop),
+        "DeleteBrand" => brands
+            .delete_brand(authed(
+                token,
+                DeleteBrandRequest {
+                    brand_id: t.brand_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
         "GetPortfolio" => brands
-            .get_portfolio(authed(token, GetPortfolioRequest {
-                date_range: Some(DateRange { start_date: Some(Date { year: 2026, month: 1, day: 1 }), end_date: Some(Date { year: 2026, month: 1, day: 31 }) }),
-            }))
+            .get_portfolio(authed(
+                token,
+                GetPortfolioRequest {
+                    date_range: Some(DateRange {
+                        start_date: Some(Date {
+                            year: 2026,
+                            month: 1,
+                            day: 1,
+                        }),
+                        end_date: Some(Date {
+                            year: 2026,
+                            month: 1,
+                            day: 31,
+                        }),
+                    }),
+                },
+            ))
             .await
             .map(drop),
-        other => panic!("no test call for RPC {method} ({other}): add it to tests/tests/api/support.rs"),
+        other => {
+            panic!("no test call for RPC {method} ({other}): add it to tests/tests/api/support.rs")
+        }
     }
 }

@@ -12,7 +12,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy { memory_kib: 19 * 1024, iterations: 2 }
+        PasswordPolicy {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
     }
 }
 
@@ -34,7 +37,11 @@ impl PasswordPolicy {
     /// Checks `password` against a stored PHC string (its own parameters apply).
     pub fn verify(&self, password: &str, phc: &str) -> bool {
         PasswordHash::new(phc)
-            .map(|hash| self.hasher().verify_password(password.as_bytes(), &hash).is_ok())
+            .map(|hash| {
+                self.hasher()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 
@@ -51,7 +58,10 @@ mod tests {
 
     #[test]
     fn verifies_only_the_right_password() {
-        let policy = PasswordPolicy { memory_kib: 1024, iterations: 1 };
+        let policy = PasswordPolicy {
+            memory_kib: 1024,
+            iterations: 1,
+        };
         let phc = policy.hash("correct horse battery").expect("hash");
         assert!(phc.starts_with("$argon2id$"));
         assert!(policy.verify("correct horse battery", &phc));

@@ -20,9 +20,15 @@ pub struct Minted {
 
 pub fn mint(prefix: &str, id: Uuid) -> Result<Minted, String> {
     let mut random = [0u8; 32];
-    SystemRandom::new().fill(&mut random).map_err(|_| "rng failure".to_owned())?;
+    SystemRandom::new()
+        .fill(&mut random)
+        .map_err(|_| "rng failure".to_owned())?;
     let secret = URL_SAFE_NO_PAD.encode(random);
-    Ok(Minted { id, text: format!("{prefix}_{}.{secret}", id.simple()), hash: hash(&secret) })
+    Ok(Minted {
+        id,
+        text: format!("{prefix}_{}.{secret}", id.simple()),
+        hash: hash(&secret),
+    })
 }
 
 pub fn hash(secret: &str) -> Vec<u8> {
@@ -40,7 +46,11 @@ pub fn parse<'a>(prefix: &str, text: &'a str) -> Option<(Uuid, &'a str)> {
 pub fn matches(secret: &str, stored_hash: &[u8]) -> bool {
     let computed = hash(secret);
     computed.len() == stored_hash.len()
-        && computed.iter().zip(stored_hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && computed
+            .iter()
+            .zip(stored_hash)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[cfg(test)]

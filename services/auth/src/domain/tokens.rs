@@ -40,5 +40,9 @@ pub fn issue_access(
         typ: TOKEN_TYPE_ACCESS.to_owned(),
     };
     let token = key.sign(&claims).map_err(|err| err.to_string())?;
-    Ok(IssuedAccess { token, jti, expires_at: claims.exp })
+    Ok(IssuedAccess {
+        token,
+        jti,
+        expires_at: claims.exp,
+    })
 }

@@ -9,7 +9,10 @@ pub fn email(field: &str, value: &str, violations: &mut Vec<FieldViolation>) {
     let value = value.trim();
     let valid = value.len() <= 254
         && value.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !value.chars().any(char::is_whitespace);
     if !valid {
@@ -20,9 +23,15 @@ pub fn email(field: &str, value: &str, violations: &mut Vec<FieldViolation>) {
 pub fn password(field: &str, value: &str, violations: &mut Vec<FieldViolation>) {
     let chars = value.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        violations.push(FieldViolation::new(field, format!("must have at least {MIN_PASSWORD_CHARS} characters")));
+        violations.push(FieldViolation::new(
+            field,
+            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     } else if chars > MAX_PASSWORD_CHARS {
-        violations.push(FieldViolation::new(field, format!("must have at most {MAX_PASSWORD_CHARS} characters")));
+        violations.push(FieldViolation::new(
+            field,
+            format!("must have at most {MAX_PASSWORD_CHARS} characters"),
+        ));
     }
 }
 
@@ -31,13 +40,19 @@ pub fn name(field: &str, value: &str, max: usize, violations: &mut Vec<FieldViol
     if trimmed.is_empty() {
         violations.push(FieldViolation::new(field, "must not be empty"));
     } else if trimmed.chars().count() > max {
-        violations.push(FieldViolation::new(field, format!("must have at most {max} characters")));
+        violations.push(FieldViolation::new(
+            field,
+            format!("must have at most {max} characters"),
+        ));
     }
 }
 
 pub fn request_id(field: &str, value: &str, violations: &mut Vec<FieldViolation>) {
     if value.len() > 128 {
-        violations.push(FieldViolation::new(field, "must have at most 128 characters"));
+        violations.push(FieldViolation::new(
+            field,
+            "must have at most 128 characters",
+        ));
     }
 }
 

@@ -22,7 +22,11 @@ impl BrandFields {
     pub fn for_create(name: &str, domain: &str, currency_code: &str, time_zone: &str) -> Self {
         let or = |value: &str, default: &str| {
             let value = value.trim();
-            if value.is_empty() { default.to_owned() } else { value.to_owned() }
+            if value.is_empty() {
+                default.to_owned()
+            } else {
+                value.to_owned()
+            }
         };
         BrandFields {
             name: name.trim().to_owned(),
@@ -34,30 +38,54 @@ impl BrandFields {
 
     /// Checks the fields named in `paths` (all when `None`). Field names are prefixed
     /// with `prefix` (e.g. `brand.`) as the client sent them.
-    pub fn validate(&self, paths: Option<&[String]>, prefix: &str, violations: &mut Vec<FieldViolation>) {
+    pub fn validate(
+        &self,
+        paths: Option<&[String]>,
+        prefix: &str,
+        violations: &mut Vec<FieldViolation>,
+    ) {
         let wants = |path: &str| paths.is_none_or(|p| p.iter().any(|x| x == path));
         if wants("name") {
             let chars = self.name.chars().count();
             if chars == 0 {
-                violations.push(FieldViolation::new(format!("{prefix}name"), "must not be empty"));
+                violations.push(FieldViolation::new(
+                    format!("{prefix}name"),
+                    "must not be empty",
+                ));
             } else if chars > 200 {
-                violations.push(FieldViolation::new(format!("{prefix}name"), "must have at most 200 characters"));
+                violations.push(FieldViolation::new(
+                    format!("{prefix}name"),
+                    "must have at most 200 characters",
+                ));
             }
         }
         if wants("domain") && !self.domain.is_empty() && !is_hostname(&self.domain) {
-            violations.push(FieldViolation::new(format!("{prefix}domain"), "must be a host name like shop.example.com"));
+            violations.push(FieldViolation::new(
+                format!("{prefix}domain"),
+                "must be a host name like shop.example.com",
+            ));
         }
         if wants("currency_code")
-            && !(self.currency_code.len() == 3 && self.currency_code.bytes().all(|b| b.is_ascii_uppercase()))
+            && !(self.currency_code.len() == 3
+                && self.currency_code.bytes().all(|b| b.is_ascii_uppercase()))
         {
-            violations.push(FieldViolation::new(format!("{prefix}currency_code"), "must be an ISO 4217 code like USD"));
+            violations.push(FieldViolation::new(
+                format!("{prefix}currency_code"),
+                "must be an ISO 4217 code like USD",
+            ));
         }
         if wants("time_zone")
             && !(self.time_zone.len() <= 64
                 && !self.time_zone.is_empty()
-                && self.time_zone.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b)))
+                && self
+                    .time_zone
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b)))
         {
-            violations.push(FieldViolation::new(format!("{prefix}time_zone"), "must be an IANA time zone like Europe/Berlin"));
+            violations.push(FieldViolation::new(
+                format!("{prefix}time_zone"),
+                "must be an IANA time zone like Europe/Berlin",
+            ));
         }
     }
 }
@@ -70,20 +98,28 @@ fn is_hostname(value: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
 /// Checks an update mask: non-empty, only known paths, no duplicates.
 pub fn validate_mask(paths: &[String], violations: &mut Vec<FieldViolation>) {
     if paths.is_empty() {
-        violations.push(FieldViolation::new("update_mask", "must name at least one field"));
+        violations.push(FieldViolation::new(
+            "update_mask",
+            "must name at least one field",
+        ));
     }
     for path in paths {
         if !UPDATABLE_PATHS.contains(&path.as_str()) {
             violations.push(FieldViolation::new(
                 "update_mask.paths",
-                format!("unknown path {path:?}; allowed: {}", UPDATABLE_PATHS.join(", ")),
+                format!(
+                    "unknown path {path:?}; allowed: {}",
+                    UPDATABLE_PATHS.join(", ")
+                ),
             ));
         }
     }
@@ -106,7 +142,15 @@ mod tests {
         let mut violations = Vec::new();
         bad.validate(None, "brand.", &mut violations);
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["brand.name", "brand.domain", "brand.currency_code", "brand.time_zone"]);
+        assert_eq!(
+            fields,
+            [
+                "brand.name",
+                "brand.domain",
+                "brand.currency_code",
+                "brand.time_zone"
+            ]
+        );
     }
 
     #[test]
