@@ -149,3 +149,140 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{AccessClaims, TOKEN_TYPE_ACCESS};
+    use crate::keys::{JwkSet, KeyStore, SigningKey};
+    use crate::status::{TokenState, TokenStatus};
+    use std::convert::Infallible;
+    use tower::ServiceExt;
+
+    /// A status backend with a fixed answer (the layer's own logic is under test).
+    struct Fixed(TokenState);
+
+    impl TokenStatus for Fixed {
+        fn state(&self, _: &Principal) -> BoxFuture<'_, Result<TokenState, String>> {
+            let state = self.0;
+            Box::pin(async move { Ok(state) })
+        }
+    }
+
+    fn layer(state: TokenState) -> (SigningKey, AuthLayer) {
+        let key = SigningKey::generate().expect("key");
+        let keys = KeyStore::from_jwks(&JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .expect("keys");
+        let verifier = Arc::new(TokenVerifier::new(Arc::new(keys), "iss", "aud"));
+        let status = Arc::new(CachedTokenStatus::new(Arc::new(Fixed(state))));
+        (
+            key,
+            AuthLayer::new(verifier, status, PublicMethods::new(["/pkg.Svc/Open"])),
+        )
+    }
+
+    fn token(key: &SigningKey) -> String {
+        let now = crate::verifier::now_unix();
+        key.sign(&AccessClaims {
+            sub: uuid::Uuid::new_v4().to_string(),
+            tid: uuid::Uuid::new_v4().to_string(),
+            role: "manager".into(),
+            brands: None,
+            jti: uuid::Uuid::new_v4().to_string(),
+            iss: "iss".into(),
+            aud: "aud".into(),
+            exp: now + 60,
+            iat: now,
+            nbf: now,
+            sid: None,
+            typ: TOKEN_TYPE_ACCESS.into(),
+        })
+        .expect("sign")
+    }
+
+    /// Answers 200 with a header saying whether a principal arrived.
+    fn inner() -> impl Service<
+        http::Request<()>,
+        Response = http::Response<String>,
+        Error = Infallible,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(|request: http::Request<()>| async move {
+            let role = request
+                .extensions()
+                .get::<Principal>()
+                .map(|p| p.role.to_string())
+                .unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(role))
+        })
+    }
+
+    fn request(path: &str, token: Option<&str>) -> http::Request<()> {
+        let mut builder = http::Request::builder().uri(path);
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        builder.body(()).expect("request")
+    }
+
+    fn grpc_status(response: &http::Response<String>) -> Option<&str> {
+        response
+            .headers()
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn public_paths_pass_and_private_ones_need_a_good_token() {
+        let (key, auth) = layer(TokenState::Active);
+        let service = auth.layer(inner());
+
+        let open = service
+            .clone()
+            .oneshot(request("/pkg.Svc/Open", None))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&open), None);
+        let health = service
+            .clone()
+            .oneshot(request("/grpc.health.v1.Health/Check", None))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&health), None);
+
+        let missing = service
+            .clone()
+            .oneshot(request("/pkg.Svc/Closed", None))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&missing), Some("16"));
+        let garbage = service
+            .clone()
+            .oneshot(request("/pkg.Svc/Closed", Some("x.y.z")))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&garbage), Some("16"));
+
+        let good = service
+            .oneshot(request("/pkg.Svc/Closed", Some(&token(&key))))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&good), None);
+        assert_eq!(good.body(), "manager", "the principal reached the handler");
+    }
+
+    #[tokio::test]
+    async fn revoked_tokens_are_refused() {
+        let (key, auth) = layer(TokenState::Revoked);
+        let response = auth
+            .layer(inner())
+            .oneshot(request("/pkg.Svc/Closed", Some(&token(&key))))
+            .await
+            .expect("infallible");
+        assert_eq!(grpc_status(&response), Some("16"));
+    }
+}

@@ -305,3 +305,36 @@ async fn every_bad_field_is_named() {
         "tenant_id",
     );
 }
+
+#[tokio::test]
+async fn oversized_messages_are_refused_not_crashed() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let mut brands = stack.brands().await.expect("client");
+    let huge = "x".repeat(2 * 1024 * 1024); // the test servers accept at most 1 MiB
+    let result = brands
+        .create_brand(authed(
+            &tenant.admin_token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: huge,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await;
+    let status = result.expect_err("oversized message accepted");
+    assert!(
+        matches!(
+            status.code(),
+            tonic::Code::OutOfRange | tonic::Code::ResourceExhausted
+        ),
+        "{status:?}"
+    );
+    // The server is still fine.
+    brands
+        .list_brands(authed(&tenant.admin_token, ListBrandsRequest::default()))
+        .await
+        .expect("still serving");
+}
