@@ -73,7 +73,7 @@ cat <<TXT
 
   Pulsepoint is running.
 
-  Gateway (gRPC, grpc-web, frontend):  http://127.0.0.1:8080
+  Gateway (gRPC, grpc-web):  http://127.0.0.1:8080   (serves frontend/dist once the frontend is built)
   Services: auth 127.0.0.1:50051 · brands 127.0.0.1:50052     logs: .dev/logs/
   Demo login:  demo@pulsepoint.dev / pulsepoint-demo-password   (tenant ${tenant_id})
 
