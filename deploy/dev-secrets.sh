@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Writes development secrets for deploy/docker-compose.yml into deploy/.secrets/ (gitignored).
-# Random passwords, a fresh Ed25519 signing key, a fresh encryption key. Idempotent: existing
-# files are kept (delete deploy/.secrets/ and the postgres-data volume to start over).
-# ANTHROPIC_API_KEY is taken from your environment if set (empty = built-in planner).
+# Random passwords and a fresh Ed25519 signing key. Idempotent: existing files are kept (delete
+# deploy/.secrets/ and the postgres-data volume to start over).
+# One <svc>.env per service in the compose file (auth, brands, gateway). postgres.env also holds
+# passwords for pp_integrations, pp_insights, pp_observability: those roles must exist because
+# the auth and brands migrations grant to them (libs/db/sql/bootstrap.sql creates all five).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,20 +60,6 @@ PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write brands.env <<ENV
 PULSEPOINT_DATABASE_URL=$(db pp_brands "${PULSEPOINT_BRANDS_DB_PASSWORD}")
-PULSEPOINT_REDIS_URL=${redis_url}
-ENV
-write integrations.env <<ENV
-PULSEPOINT_DATABASE_URL=$(db pp_integrations "${PULSEPOINT_INTEGRATIONS_DB_PASSWORD}")
-PULSEPOINT_REDIS_URL=${redis_url}
-PULSEPOINT_ENCRYPTION_KEY=$(openssl rand -base64 32)
-ENV
-write insights.env <<ENV
-PULSEPOINT_DATABASE_URL=$(db pp_insights "${PULSEPOINT_INSIGHTS_DB_PASSWORD}")
-PULSEPOINT_REDIS_URL=${redis_url}
-ANTHROPIC_API_KEY=${ANTHROPIC_API_KEY:-}
-ENV
-write observability.env <<ENV
-PULSEPOINT_DATABASE_URL=$(db pp_observability "${PULSEPOINT_OBSERVABILITY_DB_PASSWORD}")
 PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write gateway.env <<ENV

@@ -9,9 +9,12 @@
 #               (kubernetes-validate --strict: unknown fields are errors; works offline)
 #   checkov     deploy/Dockerfile and the rendered manifests; every skip must carry a reason
 #   compose     deploy/docker-compose.yml against the Compose specification schema
-#   binaries    every `cargo build -p <pkg>` in deploy/Dockerfile is a package the workspace
-#               builds (services/*/Cargo.toml + workspace members); planned services that have
-#               no Cargo.toml yet are reported as skipped
+#   binaries    deploy/Dockerfile matches the workspace in both directions: every package it
+#               names (`cargo build -p/--bin <pkg>`, `FROM ... AS pulsepoint-*` targets) is a
+#               workspace member declared in services/*/Cargo.toml, and every binary of a
+#               services/*/Cargo.toml has a build stage and a target named after it; the
+#               compose build targets and the pulsepoint-* images of the rendered manifests
+#               are Dockerfile targets
 #   images      every FROM in deploy/Dockerfile is one of its own stages or a registry image
 #               pinned to a version tag or digest (never implicit/latest); covers the
 #               stage-selecting `FROM ${SERVICE}` that checkov cannot resolve
@@ -36,9 +39,6 @@ requirements=(
   "checkov==3.3.30"
   "check-jsonschema==0.39.0"
 )
-# Services the Dockerfile already targets but whose crates may not exist yet.
-planned_services=(integrations insights observability)
-
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
 
@@ -237,68 +237,95 @@ check_compose() {
 # --------------------------------------------------------------------------------- binaries
 check_binaries() {
   local log="${work}/binaries.log"
-  if "${venv}/bin/python" -u - "${repo_root}" "${planned_services[@]}" >"${log}" 2>&1 <<'PY'
+  if "${venv}/bin/python" -u - "${repo_root}" "${work}/rendered" >"${log}" 2>&1 <<'PY'
 import glob, os, re, sys, tomllib
 
-root, planned = sys.argv[1], set(sys.argv[2:])
+root, rendered = sys.argv[1], sys.argv[2]
+rel = lambda p: os.path.relpath(p, root)
 text = open(os.path.join(root, "deploy/Dockerfile"), encoding="utf-8").read()
-# Join continuation lines, drop comments, then collect `cargo build ... -p NAME` / `--bin NAME`.
+# Join continuation lines, drop comments, then collect `cargo build ... -p NAME` / `--bin NAME`
+# and the stage names.
 logical = re.sub(r"\\\n", " ", text)
-named = []
+built, stages = [], []
 for line in logical.splitlines():
     if line.lstrip().startswith("#"):
         continue
     for cmd in re.findall(r"cargo\s+build\b[^&;|]*", line):
-        named += re.findall(r"(?:-p|--package|--bin)[\s=]+([A-Za-z0-9_-]+)", cmd)
-named = list(dict.fromkeys(named))
-if not named:
+        built += re.findall(r"(?:-p|--package|--bin)[\s=]+([A-Za-z0-9_-]+)", cmd)
+    m = re.match(r"(?i)\s*FROM\s+(?:--platform=\S+\s+)?\S+\s+AS\s+(\S+)", line)
+    if m:
+        stages.append(m.group(1))
+built = list(dict.fromkeys(built))
+targets = [t for t in stages if t.startswith("pulsepoint-")]
+if not built:
     print("deploy/Dockerfile: no `cargo build -p <package>` found in any build stage")
     sys.exit(1)
 
 with open(os.path.join(root, "Cargo.toml"), "rb") as f:
     members = tomllib.load(f).get("workspace", {}).get("members", [])
-member_dirs = set()
-for m in members:
-    for d in glob.glob(os.path.join(root, m)):
-        member_dirs.add(os.path.realpath(d))
+member_dirs = {os.path.realpath(d) for m in members for d in glob.glob(os.path.join(root, m))}
 
-declared = {}  # package name -> service dir name
+# Every services/*/Cargo.toml: package -> (dir, binaries). Binaries are the explicit [[bin]]
+# targets plus the default one (src/main.rs, named after the package).
+services = {}
 for manifest in sorted(glob.glob(os.path.join(root, "services/*/Cargo.toml"))):
     with open(manifest, "rb") as f:
-        pkg = tomllib.load(f).get("package", {}).get("name")
-    if pkg:
-        declared[pkg] = os.path.dirname(manifest)
-
-ok, skipped, errors = [], [], []
-for name in named:
-    if name in declared:
-        if os.path.realpath(declared[name]) in member_dirs:
-            ok.append(name)
-        else:
-            errors.append(f"{name}: declared in {os.path.relpath(declared[name], root)}/Cargo.toml "
-                          "but not a workspace member (root Cargo.toml [workspace].members)")
+        data = tomllib.load(f)
+    pkg = data.get("package", {}).get("name")
+    if not pkg:
         continue
-    svc = name.removeprefix("pulsepoint-")
-    svc_dir = os.path.join(root, "services", svc)
-    if svc in planned or os.path.isdir(svc_dir):
-        if os.path.exists(os.path.join(svc_dir, "Cargo.toml")):
-            errors.append(f"{name}: services/{svc}/Cargo.toml declares a different package name")
-        else:
-            skipped.append(name)
-        continue
-    errors.append(f"{name}: deploy/Dockerfile builds it, but no services/*/Cargo.toml declares "
-                  f"this package (workspace builds: {', '.join(sorted(declared)) or 'none'})")
+    d = os.path.dirname(manifest)
+    bins = [b["name"] for b in data.get("bin", []) if "name" in b]
+    if os.path.exists(os.path.join(d, "src/main.rs")) and pkg not in bins:
+        bins.append(pkg)
+    services[pkg] = (d, bins)
+binaries = {b: pkg for pkg, (_, bins) in services.items() for b in bins}
 
-for e in errors:
+errors = []
+# 1. Everything the Dockerfile names exists and is built by the workspace.
+for name in list(dict.fromkeys(built + targets)):
+    pkg = name if name in services else binaries.get(name)
+    if pkg is None:
+        errors.append(f"{name}: deploy/Dockerfile names it, but no services/*/Cargo.toml declares "
+                      f"this package or binary (workspace services: {', '.join(sorted(services)) or 'none'})")
+    elif os.path.realpath(services[pkg][0]) not in member_dirs:
+        errors.append(f"{name}: declared in {rel(services[pkg][0])}/Cargo.toml but not a workspace "
+                      "member (root Cargo.toml [workspace].members)")
+# 2. Every service binary has a build stage and a final target.
+for b, pkg in sorted(binaries.items()):
+    if pkg not in built and b not in built:
+        errors.append(f"{b}: {rel(services[pkg][0])}/Cargo.toml builds it, but no deploy/Dockerfile "
+                      f"stage runs `cargo build -p {pkg}` (add build-<svc> like auth/brands)")
+    if b not in stages:
+        errors.append(f"{b}: {rel(services[pkg][0])}/Cargo.toml builds it, but deploy/Dockerfile has "
+                      f"no `FROM runtime AS {b}` target (add it like auth/brands)")
+# 3. Compose build targets and rendered pulsepoint-* images are Dockerfile targets.
+compose = open(os.path.join(root, "deploy/docker-compose.yml"), encoding="utf-8").read()
+for t in sorted(set(re.findall(r"^\s+target:\s*[\"']?([A-Za-z0-9_.-]+)", compose, re.M))):
+    if t not in stages:
+        errors.append(f"deploy/docker-compose.yml: build target {t} is not a stage of deploy/Dockerfile")
+images = set()
+for path in sorted(glob.glob(os.path.join(rendered, "*.yaml"))):
+    for img in re.findall(r"^\s+image:\s*[\"']?(\S+?)[\"']?\s*$", open(path, encoding="utf-8").read(), re.M):
+        base = img.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
+        if base.startswith("pulsepoint-"):
+            images.add(base)
+            if base not in targets:
+                errors.append(f"k8s overlay {os.path.basename(path)[:-5]}: image {img} is not a "
+                              "deploy/Dockerfile target")
+
+for e in dict.fromkeys(errors):
     print(e)
-print(f"{len(ok)} built: {' '.join(ok) or '-'}; skipped (no Cargo.toml yet): {' '.join(skipped) or '-'}",
+if errors:
+    sys.exit(1)
+print(f"{len(binaries)} service binaries, each with a build stage and a target: "
+      f"{' '.join(sorted(binaries)) or '-'}; compose targets and {len(images)} k8s images match",
       file=sys.stderr)
-sys.exit(1 if errors else 0)
 PY
   then
     report PASS binaries "$(tail -n1 "${log}")"
   else
-    report FAIL binaries "deploy/Dockerfile names packages the workspace does not build" "${log}"
+    report FAIL binaries "deploy/Dockerfile (or compose/k8s) and services/*/Cargo.toml disagree" "${log}"
     return 1
   fi
 }

@@ -9,14 +9,13 @@
 #   IMAGE_TAG           tag of the images built from deploy/Dockerfile (never "latest")
 # Optional env:
 #   REGISTRY            default ${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint
-#   SERVICES            default "auth brands integrations observability insights gateway"
+#   SERVICES            default "auth brands gateway" (every service the workspace builds)
 #   NETWORK, SUBNET     VPC for Direct VPC egress (Memorystore, private Cloud SQL, and the
 #                       gateway's calls to internal-only services); default "pulsepoint"
 #   CLOUDSQL_INSTANCE   PROJECT:REGION:INSTANCE to attach (Cloud SQL connector socket)
 #   PUBLIC_URL          public origin of the gateway, for JWT issuer and CORS
 #                       (default https://app.pulsepoint.example.com)
 #   OTEL_ENDPOINT       OTLP/gRPC collector URL (optional)
-#   USE_ANTHROPIC=0     do not map the Anthropic key (insights uses its built-in planner)
 #   SKIP_MIGRATIONS=1   deploy services only
 #   DRY_RUN=1           print the gcloud commands instead of running them
 #
@@ -25,11 +24,11 @@
 #   pulsepoint-<svc>-db-url              each backend's own login role
 #   pulsepoint-redis-url
 #   pulsepoint-auth-signing-key          Ed25519 PKCS#8 PEM, mounted as a file
-#   pulsepoint-integrations-encryption-key
-#   pulsepoint-insights-anthropic-api-key
 # Each service runs as its own service account pulsepoint-<svc>@PROJECT.iam.gserviceaccount.com
-# with secretAccessor on its secrets, Pub/Sub publisher (and subscriber for observability),
-# Cloud SQL client and, for integrations, Cloud KMS.
+# with secretAccessor on its secrets, Pub/Sub publisher and Cloud SQL client.
+#
+# When a service crate is added, add it to PORT, GRPC_SERVICE, MIGRATION_ORDER, DEPLOY_ORDER and
+# the gateway's PULSEPOINT_BACKEND_<SVC> following the auth/brands pattern.
 #
 # Backends: --ingress internal and HTTP/2 end to end (gRPC). They accept unauthenticated
 # invocations at the Cloud Run layer on purpose: the `authorization` header carries the
@@ -47,29 +46,24 @@ if [[ "${IMAGE_TAG}" == "latest" ]]; then
 fi
 
 REGISTRY="${REGISTRY:-${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint}"
-SERVICES="${SERVICES:-auth brands integrations observability insights gateway}"
+SERVICES="${SERVICES:-auth brands gateway}"
 NETWORK="${NETWORK:-pulsepoint}"
 SUBNET="${SUBNET:-pulsepoint-${REGION}}"
 CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
 PUBLIC_URL="${PUBLIC_URL:-https://app.pulsepoint.example.com}"
 OTEL_ENDPOINT="${OTEL_ENDPOINT:-}"
 SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
-USE_ANTHROPIC="${USE_ANTHROPIC:-1}"
 DRY_RUN="${DRY_RUN:-0}"
 
-declare -A PORT=(
-  [auth]=50051 [brands]=50052 [integrations]=50053
-  [insights]=50054 [observability]=50055 [gateway]=8080
-)
+declare -A PORT=([auth]=50051 [brands]=50052 [gateway]=8080)
 declare -A GRPC_SERVICE=(
   [auth]=pulsepoint.auth.v1.AuthService
   [brands]=pulsepoint.brands.v1.BrandService
-  [integrations]=pulsepoint.integrations.v1.IntegrationService
-  [insights]=pulsepoint.insights.v1.InsightsService
-  [observability]=pulsepoint.observability.v1.ObservabilityService
   [gateway]=""
 )
-MIGRATION_ORDER=(auth brands integrations insights observability)
+MIGRATION_ORDER=(auth brands)
+# auth first (everyone needs its URL), gateway last (it needs every backend's URL).
+DEPLOY_ORDER=(auth brands gateway)
 
 gc=(gcloud --project "${PROJECT_ID}" --quiet)
 declare -A URL=()
@@ -112,12 +106,10 @@ migrate() {
     --args migrate
     --service-account "$(sa migrate)"
   )
-  # The service's config requires its own database URL (and, for auth, a signing key path)
-  # at start-up even though `migrate` only uses the owner URL.
+  # `pulsepoint-<svc> migrate` needs only the owner URL.
   local env=(PULSEPOINT_LOG_FORMAT=json RUST_LOG=info "OTEL_SERVICE_NAME=pulsepoint-${svc}-migrate")
-  [[ "${svc}" == auth ]] && env+=(PULSEPOINT_SIGNING_KEY_FILE=/dev/null)
   flags+=(
-    --set-secrets "PULSEPOINT_DATABASE_OWNER_URL=pulsepoint-db-owner-url:latest,PULSEPOINT_DATABASE_URL=pulsepoint-${svc}-db-url:latest"
+    --set-secrets "PULSEPOINT_DATABASE_OWNER_URL=pulsepoint-db-owner-url:latest"
     --set-env-vars "^|^$(join '|' "${env[@]}")"
     --tasks 1
     --max-retries 1
@@ -174,9 +166,6 @@ deploy_service() {
       "PULSEPOINT_AUTH_URL=$(service_url auth)"
       "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
       "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
-      "PULSEPOINT_BACKEND_INTEGRATIONS=$(service_url integrations)"
-      "PULSEPOINT_BACKEND_INSIGHTS=$(service_url insights)"
-      "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
     )
     flags+=(--ingress all --cpu 1 --memory 512Mi --min-instances 1 --max-instances 20)
     mapfile -t -O "${#flags[@]}" flags < <(vpc_flags all-traffic)
@@ -193,17 +182,6 @@ deploy_service() {
         secrets+=("/var/secrets/pulsepoint/signing/signing-key.pem=pulsepoint-auth-signing-key:latest")
         env+=("PULSEPOINT_SIGNING_KEY_FILE=/var/secrets/pulsepoint/signing/signing-key.pem")
         flags+=(--cpu 2 --memory 1Gi)  # argon2id is CPU and memory bound
-        ;;
-      integrations)
-        secrets+=("PULSEPOINT_ENCRYPTION_KEY=pulsepoint-integrations-encryption-key:latest")
-        flags+=(--cpu 1 --memory 512Mi)
-        ;;
-      insights)
-        if [[ "${USE_ANTHROPIC}" == "1" ]]; then
-          secrets+=("ANTHROPIC_API_KEY=pulsepoint-insights-anthropic-api-key:latest")
-        fi
-        env+=("PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)")
-        flags+=(--cpu 1 --memory 1Gi)
         ;;
       *)
         flags+=(--cpu 1 --memory 512Mi)
@@ -234,8 +212,7 @@ if [[ "${SKIP_MIGRATIONS}" != "1" ]]; then
   done
 fi
 
-# auth first (everyone needs its URL), observability before insights, gateway last.
-for svc in auth brands integrations observability insights gateway; do
+for svc in "${DEPLOY_ORDER[@]}"; do
   wanted "${svc}" && deploy_service "${svc}"
 done
 

@@ -7,8 +7,9 @@
 #   topic         pulsepoint-events            publishers set ordering key = tenant id,
 #                                              attributes event_type, tenant_id; JSON envelope
 #   topic         pulsepoint-events-dlq        dead letters of both subscriptions
-#   subscription  pulsepoint-events-observability   streaming pull by the observability
-#                                              service; ordering on, dead-letter after 10 tries
+#   subscription  pulsepoint-events-observability   for the planned observability consumer
+#                                              (no binary pulls it yet: unacked messages expire
+#                                              after 7 days); ordering on, dead-letter after 10 tries
 #   subscription  pulsepoint-events-dlq-hold   keeps dead letters for inspection (7 days)
 #   table         pulsepoint_analytics.events  partitioned by publish_time (DAY), clustered
 #                                              by tenant_id, event_type
@@ -78,6 +79,8 @@ else
 fi
 
 # -------------------------------------------------------------- observability subscription
+# Created ahead of its consumer (no service in the workspace pulls it yet) so the topology is
+# complete; nothing here runs or names a binary.
 # Ordering is a property of the subscription: messages with the same ordering key (tenant id)
 # are delivered in publish order. Redelivery with backoff; after 10 attempts, dead letter.
 if exists "${gc[@]}" pubsub subscriptions describe "${OBS_SUB}"; then

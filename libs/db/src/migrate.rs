@@ -52,7 +52,9 @@ pub async fn migrate(
                 continue;
             }
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            // Shared migrations (e.g. the outbox) name their schema `__SCHEMA__`.
+            let sql = migration.sql.replace("__SCHEMA__", schema);
+            sqlx::raw_sql(&sql).execute(&mut *tx).await?;
             sqlx::query(&format!(
                 "insert into {schema}.schema_migrations (version, name) values ($1, $2)"
             ))

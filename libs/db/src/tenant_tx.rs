@@ -11,6 +11,8 @@ pub enum Lookup {
     LoginEmail,
     ApiKeyId,
     RefreshTokenId,
+    /// The outbox relay: unsent events of every tenant (value `on`).
+    OutboxRelay,
 }
 
 impl Lookup {
@@ -19,6 +21,7 @@ impl Lookup {
             Lookup::LoginEmail => "app.login_email",
             Lookup::ApiKeyId => "app.api_key_id",
             Lookup::RefreshTokenId => "app.refresh_token_id",
+            Lookup::OutboxRelay => "app.outbox_relay",
         }
     }
 }

@@ -5,7 +5,10 @@
 //! (not superuser, no BYPASSRLS), exactly as in production. Nothing is shared between
 //! tests but the cluster-wide roles.
 
+pub mod pubsub;
+
 use pp_db::{Migration, PgPool};
+pub use pubsub::PubSubEmulator;
 use uuid::Uuid;
 
 /// Superuser URL used only to create roles and databases.

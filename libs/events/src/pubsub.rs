@@ -1,0 +1,129 @@
+//! Pub/Sub clients and the idempotent bootstrap of topic and subscriptions.
+//!
+//! The crate does not read `PUBSUB_EMULATOR_HOST`; config does, and every client is
+//! built with its endpoint and anonymous credentials. Without an emulator host the
+//! clients use Google's endpoint and application-default credentials.
+
+use google_cloud_auth::credentials::anonymous::Builder as Anonymous;
+use google_cloud_pubsub::client::{Publisher, Subscriber, SubscriptionAdmin, TopicAdmin};
+
+pub const DEFAULT_TOPIC: &str = "pulsepoint-events";
+
+#[derive(Debug, Clone)]
+pub struct PubSubConfig {
+    pub project: String,
+    pub topic: String,
+    /// `host:port` of the emulator, from `PUBSUB_EMULATOR_HOST`.
+    pub emulator_host: Option<String>,
+}
+
+impl PubSubConfig {
+    pub fn emulator(host: impl Into<String>, project: impl Into<String>) -> Self {
+        PubSubConfig {
+            project: project.into(),
+            topic: DEFAULT_TOPIC.into(),
+            emulator_host: Some(host.into()),
+        }
+    }
+
+    pub fn topic_path(&self) -> String {
+        format!("projects/{}/topics/{}", self.project, self.topic)
+    }
+
+    pub fn subscription_path(&self, name: &str) -> String {
+        format!("projects/{}/subscriptions/{name}", self.project)
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.emulator_host
+            .as_ref()
+            .map(|host| format!("http://{host}"))
+    }
+}
+
+pub type BuildResult<T> = Result<T, String>;
+
+pub async fn publisher(config: &PubSubConfig) -> BuildResult<Publisher> {
+    let mut builder = Publisher::builder(config.topic_path())
+        // Client batching: up to 100 messages or 10 ms, whichever first.
+        .set_message_count_threshold(100)
+        .set_delay_threshold(std::time::Duration::from_millis(10));
+    if let Some(endpoint) = config.endpoint() {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_credentials(Anonymous::new().build());
+    }
+    builder.build().await.map_err(|err| err.to_string())
+}
+
+pub async fn subscriber(config: &PubSubConfig) -> BuildResult<Subscriber> {
+    let mut builder = Subscriber::builder();
+    if let Some(endpoint) = config.endpoint() {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_credentials(Anonymous::new().build());
+    }
+    builder.build().await.map_err(|err| err.to_string())
+}
+
+fn already_exists(error: &google_cloud_pubsub::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|status| status.code == google_cloud_gax::error::rpc::Code::AlreadyExists)
+}
+
+/// Creates the topic and the given subscriptions (ordering enabled) unless they exist.
+/// The emulator forgets both when it restarts, so the relay runs this at start-up and
+/// whenever a publish finds the topic gone. Only the relay creates the topic, and it
+/// creates the subscriptions before it publishes again: a message published to a
+/// topic with no subscription yet would reach nobody.
+pub async fn bootstrap(config: &PubSubConfig, subscriptions: &[&str]) -> BuildResult<()> {
+    let mut topics = TopicAdmin::builder();
+    if let Some(endpoint) = config.endpoint() {
+        topics = topics
+            .with_endpoint(endpoint)
+            .with_credentials(Anonymous::new().build());
+    }
+    let topics = topics.build().await.map_err(|err| err.to_string())?;
+    match topics
+        .create_topic()
+        .set_name(config.topic_path())
+        .send()
+        .await
+    {
+        Ok(_) => tracing::info!(topic = %config.topic_path(), "topic created"),
+        Err(err) if already_exists(&err) => {}
+        Err(err) => return Err(err.to_string()),
+    }
+    ensure_subscriptions(config, subscriptions).await
+}
+
+/// Creates the subscriptions unless they exist; fails while the topic is missing.
+pub async fn ensure_subscriptions(
+    config: &PubSubConfig,
+    subscriptions: &[&str],
+) -> BuildResult<()> {
+    let mut subs = SubscriptionAdmin::builder();
+    if let Some(endpoint) = config.endpoint() {
+        subs = subs
+            .with_endpoint(endpoint)
+            .with_credentials(Anonymous::new().build());
+    }
+    let subs = subs.build().await.map_err(|err| err.to_string())?;
+    for name in subscriptions {
+        let result = subs
+            .create_subscription()
+            .set_name(config.subscription_path(name))
+            .set_topic(config.topic_path())
+            .set_enable_message_ordering(true)
+            .set_ack_deadline_seconds(30)
+            .send()
+            .await;
+        match result {
+            Ok(_) => tracing::info!(subscription = name, "subscription created"),
+            Err(err) if already_exists(&err) => {}
+            Err(err) => return Err(err.to_string()),
+        }
+    }
+    Ok(())
+}

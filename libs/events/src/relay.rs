@@ -1,0 +1,238 @@
+//! The outbox relay: outbox rows → Pub/Sub, at least once, never lost.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use google_cloud_pubsub::client::Publisher;
+use google_cloud_pubsub::model::Message;
+use pp_db::{Lookup, PgPool, TenantTx};
+use uuid::Uuid;
+
+use crate::pubsub::{self, PubSubConfig};
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The service schema whose `outbox` is relayed.
+    pub schema: &'static str,
+    pub batch_size: i64,
+    /// How long a leased row is left alone; a relay that dies mid-batch releases its
+    /// rows when the lease ends.
+    pub lease: Duration,
+    /// Sleep when there is nothing to send.
+    pub idle_poll: Duration,
+    /// Upper bound of the per-row retry backoff.
+    pub max_backoff: Duration,
+    /// Subscriptions the bootstrap creates with the topic.
+    pub subscriptions: Vec<String>,
+}
+
+impl RelayConfig {
+    pub fn for_schema(schema: &'static str) -> Self {
+        RelayConfig {
+            schema,
+            batch_size: 500,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+pub struct Relay {
+    pool: PgPool,
+    publisher: Publisher,
+    pubsub: PubSubConfig,
+    config: RelayConfig,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    tenant_id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    envelope: serde_json::Value,
+    attempts: i32,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassOutcome {
+    pub published: usize,
+    pub failed: usize,
+}
+
+fn backoff(attempts: i32, max: Duration) -> Duration {
+    let exp = attempts.clamp(0, 16) as u32;
+    (Duration::from_millis(100) * 2u32.saturating_pow(exp)).min(max)
+}
+
+impl Relay {
+    pub async fn new(
+        pool: PgPool,
+        pubsub: PubSubConfig,
+        config: RelayConfig,
+    ) -> Result<Self, String> {
+        let publisher = pubsub::publisher(&pubsub).await?;
+        Ok(Relay {
+            pool,
+            publisher,
+            pubsub,
+            config,
+        })
+    }
+
+    /// Leases, publishes and marks one batch.
+    pub async fn run_once(&self) -> Result<PassOutcome, sqlx::Error> {
+        let schema = self.config.schema;
+        // Lease: pick unsent rows nobody else holds, push their availability past the
+        // lease, commit. Other replicas skip the locked rows, then the leased ones.
+        let mut tx = TenantTx::begin_lookup(&self.pool, Lookup::OutboxRelay, "on").await?;
+        let rows: Vec<PendingRow> = sqlx::query_as(&format!(
+            "select tenant_id, event_id, event_type, envelope, attempts from {schema}.outbox
+             where published_at is null and available_at <= now()
+             order by occurred_at, event_id
+             limit $1
+             for update skip locked"
+        ))
+        .bind(self.config.batch_size)
+        .fetch_all(tx.conn())
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(PassOutcome::default());
+        }
+        let tenants: Vec<Uuid> = rows.iter().map(|r| r.tenant_id).collect();
+        let events: Vec<Uuid> = rows.iter().map(|r| r.event_id).collect();
+        sqlx::query(&format!(
+            "update {schema}.outbox set available_at = now() + make_interval(secs => $3)
+             where (tenant_id, event_id) in (select * from unnest($1::uuid[], $2::uuid[]))"
+        ))
+        .bind(&tenants)
+        .bind(&events)
+        .bind(self.config.lease.as_secs_f64())
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+
+        // Publish the batch; the client batches and orders per tenant.
+        let futures: Vec<_> = rows
+            .iter()
+            .map(|row| {
+                let tenant = row.tenant_id.to_string();
+                let message = Message::new()
+                    .set_data(serde_json::to_vec(&row.envelope).unwrap_or_default())
+                    .set_ordering_key(tenant.clone())
+                    .set_attributes([
+                        ("event_type".to_owned(), row.event_type.clone()),
+                        ("tenant_id".to_owned(), tenant),
+                    ]);
+                self.publisher.publish(message)
+            })
+            .collect();
+        let results = futures::future::join_all(futures).await;
+
+        let mut sent = (Vec::new(), Vec::new());
+        let mut failed: Vec<(&PendingRow, String)> = Vec::new();
+        let mut topic_gone = false;
+        for (row, result) in rows.iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    sent.0.push(row.tenant_id);
+                    sent.1.push(row.event_id);
+                }
+                Err(err) => {
+                    if let google_cloud_pubsub::error::PublishError::Rpc(rpc) = &err {
+                        topic_gone |= rpc.status().is_some_and(|s| {
+                            s.code == google_cloud_gax::error::rpc::Code::NotFound
+                        });
+                    }
+                    failed.push((row, err.to_string()));
+                }
+            }
+        }
+
+        let mut tx = TenantTx::begin_lookup(&self.pool, Lookup::OutboxRelay, "on").await?;
+        if !sent.0.is_empty() {
+            sqlx::query(&format!(
+                "update {schema}.outbox set published_at = now(), last_error = null
+                 where (tenant_id, event_id) in (select * from unnest($1::uuid[], $2::uuid[]))"
+            ))
+            .bind(&sent.0)
+            .bind(&sent.1)
+            .execute(tx.conn())
+            .await?;
+        }
+        for (row, error) in &failed {
+            sqlx::query(&format!(
+                "update {schema}.outbox
+                 set attempts = attempts + 1, last_error = $3,
+                     available_at = now() + make_interval(secs => $4)
+                 where tenant_id = $1 and event_id = $2"
+            ))
+            .bind(row.tenant_id)
+            .bind(row.event_id)
+            .bind(error)
+            .bind(backoff(row.attempts, self.config.max_backoff).as_secs_f64())
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.commit().await?;
+
+        if !failed.is_empty() {
+            let paused: HashSet<Uuid> = failed.iter().map(|(row, _)| row.tenant_id).collect();
+            for tenant in paused {
+                self.publisher.resume_publish(tenant.to_string());
+            }
+            tracing::warn!(failed = failed.len(), first_error = %failed[0].1, "publish failed; will retry");
+            if topic_gone {
+                let subscriptions: Vec<&str> = self
+                    .config
+                    .subscriptions
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                if let Err(err) = pubsub::bootstrap(&self.pubsub, &subscriptions).await {
+                    tracing::warn!(%err, "pubsub bootstrap failed");
+                }
+            }
+        }
+        Ok(PassOutcome {
+            published: sent.0.len(),
+            failed: failed.len(),
+        })
+    }
+
+    /// Relays until `shutdown` completes.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut errors = 0;
+        loop {
+            let pause = match self.run_once().await {
+                Ok(outcome) if outcome.failed > 0 => {
+                    errors += 1;
+                    backoff(errors, self.config.max_backoff)
+                }
+                Ok(outcome) if outcome.published > 0 => {
+                    errors = 0;
+                    Duration::ZERO
+                }
+                Ok(_) => {
+                    errors = 0;
+                    self.config.idle_poll
+                }
+                Err(err) => {
+                    errors += 1;
+                    tracing::warn!(%err, "outbox relay pass failed");
+                    backoff(errors, self.config.max_backoff)
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.publisher.flush().await;
+    }
+}

@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# `make bench`: the load generator against the real release binaries, each comparison
+# run as alternating baseline/variant rounds; figures to target/bench/results.json,
+# the table to docs/performance.md (between the bench markers). Method: that page.
+#
+# Uses a fresh database and free ports; stops everything it started, drops its
+# database and its role on exit. Nothing here asserts timings: targets are reported.
+#
+# Knobs (environment): PP_BENCH_ROUNDS (3), PP_BENCH_SECONDS (5), PP_BENCH_WARMUP (1),
+# PP_BENCH_CONNECTIONS (4), PP_BENCH_CONCURRENCY (32, echo rows),
+# PP_BENCH_DB_CONCURRENCY (16, database rows and pgbench -c), PP_BENCH_SKIP_BUILD=1,
+# PP_BENCH_NO_DOC=1 (leave docs/performance.md alone).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo_root}"
+target_dir="${CARGO_TARGET_DIR:-${repo_root}/target}"
+bin="${target_dir}/release"
+out_dir="${target_dir}/bench"
+admin_url="${PULSEPOINT_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+rounds="${PP_BENCH_ROUNDS:-3}"
+seconds="${PP_BENCH_SECONDS:-5}"
+warmup="${PP_BENCH_WARMUP:-1}"
+connections="${PP_BENCH_CONNECTIONS:-4}"
+concurrency="${PP_BENCH_CONCURRENCY:-32}"
+db_concurrency="${PP_BENCH_DB_CONCURRENCY:-16}"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+work="$(mktemp -d)"
+db="pp_bench_$(date +%s)_$$"
+bypass_role="pp_bench_bypass_$$"
+bypass_password="bench_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+pids=()
+started_db=0
+started_role=0
+
+cleanup() {
+  local status=$?
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "${pid}" 2>/dev/null || true; done
+  if [[ ${started_db} == 1 ]]; then
+    psql "${admin_url}" -q -c "drop database if exists \"${db}\" with (force)" >/dev/null 2>&1 || true
+  fi
+  if [[ ${started_role} == 1 ]]; then
+    psql "${admin_url}" -q -c "drop role if exists ${bypass_role}" >/dev/null 2>&1 || true
+  fi
+  if [[ ${status} != 0 ]]; then
+    mkdir -p "${out_dir}/logs"
+    cp "${work}"/*.log "${out_dir}/logs/" 2>/dev/null || true
+    log "failed (exit ${status}); server logs copied to ${out_dir}/logs"
+  fi
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+bench_started=$(date +%s)
+if [[ "${PP_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  log "building (release)"
+  cargo build --release -p pulsepoint-e2e -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway
+fi
+loadgen="${bin}/pulsepoint-loadgen"
+bash scripts/backing-services.sh
+command -v pgbench >/dev/null || { log "pgbench not found (Debian: postgresql-client)"; exit 1; }
+
+# Pinning: servers on core 0, load (loadgen, pgbench) on core 1.
+server_pin=()
+load_pin=()
+cores="$(nproc)"
+if command -v taskset >/dev/null && (( cores >= 2 )); then
+  server_pin=(taskset -c 0)
+  load_pin=(taskset -c 1)
+  pinning="servers on CPU 0, load on CPU 1 (taskset); PostgreSQL unpinned"
+elif ! command -v taskset >/dev/null; then
+  pinning="unpinned: taskset not found"
+else
+  pinning="unpinned: only ${cores} core(s)"
+fi
+log "${pinning}"
+read -r load1 _ < /proc/loadavg
+mkdir -p "${out_dir}"
+runs="${out_dir}/runs.jsonl"
+: > "${runs}"
+
+# --- database, roles, keys -----------------------------------------------------------
+log "database ${db}"
+started_db=1
+bash scripts/db-bootstrap.sh "${db}"
+owner_url="postgres://pulsepoint_owner:pulsepoint_owner_dev@127.0.0.1:5432/${db}"
+db_admin_url="${admin_url%/*}/${db}"
+role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
+"${bin}/pulsepoint-auth" keygen > "${work}/key.pem"
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
+
+# The RLS-bypass variant: a login role with BYPASSRLS and exactly pp_brands' grants
+# (it inherits them by membership). Dropped on exit.
+started_role=1
+psql "${admin_url}" -v ON_ERROR_STOP=1 -q \
+  -c "create role ${bypass_role} login password '${bypass_password}' nosuperuser bypassrls nocreaterole nocreatedb inherit" \
+  -c "grant pp_brands to ${bypass_role}" >/dev/null
+bypass_url="postgres://${bypass_role}:${bypass_password}@127.0.0.1:5432/${db}"
+
+log "pgbench -i (scale 1) in ${db}"
+pgbench -i -q -s 1 "${db_admin_url}" >"${work}/pgbench-init.log" 2>&1
+
+# --- servers ---------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { # port name
+  for _ in $(seq 1 300); do port_open "$1" && return 0; sleep 0.1; done
+  log "$2 did not listen on port $1; see ${work}/$2.log"; tail -n 20 "${work}/$2.log" >&2 || true; return 1
+}
+start() { # name command... (env assignments first, via env)
+  local name=$1; shift
+  "${server_pin[@]}" env "$@" >"${work}/${name}.log" 2>&1 &
+  local pid=$!
+  pids+=("${pid}")
+  eval "pid_${name//-/_}=${pid}"
+}
+
+auth_port=$(free_port); brands_port=$(free_port); bypass_port=$(free_port)
+gateway_port=$(free_port); bare_port=$(free_port); echo_auth_port=$(free_port); echo_full_port=$(free_port)
+
+export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_SHUTDOWN_GRACE_MS=1000
+# Rate limits out of the way (the defaults, 100/s per user, would be the bottleneck).
+export PULSEPOINT_TENANT_RATE_PER_SEC=100000000 PULSEPOINT_USER_RATE_PER_SEC=100000000
+auth_url="http://127.0.0.1:${auth_port}"
+live_redis="redis://127.0.0.1:6379"
+# Brands with Redis unreachable: the brand cache misses, so every GetBrand runs the
+# token check + RLS transaction + select (token state is then cached in-process only).
+dead_redis="redis://127.0.0.1:1"
+
+start auth PULSEPOINT_LISTEN_ADDR="127.0.0.1:${auth_port}" PULSEPOINT_DATABASE_URL="$(role_url auth)" \
+  PULSEPOINT_SIGNING_KEY_FILE="${work}/key.pem" PULSEPOINT_REDIS_URL="${live_redis}" "${bin}/pulsepoint-auth"
+wait_port "${auth_port}" auth
+start brands PULSEPOINT_LISTEN_ADDR="127.0.0.1:${brands_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
+start brands-bypass PULSEPOINT_LISTEN_ADDR="127.0.0.1:${bypass_port}" PULSEPOINT_DATABASE_URL="${bypass_url}" \
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
+start gateway PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
+  PULSEPOINT_BACKEND_AUTH="${auth_url}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" \
+  PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway"
+start echo-bare "${loadgen}" serve-echo --stack bare --addr "127.0.0.1:${bare_port}"
+start echo-auth "${loadgen}" serve-echo --stack auth --addr "127.0.0.1:${echo_auth_port}" \
+  --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
+start echo-full "${loadgen}" serve-echo --stack full --addr "127.0.0.1:${echo_full_port}" \
+  --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
+for pair in "${brands_port}:brands" "${bypass_port}:brands-bypass" "${gateway_port}:gateway" \
+  "${bare_port}:echo-bare" "${echo_auth_port}:echo-auth" "${echo_full_port}:echo-full"; do
+  wait_port "${pair%%:*}" "${pair#*:}"
+done
+
+log "tenant, token and brand through the API"
+setup_json="$("${loadgen}" setup --auth-url "${auth_url}" --brands-url "http://127.0.0.1:${brands_port}")"
+token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"${setup_json}")"
+brand_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["brand_id"])' <<<"${setup_json}")"
+
+# --- runs --------------------------------------------------------------------------------
+record() { # row round side json
+  printf '{"row":"%s","round":%d,"side":"%s","result":%s}\n' "$1" "$2" "$3" "$4" >> "${runs}"
+}
+
+load() { # label args... → JSON on stdout (an {"error":…} object when the run fails)
+  local label=$1; shift
+  local out
+  if out="$("${load_pin[@]}" "${loadgen}" load --label "${label}" --duration "${seconds}" --warmup "${warmup}" \
+      --token "${token}" --db-comm postgres "$@" 2>"${work}/load-last.err")"; then
+    echo "${out}"
+  else
+    python3 -c 'import json,sys; print(json.dumps({"error": sys.stdin.read()[-500:]}))' < "${work}/load-last.err"
+  fi
+}
+
+pgbench_run() { # label → JSON on stdout
+  local label=$1 prefix="${work}/pgb_$1_$RANDOM"
+  local before after output
+  before="$("${loadgen}" cpu-ticks --comm postgres)"
+  output="$("${load_pin[@]}" pgbench -n -S -M prepared -c "${db_concurrency}" -j 1 -T "${seconds}" \
+    -l --log-prefix="${prefix}" "${db_admin_url}" 2>&1)" || true
+  after="$("${loadgen}" cpu-ticks --comm postgres)"
+  PGB_OUTPUT="${output}" python3 - "${label}" "${prefix}" "${db_concurrency}" "${seconds}" "${before}" "${after}" <<'PY'
+import glob, json, os, re, sys
+label, prefix, clients, seconds, before, after = sys.argv[1:7]
+text = os.environ["PGB_OUTPUT"]
+tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
+count = re.search(r"number of transactions actually processed: (\d+)", text)
+if not tps or not count:
+    print(json.dumps({"label": label, "error": text[-500:]})); sys.exit(0)
+lat = []
+for path in glob.glob(prefix + "*"):
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                lat.append(int(parts[2]))
+lat.sort()
+q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
+b, a = json.loads(before), json.loads(after)
+n = int(count.group(1))
+db_cpu = (a["comm_ticks"] - b["comm_ticks"]) / a["ticks_per_sec"]
+print(json.dumps({
+    "label": label, "rpc": "pgbench -S -M prepared", "clients": int(clients),
+    "seconds": float(seconds), "count": n, "errors": 0, "rps": float(tps.group(1)),
+    "p50_us": q(0.50), "p90_us": q(0.90), "p99_us": q(0.99), "max_us": lat[-1] if lat else None,
+    # PostgreSQL is the server here; the window includes pgbench's connection set-up.
+    "server_cpu_us_per_req": db_cpu * 1e6 / n if n else None,
+    "server_cpu_util": db_cpu / float(seconds),
+    "db_cpu_us_per_req": db_cpu * 1e6 / n if n else None,
+}))
+PY
+  rm -f "${prefix}"*
+}
+
+# Each row: a baseline and a variant command (bash functions taking a label), run in
+# alternating order (B,V then V,B …) for ${rounds} rounds.
+row() { # name baseline_fn variant_fn
+  local name=$1 base=$2 variant=$3 r
+  log "row ${name}"
+  for r in $(seq 1 "${rounds}"); do
+    if (( r % 2 == 1 )); then
+      record "${name}" "${r}" baseline "$(${base} "${name}-b${r}")"
+      record "${name}" "${r}" variant "$(${variant} "${name}-v${r}")"
+    else
+      record "${name}" "${r}" variant "$(${variant} "${name}-v${r}")"
+      record "${name}" "${r}" baseline "$(${base} "${name}-b${r}")"
+    fi
+  done
+}
+
+echo_bare() { load "$1" --target "http://127.0.0.1:${bare_port}" --rpc echo \
+  --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_bare}"; }
+echo_auth() { load "$1" --target "http://127.0.0.1:${echo_auth_port}" --rpc echo \
+  --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_auth}"; }
+echo_full() { load "$1" --target "http://127.0.0.1:${echo_full_port}" --rpc echo \
+  --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_full}"; }
+get_brand() { load "$1" --target "http://127.0.0.1:${brands_port}" --rpc get-brand --brand-id "${brand_id}" \
+  --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands}"; }
+get_brand_bypass() { load "$1" --target "http://127.0.0.1:${bypass_port}" --rpc get-brand --brand-id "${brand_id}" \
+  --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_bypass}"; }
+get_brand_web() { load "$1" --target "http://127.0.0.1:${gateway_port}" --rpc get-brand-web --brand-id "${brand_id}" \
+  --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_gateway}" --server-pid "${pid_brands}"; }
+pgbench_s() { pgbench_run "$1"; }
+
+log "warming up (pgbench, GetBrand)"
+"${load_pin[@]}" pgbench -n -S -M prepared -c "${db_concurrency}" -j 1 -T 2 "${db_admin_url}" >/dev/null 2>&1 || true
+get_brand warm >/dev/null
+
+row echo_auth echo_bare echo_auth
+row echo_full_stack echo_bare echo_full
+row get_brand_vs_pgbench pgbench_s get_brand
+row rls get_brand_bypass get_brand
+row grpc_web get_brand get_brand_web
+
+# --- results -----------------------------------------------------------------------------
+doc_arg="docs/performance.md"
+[[ "${PP_BENCH_NO_DOC:-0}" == 1 ]] && doc_arg=""
+BENCH_CORES="${cores}" BENCH_PINNING="${pinning}" BENCH_LOAD1="${load1}" BENCH_ROUNDS="${rounds}" \
+BENCH_SECONDS="${seconds}" BENCH_WARMUP="${warmup}" BENCH_CONNECTIONS="${connections}" \
+BENCH_CONCURRENCY="${concurrency}" BENCH_DB_CONCURRENCY="${db_concurrency}" BENCH_STARTED="${bench_started}" \
+python3 - "${runs}" "${out_dir}/results.json" "${doc_arg}" <<'PY'
+import json, os, statistics, sys, datetime, subprocess
+runs_path, results_path, doc_path = sys.argv[1:4]
+env = os.environ
+meta = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
+    "cores": int(env["BENCH_CORES"]),
+    "pinning": env["BENCH_PINNING"],
+    "load_average_at_start": float(env["BENCH_LOAD1"]),
+    "rounds": int(env["BENCH_ROUNDS"]), "seconds_per_run": float(env["BENCH_SECONDS"]),
+    "warmup_seconds": float(env["BENCH_WARMUP"]),
+    "connections": int(env["BENCH_CONNECTIONS"]), "concurrency_echo": int(env["BENCH_CONCURRENCY"]),
+    "concurrency_db": int(env["BENCH_DB_CONCURRENCY"]),
+    "bench_wall_seconds": None,
+}
+ROWS = {
+    "echo_auth": ("Echo: bare tonic → behind pp_auth::AuthLayer (PgRedisTokenStatus)", "bare echo", "echo + AuthLayer", 0.95),
+    "echo_full_stack": ("Echo: bare tonic → full shared stack (context + auth + rate limit, JSON log)", "bare echo", "echo + full stack", None),
+    "get_brand_vs_pgbench": ("GetBrand (token check + RLS tx + select) vs pgbench -S", "pgbench -S -M prepared", "GetBrand", 0.6),
+    "rls": ("GetBrand: RLS on vs the same path with RLS bypassed", "GetBrand, BYPASSRLS role", "GetBrand, RLS on", 0.95),
+    "grpc_web": ("GetBrand: grpc-web via gateway vs native gRPC direct", "native gRPC → brands", "grpc-web → gateway → brands", 0.6),
+}
+by_row = {}
+for line in open(runs_path):
+    line = line.strip()
+    if not line:
+        continue
+    rec = json.loads(line)
+    by_row.setdefault(rec["row"], {}).setdefault(rec["round"], {})[rec["side"]] = rec["result"]
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+rows = []
+for key, (title, bname, vname, target) in ROWS.items():
+    rounds = by_row.get(key, {})
+    per_round = []
+    for r in sorted(rounds):
+        b, v = rounds[r].get("baseline", {}), rounds[r].get("variant", {})
+        ok = "rps" in b and "rps" in v and b.get("rps")
+        per_round.append({
+            "round": r, "baseline": b, "variant": v,
+            "rps_ratio": (v["rps"] / b["rps"]) if ok else None,
+            "cpu_per_req_ratio": (v["server_cpu_us_per_req"] / b["server_cpu_us_per_req"])
+                if ok and v.get("server_cpu_us_per_req") and b.get("server_cpu_us_per_req") else None,
+        })
+    side = lambda s, k: med([p[s].get(k) for p in per_round])
+    ratio = med([p["rps_ratio"] for p in per_round])
+    errors = sum((p["baseline"].get("errors") or 0) + (p["variant"].get("errors") or 0) for p in per_round)
+    failed_runs = sum(("error" in p["baseline"]) + ("error" in p["variant"]) for p in per_round)
+    rows.append({
+        "name": key, "title": title,
+        "baseline": {"name": bname, **{k: side("baseline", k) for k in ("rps", "p50_us", "p99_us", "server_cpu_us_per_req", "server_cpu_util", "db_cpu_us_per_req", "client_cpu_util")}},
+        "variant": {"name": vname, **{k: side("variant", k) for k in ("rps", "p50_us", "p99_us", "server_cpu_us_per_req", "server_cpu_util", "db_cpu_us_per_req", "client_cpu_util")}},
+        "median_rps_ratio": ratio,
+        "median_cpu_per_req_ratio": med([p["cpu_per_req_ratio"] for p in per_round]),
+        "target": target,
+        "pass": (ratio >= target) if (ratio is not None and target is not None) else None,
+        "errors": errors, "failed_runs": failed_runs,
+        "rounds": per_round,
+    })
+meta["bench_wall_seconds"] = int(datetime.datetime.now().timestamp()) - int(env["BENCH_STARTED"])
+results = {"meta": meta, "rows": rows}
+with open(results_path, "w") as f:
+    json.dump(results, f, indent=2)
+
+def fmt(v, spec="{:,.0f}"):
+    return "–" if v is None else spec.format(v)
+lines = [
+    f"Run {meta['date']} at {meta['commit'] or 'uncommitted'}; {meta['cores']} cores, {meta['pinning']}; "
+    f"{meta['rounds']} rounds × {meta['seconds_per_run']:g} s per side (after {meta['warmup_seconds']:g} s warm-up); "
+    f"{meta['connections']} connections, {meta['concurrency_echo']} in flight (echo) / {meta['concurrency_db']} (database rows, pgbench -c); "
+    f"1-min load average at start {meta['load_average_at_start']:.2f}.",
+    "",
+    "| Comparison | Baseline rps | Variant rps | Median ratio | Target | Baseline p50 / p99 µs | Variant p50 / p99 µs | Server CPU µs/req (base → var) | DB CPU µs/req (base → var) | Met |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+]
+for row in rows:
+    b, v = row["baseline"], row["variant"]
+    met = "–" if row["pass"] is None else ("yes" if row["pass"] else "**no**")
+    note = f" ({row['errors']} errors)" if row["errors"] else ""
+    note += f" ({row['failed_runs']} failed runs)" if row["failed_runs"] else ""
+    lines.append(
+        f"| {row['title']}{note} <br>*{b['name']}* → *{v['name']}* | {fmt(b['rps'])} | {fmt(v['rps'])} | "
+        f"{fmt(row['median_rps_ratio'], '{:.2f}')} | {fmt(row['target'], '≥ {:.2f}')} | "
+        f"{fmt(b['p50_us'])} / {fmt(b['p99_us'])} | {fmt(v['p50_us'])} / {fmt(v['p99_us'])} | "
+        f"{fmt(b['server_cpu_us_per_req'], '{:.1f}')} → {fmt(v['server_cpu_us_per_req'], '{:.1f}')} | "
+        f"{fmt(b['db_cpu_us_per_req'], '{:.1f}')} → {fmt(v['db_cpu_us_per_req'], '{:.1f}')} | {met} |")
+table = "\n".join(lines)
+print(table)
+if doc_path:
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    text = open(doc_path).read()
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{begin}\n{table}\n{end}{tail}"
+    else:
+        text += f"\n## Latest results\n\n{begin}\n{table}\n{end}\n"
+    with open(doc_path, "w") as f:
+        f.write(text)
+PY
+log "results: ${out_dir}/results.json ($(( $(date +%s) - bench_started )) s)"
