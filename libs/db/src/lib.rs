@@ -22,22 +22,25 @@ use sqlx::postgres::PgPoolOptions;
 /// The cluster-level bootstrap (roles), run by a superuser in dev and tests.
 pub const BOOTSTRAP_SQL: &str = include_str!("../sql/bootstrap.sql");
 
-/// Opens a pool. `max_connections` small: services are many, Postgres connections few.
-pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+fn options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
+        // No ping before every checkout: a round trip per request for nothing. A dead
+        // connection fails its first statement, the request errors, the pool drops it.
+        .test_before_acquire(false)
+        .idle_timeout(Duration::from_secs(300))
+}
+
+/// Opens a pool. `max_connections` small: services are many, Postgres connections few.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    options(max_connections).connect(url).await
 }
 
 /// Like [`connect`], but does not connect until first use (start-up does not fail
 /// while the database is still coming up; health reports it instead).
 pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy(url)
+    options(max_connections).connect_lazy(url)
 }
 
 /// True when the error is a unique violation (SQLSTATE 23505).

@@ -54,4 +54,12 @@ impl EventEnvelope {
         self.request_id = request_id;
         self
     }
+
+    /// Takes the request id of the RPC being served (see `pp_auth::context`).
+    pub fn with_current_request_id(self) -> Self {
+        let request_id = pp_auth::context::current()
+            .and_then(|context| context.request_id)
+            .and_then(|value| value.to_str().ok().map(str::to_owned));
+        self.with_request_id(request_id)
+    }
 }

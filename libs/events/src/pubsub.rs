@@ -18,6 +18,18 @@ pub struct PubSubConfig {
 }
 
 impl PubSubConfig {
+    /// From `PULSEPOINT_PUBSUB_PROJECT` (+ `PULSEPOINT_PUBSUB_TOPIC`,
+    /// `PUBSUB_EMULATOR_HOST`). `None` when no project is configured: events then stay
+    /// in the outbox until a relay with a broker runs.
+    pub fn from_source(source: &pp_config::Source) -> Option<Self> {
+        let project = source.raw("PULSEPOINT_PUBSUB_PROJECT")?.to_owned();
+        Some(PubSubConfig {
+            project,
+            topic: source.string("PULSEPOINT_PUBSUB_TOPIC", DEFAULT_TOPIC),
+            emulator_host: source.raw("PUBSUB_EMULATOR_HOST").map(str::to_owned),
+        })
+    }
+
     pub fn emulator(host: impl Into<String>, project: impl Into<String>) -> Self {
         PubSubConfig {
             project: project.into(),

@@ -68,6 +68,41 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
     (Duration::from_millis(100) * 2u32.saturating_pow(exp)).min(max)
 }
 
+/// The subscription the observability service reads (created with the topic).
+pub const OBSERVABILITY_SUBSCRIPTION: &str = "pulsepoint-events-observability";
+
+/// Starts the relay of `schema`'s outbox in the background: bootstraps the topic, then
+/// relays until `shutdown`. Failures to reach the broker are retried forever; events
+/// wait in the outbox meanwhile.
+pub fn spawn(
+    pool: PgPool,
+    pubsub: PubSubConfig,
+    schema: &'static str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let config = RelayConfig {
+            subscriptions: vec![OBSERVABILITY_SUBSCRIPTION.to_owned()],
+            ..RelayConfig::for_schema(schema)
+        };
+        let subscriptions = [OBSERVABILITY_SUBSCRIPTION];
+        let mut attempt: i32 = 0;
+        let relay = loop {
+            match pubsub::bootstrap(&pubsub, &subscriptions).await {
+                Ok(()) => match Relay::new(pool.clone(), pubsub.clone(), config.clone()).await {
+                    Ok(relay) => break relay,
+                    Err(err) => tracing::warn!(%err, "outbox relay: publisher unavailable"),
+                },
+                Err(err) => tracing::warn!(%err, "outbox relay: broker unavailable"),
+            }
+            attempt += 1;
+            tokio::time::sleep(backoff(attempt, Duration::from_secs(10))).await;
+        };
+        tracing::info!(schema, topic = %pubsub.topic_path(), "outbox relay running");
+        relay.run(shutdown).await;
+    });
+}
+
 impl Relay {
     pub async fn new(
         pool: PgPool,

@@ -14,6 +14,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 /// Flushes exported spans when dropped (keep it alive in `main`).
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    /// Flushes buffered log lines on drop.
+    _logs: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -40,10 +42,17 @@ pub struct TelemetryConfig {
 pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, Box<dyn std::error::Error>> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Log lines are written by a background thread: a request never waits on stdout.
+    // When the buffer is full, lines are dropped rather than slowing requests down.
+    let (writer, logs_guard) = tracing_appender::non_blocking(std::io::stdout());
     let fmt = if config.log_format == "pretty" {
-        tracing_subscriber::fmt::layer().with_target(false).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .with_target(false)
+            .boxed()
     } else {
         tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .flatten_event(true)
             .with_current_span(true)
@@ -76,7 +85,10 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, Box<dyn std::err
         .with(fmt)
         .with(otel_layer)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider,
+        _logs: logs_guard,
+    })
 }
 
 /// Reads W3C trace context from request headers (gRPC metadata).

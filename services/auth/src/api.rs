@@ -89,6 +89,22 @@ fn api_key_proto(row: &ApiKeyRow) -> pb::ApiKey {
     }
 }
 
+/// The event of an identity change, written in the change's transaction.
+async fn record_event(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    actor: Option<Uuid>,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    let mut event =
+        pp_events::EventEnvelope::new(tenant_id, event_type, payload).with_current_request_id();
+    event.user_id = actor;
+    pp_events::outbox::record(tx, SCHEMA, &event)
+        .await
+        .map_err(db)
+}
+
 fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
     if violations.is_empty() {
         Ok(())
@@ -247,6 +263,14 @@ impl AuthApi {
         let tokens = self
             .issue_pair(&mut tx, tenant_id, user_id, Role::Admin, session_id)
             .await?;
+        record_event(
+            &mut tx,
+            tenant_id,
+            Some(user_id),
+            "tenant.created",
+            serde_json::json!({ "name": tenant.name }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         tracing::info!(%tenant_id, %user_id, "tenant signed up");
         Ok(pb::SignUpResponse {
@@ -546,6 +570,14 @@ impl AuthApi {
             .await
             .map_err(db)?;
         }
+        record_event(
+            &mut tx,
+            principal.tenant_id.0,
+            Some(principal.user_id.0),
+            "user.created",
+            serde_json::json!({ "user_id": user.user_id, "role": user.role }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(response)
     }
@@ -604,6 +636,14 @@ impl AuthApi {
                 .await
                 .map_err(db)?;
         }
+        record_event(
+            &mut tx,
+            principal.tenant_id.0,
+            Some(principal.user_id.0),
+            "user.role_changed",
+            serde_json::json!({ "user_id": user_id, "role": role.as_str() }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(pb::UpdateUserRoleResponse {
             user: Some(user_proto(&user)),
@@ -630,6 +670,14 @@ impl AuthApi {
         store::revoke_sessions_of_user(&mut tx, user_id)
             .await
             .map_err(db)?;
+        record_event(
+            &mut tx,
+            principal.tenant_id.0,
+            Some(principal.user_id.0),
+            "user.deactivated",
+            serde_json::json!({ "user_id": user_id }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(pb::DeactivateUserResponse {
             user: Some(user_proto(&user)),
@@ -704,6 +752,14 @@ impl AuthApi {
             .await
             .map_err(db)?;
         }
+        record_event(
+            &mut tx,
+            tenant_id,
+            Some(principal.user_id.0),
+            "api_key.created",
+            serde_json::json!({ "api_key_id": api_key_id, "name": row.name }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(pb::CreateApiKeyResponse {
             secret: minted.text,
@@ -749,6 +805,14 @@ impl AuthApi {
         store::deactivate_user(&mut tx, row.user_id)
             .await
             .map_err(db)?;
+        record_event(
+            &mut tx,
+            principal.tenant_id.0,
+            Some(principal.user_id.0),
+            "api_key.revoked",
+            serde_json::json!({ "api_key_id": api_key_id }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         Ok(pb::RevokeApiKeyResponse {
             api_key: Some(api_key_proto(&row)),

@@ -20,11 +20,14 @@ use tokio::net::TcpListener;
 pub use config::AuthConfig;
 use domain::passwords::PasswordPolicy;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity",
-    sql: include_str!("../migrations/0001_identity.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity",
+        sql: include_str!("../migrations/0001_identity.sql"),
+    },
+    pp_events::OUTBOX_MIGRATION,
+];
 
 /// The RPCs callable without a token.
 pub const PUBLIC_METHODS: &[&str] = &[

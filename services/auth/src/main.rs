@@ -63,6 +63,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let pool = pp_db::connect_lazy(config.database_url.expose_secret(), 16)?;
+    if let Some(pubsub) = pp_events::PubSubConfig::from_source(&source) {
+        pp_events::relay::spawn(pool.clone(), pubsub, "auth", std::future::pending());
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen_addr).await?;
     tracing::info!(addr = %config.server.listen_addr, kid = signing_key.kid(), "pulsepoint-auth listening");
     let deps = Deps {

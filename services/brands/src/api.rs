@@ -60,6 +60,23 @@ fn brand_proto(row: &BrandRow) -> pb::Brand {
     }
 }
 
+/// The event of a brand change, written in the change's transaction.
+async fn record_event(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    event_type: &str,
+    brand_id: Uuid,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    let event = pp_events::EventEnvelope::new(principal.tenant_id.0, event_type, payload)
+        .with_brand(brand_id)
+        .with_user(principal.user_id.0)
+        .with_current_request_id();
+    pp_events::outbox::record(tx, SCHEMA, &event)
+        .await
+        .map_err(db)
+}
+
 fn cache_key(principal: &Principal, brand_id: Uuid) -> TenantKey {
     TenantKey::new(principal.tenant_id, format_args!("brand:{brand_id}"))
 }
@@ -150,6 +167,14 @@ impl BrandApi {
                     db(err)
                 }
             })?;
+        record_event(
+            &mut tx,
+            &principal,
+            "brand.created",
+            row.brand_id,
+            serde_json::json!({ "name": row.name }),
+        )
+        .await?;
         let response = pb::CreateBrandResponse {
             brand: Some(brand_proto(&row)),
         };
@@ -284,6 +309,14 @@ impl BrandApi {
                 }
             })?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
+        record_event(
+            &mut tx,
+            &principal,
+            "brand.updated",
+            brand_id,
+            serde_json::json!({ "fields": paths }),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         self.state
             .cache
@@ -310,6 +343,14 @@ impl BrandApi {
         if !store::delete(&mut tx, brand_id).await.map_err(db)? {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
+        record_event(
+            &mut tx,
+            &principal,
+            "brand.deleted",
+            brand_id,
+            serde_json::json!({}),
+        )
+        .await?;
         tx.commit().await.map_err(db)?;
         self.state
             .cache

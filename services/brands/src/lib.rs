@@ -16,11 +16,14 @@ use tokio::net::TcpListener;
 
 pub use config::BrandsConfig;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "brands",
-    sql: include_str!("../migrations/0001_brands.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "brands",
+        sql: include_str!("../migrations/0001_brands.sql"),
+    },
+    pp_events::OUTBOX_MIGRATION,
+];
 
 /// The commerce schema (synced platform data). Brands migrates it until the
 /// integrations service, its writer, exists; the runner is idempotent either way.

@@ -44,6 +44,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let keys =
         pp_server::jwks::load_and_refresh(config.auth_url.clone(), Duration::from_secs(60)).await?;
     let auth = pulsepoint_brands::auth_layer(keys, &config.jwt, &state);
+    if let Some(pubsub) = pp_events::PubSubConfig::from_source(&source) {
+        pp_events::relay::spawn(state.pool.clone(), pubsub, "brands", std::future::pending());
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen_addr).await?;
     tracing::info!(addr = %config.server.listen_addr, "pulsepoint-brands listening");
     let deps = Deps {

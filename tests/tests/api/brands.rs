@@ -309,3 +309,84 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
     assert_eq!((aov.units, aov.nanos), (70, 250_000_000));
     assert_eq!(january.totals[0].order_count, 2);
 }
+
+/// The event types in a schema's outbox for one tenant, oldest first.
+async fn outbox_types(stack: &Stack, schema: &str, tenant_id: &str) -> Vec<String> {
+    let pool = stack.db.pool_as(schema, 1).await.expect("pool");
+    let mut tx = pool.begin().await.expect("tx");
+    sqlx::query("select set_config('app.tenant_id', $1, true)")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await
+        .expect("ctx");
+    // `schema` is one of two literals below.
+    sqlx::query_scalar(&format!(
+        "select event_type from {schema}.outbox order by occurred_at, event_id"
+    ))
+    .fetch_all(&mut *tx)
+    .await
+    .expect("outbox")
+}
+
+#[tokio::test]
+async fn every_change_writes_its_event_in_the_same_transaction() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let other = sign_up(&stack, "Other").await;
+    let brand = create_brand(&stack, &tenant.admin_token, "Northwind").await;
+    let mut brands = stack.brands().await.expect("client");
+    // A failed change (duplicate name) writes no event.
+    let duplicate = brands
+        .create_brand(authed(
+            &tenant.admin_token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: "Northwind".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await;
+    assert_code(duplicate, Code::AlreadyExists);
+    brands
+        .update_brand(authed(
+            &tenant.admin_token,
+            UpdateBrandRequest {
+                brand: Some(Brand {
+                    brand_id: brand.brand_id.clone(),
+                    name: "Northwind 2".into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+        ))
+        .await
+        .expect("update");
+    brands
+        .delete_brand(authed(
+            &tenant.admin_token,
+            DeleteBrandRequest {
+                brand_id: brand.brand_id,
+            },
+        ))
+        .await
+        .expect("delete");
+    assert_eq!(
+        outbox_types(&stack, "brands", &tenant.tenant_id).await,
+        ["brand.created", "brand.updated", "brand.deleted"]
+    );
+    assert!(
+        outbox_types(&stack, "brands", &other.tenant_id)
+            .await
+            .is_empty(),
+        "RLS keeps outboxes apart too"
+    );
+    let (_, _) = user_with_role(&stack, &tenant, ProtoRole::Manager).await;
+    assert_eq!(
+        outbox_types(&stack, "auth", &tenant.tenant_id).await,
+        ["tenant.created", "user.created"]
+    );
+}
