@@ -35,6 +35,8 @@ export PULSEPOINT_REDIS_URL="redis://127.0.0.1:6379"
 export PULSEPOINT_AUTH_URL="http://127.0.0.1:50051"
 export PULSEPOINT_SHUTDOWN_DELAY_MS=200
 export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
+# Outbox relays publish to the emulator (topic pulsepoint-events) when it is up.
+export PULSEPOINT_PUBSUB_PROJECT=pulsepoint-dev
 
 log "migrating"
 PULSEPOINT_DATABASE_URL="$(role_url auth)" PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" \

@@ -27,6 +27,8 @@ pub struct ServeOptions {
     /// Time between flipping health to NOT_SERVING and closing the listener, so load
     /// balancers stop routing here first.
     pub shutdown_delay: Duration,
+    /// Records `api.request` events into the service's outbox when set.
+    pub api_events: Option<crate::ApiEventsLayer>,
 }
 
 /// Builds the authentication layer used by every backend service.
@@ -58,6 +60,7 @@ pub async fn serve(
         health_names,
         auth,
         shutdown_delay,
+        api_events,
     } = options;
     let (reporter, health_service) = tonic_health::server::health_reporter();
     reporter
@@ -89,6 +92,7 @@ pub async fn serve(
     let stack = ServiceBuilder::new()
         .layer(RequestContextLayer)
         .layer(auth)
+        .option_layer(api_events)
         .layer(RateLimitLayer::new(
             config.tenant_rate_per_sec,
             config.user_rate_per_sec,

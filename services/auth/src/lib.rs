@@ -96,6 +96,7 @@ pub async fn serve(
         PublicMethods::new(PUBLIC_METHODS.iter().copied()),
     );
     let max = server.max_message_bytes;
+    let api_events = pp_server::ApiEventsLayer::start(state.pool.clone(), "auth");
     let service = AuthServiceServer::new(api::AuthApi::new(Arc::new(state)))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -104,6 +105,7 @@ pub async fn serve(
         health_names: vec!["pulsepoint.auth.v1.AuthService"],
         auth,
         shutdown_delay,
+        api_events: Some(api_events),
     };
     pp_server::serve(
         options,

@@ -72,6 +72,7 @@ pub async fn serve(
         shutdown_delay,
     } = deps;
     let max = server.max_message_bytes;
+    let api_events = pp_server::ApiEventsLayer::start(state.pool.clone(), "brands");
     let service = BrandServiceServer::new(api::BrandApi::new(Arc::new(state)))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
@@ -80,6 +81,7 @@ pub async fn serve(
         health_names: vec!["pulsepoint.brands.v1.BrandService"],
         auth,
         shutdown_delay,
+        api_events: Some(api_events),
     };
     pp_server::serve(
         options,

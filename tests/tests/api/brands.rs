@@ -390,3 +390,60 @@ async fn every_change_writes_its_event_in_the_same_transaction() {
         ["tenant.created", "user.created"]
     );
 }
+
+#[tokio::test]
+async fn every_authenticated_call_becomes_an_api_event() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let mut brands = stack.brands().await.expect("client");
+    brands
+        .list_brands(authed(&tenant.admin_token, ListBrandsRequest::default()))
+        .await
+        .expect("list");
+    let missing = brands
+        .get_brand(authed(
+            &tenant.admin_token,
+            GetBrandRequest {
+                brand_id: uuid::Uuid::new_v4().to_string(),
+            },
+        ))
+        .await;
+    assert_code(missing, Code::NotFound);
+    // Written by a background batcher, not inside the requests: wait for it.
+    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
+    let mut rows: Vec<(String, serde_json::Value)> = Vec::new();
+    for _ in 0..50 {
+        let mut tx = pool.begin().await.expect("tx");
+        sqlx::query("select set_config('app.tenant_id', $1, true)")
+            .bind(&tenant.tenant_id)
+            .execute(&mut *tx)
+            .await
+            .expect("ctx");
+        rows = sqlx::query_as("select event_type, envelope from brands.outbox where event_type like 'api.%' order by occurred_at")
+            .fetch_all(&mut *tx)
+            .await
+            .expect("rows");
+        tx.commit().await.expect("commit");
+        if rows.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0].0, "api.request");
+    assert_eq!(
+        rows[0].1["payload"]["method"],
+        "/pulsepoint.brands.v1.BrandService/ListBrands"
+    );
+    assert_eq!(rows[1].0, "api.error");
+    assert_eq!(rows[1].1["payload"]["grpc_code"], "NOT_FOUND");
+    assert_eq!(
+        rows[1].1["user_id"],
+        serde_json::Value::String(tenant.admin_id.clone())
+    );
+    assert!(
+        rows[1].1["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+}
