@@ -11,6 +11,7 @@ use pp_auth::{KeyStore, SigningKey};
 use pp_config::{JwtConfig, ServerConfig};
 use pp_proto::auth::auth_service_client::AuthServiceClient;
 use pp_proto::brands::brand_service_client::BrandServiceClient;
+use pp_proto::observability::observability_service_client::ObservabilityServiceClient;
 use pp_testkit::TestDb;
 use pulsepoint_auth::domain::passwords::PasswordPolicy;
 use tokio::net::TcpListener;
@@ -26,6 +27,9 @@ pub struct StackOptions {
     pub tenant_rate_per_sec: u32,
     pub user_rate_per_sec: u32,
     pub shutdown_delay: Duration,
+    /// A Pub/Sub emulator (`host:port`): when set, every service relays its outbox
+    /// there and observability subscribes.
+    pub pubsub_emulator: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -35,6 +39,7 @@ impl Default for StackOptions {
             tenant_rate_per_sec: 10_000,
             user_rate_per_sec: 10_000,
             shutdown_delay: Duration::ZERO,
+            pubsub_emulator: None,
         }
     }
 }
@@ -44,6 +49,9 @@ pub struct Stack {
     pub auth_addr: SocketAddr,
     pub brands_addr: SocketAddr,
     pub gateway_addr: SocketAddr,
+    pub observability_addr: SocketAddr,
+    /// The observability state, so tests can deliver events as the subscriber would.
+    pub observability: Arc<pulsepoint_observability::State>,
     pub signing_key: Arc<SigningKey>,
     pub jwt: JwtConfig,
     shutdowns: Vec<oneshot::Sender<()>>,
@@ -92,10 +100,23 @@ pub async fn migrated_db() -> anyhow::Result<TestDb> {
     db.migrate("brands", pulsepoint_brands::MIGRATIONS).await?;
     db.migrate("commerce", pulsepoint_brands::COMMERCE_MIGRATIONS)
         .await?;
+    db.migrate("observability", pulsepoint_observability::MIGRATIONS)
+        .await?;
     Ok(db)
 }
 
+/// With `TEST_LOG` set, the servers' logs go to the test output.
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
+    init_test_log();
     let db = migrated_db().await?;
     let signing_key = Arc::new(SigningKey::generate()?);
     let jwks = JwkSet {
@@ -154,6 +175,48 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         }
     });
 
+    // observability
+    let (observability_listener, observability_addr) = listener().await?;
+    let observability = Arc::new(pulsepoint_observability::State::new(
+        db.pool_as("observability", 8).await?,
+        Arc::new(pp_cache::Cache::new(&options.redis_url)),
+    ));
+    let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
+    let auth_layer = pulsepoint_observability::auth_layer(keys, &jwt, &observability);
+    let (tx, signal) = shutdown_pair();
+    shutdowns.push(tx);
+    let deps = pulsepoint_observability::Deps {
+        server: server_config(&options),
+        state: observability.clone(),
+        auth: auth_layer,
+        shutdown_delay: options.shutdown_delay,
+    };
+    tokio::spawn(async move {
+        if let Err(err) =
+            pulsepoint_observability::serve(deps, observability_listener, signal).await
+        {
+            eprintln!("observability server: {err}");
+        }
+    });
+
+    // The event pipeline, when a broker is given.
+    if let Some(host) = &options.pubsub_emulator {
+        let pubsub = pp_events::PubSubConfig::emulator(host.clone(), "pulsepoint-test");
+        for schema in ["auth", "brands", "observability"] {
+            let (tx, signal) = shutdown_pair();
+            shutdowns.push(tx);
+            pp_events::relay::spawn(db.pool_as(schema, 2).await?, pubsub.clone(), schema, signal);
+        }
+        let (tx, signal) = shutdown_pair();
+        shutdowns.push(tx);
+        tokio::spawn(pulsepoint_observability::run_subscriber(
+            observability.clone(),
+            pubsub,
+            pp_events::relay::OBSERVABILITY_SUBSCRIPTION.to_owned(),
+            signal,
+        ));
+    }
+
     // gateway
     let static_dir =
         std::env::temp_dir().join(format!("pp-static-{}", uuid::Uuid::new_v4().simple()));
@@ -193,6 +256,8 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         auth_addr,
         brands_addr,
         gateway_addr,
+        observability_addr,
+        observability,
         signing_key,
         jwt,
         shutdowns,
@@ -213,6 +278,12 @@ impl Stack {
 
     pub async fn brands(&self) -> anyhow::Result<BrandServiceClient<Channel>> {
         Ok(BrandServiceClient::new(channel(self.brands_addr).await?))
+    }
+
+    pub async fn observability(&self) -> anyhow::Result<ObservabilityServiceClient<Channel>> {
+        Ok(ObservabilityServiceClient::new(
+            channel(self.observability_addr).await?,
+        ))
     }
 
     /// Signals every server to shut down (health flips to NOT_SERVING first).

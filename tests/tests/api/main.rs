@@ -8,6 +8,7 @@ mod brands;
 mod cross_tenant;
 mod forged_tokens;
 mod gateway;
+mod observability;
 mod rbac;
 mod redis_down;
 mod rls;

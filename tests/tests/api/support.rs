@@ -212,6 +212,7 @@ pub async fn call(
     use pp_proto::common::{Date, DateRange};
     let mut auth = stack.auth().await.expect("auth client");
     let mut brands = stack.brands().await.expect("brands client");
+    let _observability = stack.observability().await.expect("observability client");
     let t = targets;
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {

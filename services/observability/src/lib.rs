@@ -1,0 +1,126 @@
+//! The observability service: stores every event once, and answers what the tenant's
+//! API and AI use looks like (events, usage and cost, accuracy, latency, budgets).
+
+pub mod api;
+pub mod budget;
+pub mod ingest;
+pub mod store;
+
+use std::sync::Arc;
+
+use pp_auth::{AuthLayer, PublicMethods};
+use pp_cache::Cache;
+use pp_config::ServerConfig;
+use pp_db::{Migration, PgPool};
+use pp_proto::observability::observability_service_server::ObservabilityServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+pub use ingest::ingest;
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        sql: include_str!("../migrations/0001_events.sql"),
+    },
+    pp_events::OUTBOX_MIGRATION,
+];
+
+pub struct State {
+    pub pool: PgPool,
+    pub cache: Arc<Cache>,
+    /// Newly stored events, for StreamEvents (each subscriber filters by tenant).
+    pub live: broadcast::Sender<Arc<store::EventRow>>,
+    /// The currency model costs are recorded in (the price table's).
+    pub cost_currency: String,
+}
+
+impl State {
+    pub fn new(pool: PgPool, cache: Arc<Cache>) -> Self {
+        let (live, _) = broadcast::channel(4096);
+        State {
+            pool,
+            cache,
+            live,
+            cost_currency: "USD".into(),
+        }
+    }
+}
+
+pub struct Deps {
+    pub server: ServerConfig,
+    pub state: Arc<State>,
+    pub auth: AuthLayer,
+    pub shutdown_delay: std::time::Duration,
+}
+
+pub fn auth_layer(
+    keys: Arc<pp_auth::KeyStore>,
+    jwt: &pp_config::JwtConfig,
+    state: &State,
+) -> AuthLayer {
+    pp_server::serve::auth_layer(
+        keys,
+        jwt,
+        state.pool.clone(),
+        state.cache.clone(),
+        PublicMethods::default(),
+    )
+}
+
+/// Stores every event delivered on `subscription` until `shutdown`.
+pub async fn run_subscriber(
+    state: Arc<State>,
+    pubsub: pp_events::PubSubConfig,
+    subscription: String,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    pp_events::consumer::consume(
+        pubsub,
+        subscription,
+        move |event| {
+            let state = state.clone();
+            async move {
+                ingest(&state, &event)
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string())
+            }
+        },
+        shutdown,
+    )
+    .await;
+}
+
+pub async fn serve(
+    deps: Deps,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let Deps {
+        server,
+        state,
+        auth,
+        shutdown_delay,
+    } = deps;
+    let max = server.max_message_bytes;
+    let api_events = pp_server::ApiEventsLayer::start(state.pool.clone(), "observability");
+    let service = ObservabilityServiceServer::new(api::ObservabilityApi::new(state))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let options = pp_server::ServeOptions {
+        config: server,
+        health_names: vec!["pulsepoint.observability.v1.ObservabilityService"],
+        auth,
+        shutdown_delay,
+        api_events: Some(api_events),
+    };
+    pp_server::serve(
+        options,
+        listener,
+        tonic::service::Routes::new(service),
+        shutdown,
+    )
+    .await
+}

@@ -1,0 +1,552 @@
+//! The event store and what it answers: per tenant, exactly, once per event.
+
+use std::time::Duration;
+
+use pp_events::EventEnvelope;
+use pp_proto::common::Money;
+use pp_proto::observability::*;
+use serde_json::json;
+use tokio_stream::StreamExt;
+use tonic::Code;
+use uuid::Uuid;
+
+use crate::support::*;
+
+// One row of a fixture table per call reads better than a builder here.
+#[allow(clippy::too_many_arguments)]
+fn ai_call(
+    tenant: &str,
+    user: &str,
+    model: &str,
+    operation: &str,
+    input: i64,
+    output: i64,
+    cost_micros: i64,
+    latency_ms: f64,
+) -> EventEnvelope {
+    EventEnvelope::new(
+        tenant.parse().expect("tenant"),
+        "ai.model_called",
+        json!({
+            "provider": "anthropic", "model": model, "operation": operation,
+            "input_tokens": input, "output_tokens": output, "cost_micros": cost_micros,
+            "duration_ms": latency_ms,
+        }),
+    )
+    .with_user(user.parse().expect("user"))
+}
+
+#[tokio::test]
+async fn events_are_stored_once_and_listed_only_to_their_tenant() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let a = sign_up(&stack, "A").await;
+    let b = sign_up(&stack, "B").await;
+    let event = EventEnvelope::new(
+        a.tenant_id.parse().expect("uuid"),
+        "data.sync_completed",
+        json!({ "records_written": 42 }),
+    );
+    assert!(
+        pulsepoint_observability::ingest(&stack.observability, &event)
+            .await
+            .expect("ingest")
+    );
+    assert!(
+        !pulsepoint_observability::ingest(&stack.observability, &event)
+            .await
+            .expect("redelivery"),
+        "a redelivered event is stored once"
+    );
+    let mut failed = EventEnvelope::new(
+        a.tenant_id.parse().expect("uuid"),
+        "data.sync_failed",
+        json!({}),
+    );
+    failed.status = "error".into();
+    pulsepoint_observability::ingest(&stack.observability, &failed)
+        .await
+        .expect("ingest");
+    let theirs = EventEnvelope::new(
+        b.tenant_id.parse().expect("uuid"),
+        "data.sync_completed",
+        json!({}),
+    );
+    pulsepoint_observability::ingest(&stack.observability, &theirs)
+        .await
+        .expect("ingest");
+
+    let mut client = stack.observability().await.expect("client");
+    let types = vec![
+        "data.sync_completed".to_owned(),
+        "data.sync_failed".to_owned(),
+    ];
+    let listed = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: types.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.events.len(), 2);
+    assert!(listed.events.iter().all(|e| e.tenant_id == a.tenant_id));
+    assert_eq!(
+        listed.events[0].event_type, "data.sync_failed",
+        "newest first"
+    );
+    let failures = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: types.clone(),
+                status: EventStatus::Failure as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(failures.events.len(), 1);
+    let page = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: types.clone(),
+                page_size: 1,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("page")
+        .into_inner();
+    let next = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: types,
+                page_size: 1,
+                page_token: page.next_page_token,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("page 2")
+        .into_inner();
+    assert_eq!(next.events[0].event_id, event.event_id.to_string());
+    let for_b = client
+        .list_events(authed(&b.admin_token, ListEventsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(for_b.events.iter().all(|e| e.tenant_id == b.tenant_id));
+    assert_invalid(
+        client
+            .list_events(authed(
+                &a.admin_token,
+                ListEventsRequest {
+                    brand_id: "nope".into(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        "brand_id",
+    );
+}
+
+#[tokio::test]
+async fn usage_latency_and_accuracy_match_the_ai_events_exactly() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let a = sign_up(&stack, "A").await;
+    let b = sign_up(&stack, "B").await;
+    let calls = [
+        ai_call(
+            &a.tenant_id,
+            &a.admin_id,
+            "claude-sonnet",
+            "answer",
+            1200,
+            300,
+            8_100,
+            900.0,
+        ),
+        ai_call(
+            &a.tenant_id,
+            &a.admin_id,
+            "claude-sonnet",
+            "answer",
+            800,
+            200,
+            5_400,
+            1100.0,
+        ),
+        ai_call(
+            &a.tenant_id,
+            &a.admin_id,
+            "claude-haiku",
+            "classify",
+            100,
+            10,
+            150,
+            100.0,
+        ),
+        ai_call(
+            &b.tenant_id,
+            &b.admin_id,
+            "claude-sonnet",
+            "answer",
+            99_999,
+            99_999,
+            9_999_999,
+            5.0,
+        ),
+    ];
+    for call in &calls {
+        pulsepoint_observability::ingest(&stack.observability, call)
+            .await
+            .expect("ingest");
+    }
+    let tenant: Uuid = a.tenant_id.parse().expect("uuid");
+    for (rating, actionable, category) in [
+        (5, true, "revenue"),
+        (4, false, "revenue"),
+        (2, true, "inventory"),
+    ] {
+        let feedback = EventEnvelope::new(
+            tenant,
+            "ai.feedback_provided",
+            json!({ "rating": rating, "actionable": actionable, "category": category }),
+        );
+        pulsepoint_observability::ingest(&stack.observability, &feedback)
+            .await
+            .expect("ingest");
+    }
+    for answerable in [true, true, false] {
+        let answer = EventEnvelope::new(
+            tenant,
+            "ai.answer_generated",
+            json!({ "answerable": answerable, "category": "revenue" }),
+        );
+        pulsepoint_observability::ingest(&stack.observability, &answer)
+            .await
+            .expect("ingest");
+    }
+
+    let mut client = stack.observability().await.expect("client");
+    let usage = client
+        .get_usage_summary(authed(
+            &a.admin_token,
+            GetUsageSummaryRequest {
+                group_by: vec![UsageDimension::Model as i32],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("usage")
+        .into_inner();
+    let totals = usage.totals.expect("totals");
+    assert_eq!(
+        (
+            totals.input_tokens,
+            totals.output_tokens,
+            totals.request_count
+        ),
+        (2100, 510, 3)
+    );
+    let cost = totals.cost.expect("cost");
+    assert_eq!(
+        (cost.units, cost.nanos),
+        (0, 13_650_000),
+        "0.01365 USD, exactly"
+    );
+    let by_model: Vec<(String, i64)> = usage
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.key.clone().expect("key").model,
+                g.totals.clone().expect("t").input_tokens,
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_model,
+        vec![
+            ("claude-haiku".to_owned(), 100),
+            ("claude-sonnet".to_owned(), 2000)
+        ]
+    );
+
+    let latency = client
+        .get_latency_summary(authed(&a.admin_token, GetLatencySummaryRequest::default()))
+        .await
+        .expect("latency")
+        .into_inner();
+    let answer = latency
+        .ai_operations
+        .iter()
+        .find(|s| s.name == "answer")
+        .expect("answer op");
+    assert_eq!(answer.count, 2);
+    assert_eq!(answer.max.expect("max").seconds, 1, "1100 ms");
+    assert_eq!(
+        answer.p50.expect("p50").seconds,
+        1,
+        "median of 900 and 1100 is 1000 ms"
+    );
+
+    let accuracy = client
+        .get_accuracy_summary(authed(
+            &a.admin_token,
+            GetAccuracySummaryRequest {
+                trend_interval: TrendInterval::Day as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("accuracy")
+        .into_inner();
+    let overall = accuracy.overall.expect("overall");
+    assert_eq!(overall.feedback_count, 3);
+    assert!((overall.average_rating - 11.0 / 3.0).abs() < 1e-9);
+    assert!((overall.actionable_ratio - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(overall.answer_count, 3);
+    assert!((overall.unanswerable_ratio - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        overall
+            .distribution
+            .iter()
+            .map(|r| r.count)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 0, 1, 1]
+    );
+    let revenue = accuracy
+        .by_category
+        .iter()
+        .find(|c| c.category == "revenue")
+        .expect("revenue");
+    assert_eq!(revenue.stats.clone().expect("stats").feedback_count, 2);
+    assert_eq!(accuracy.trend.len(), 1);
+
+    // B's enormous call is B's alone.
+    let b_usage = client
+        .get_usage_summary(authed(&b.admin_token, GetUsageSummaryRequest::default()))
+        .await
+        .expect("usage")
+        .into_inner();
+    assert_eq!(b_usage.totals.expect("totals").input_tokens, 99_999);
+}
+
+#[tokio::test]
+async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let a = sign_up(&stack, "A").await;
+    let b = sign_up(&stack, "B").await;
+    let mut client = stack.observability().await.expect("client");
+    let set = client
+        .set_cost_budget(authed(
+            &a.admin_token,
+            SetCostBudgetRequest {
+                budget: Some(CostBudget {
+                    period: BudgetPeriod::Monthly as i32,
+                    limit: Some(Money {
+                        currency_code: "USD".into(),
+                        units: 1,
+                        nanos: 0,
+                    }),
+                    enforcement: BudgetEnforcement::Block as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("set")
+        .into_inner()
+        .budget
+        .expect("budget");
+    assert!(
+        (set.warning_ratio - 0.8).abs() < 1e-9,
+        "default warning at 80%"
+    );
+
+    // 0.50 + 0.35 = 85% (warning), + 0.10 = 95%, + 0.20 = 115% (limit), + 0.05.
+    for cost in [500_000, 350_000, 100_000, 200_000, 50_000] {
+        let call = ai_call(
+            &a.tenant_id,
+            &a.admin_id,
+            "claude-sonnet",
+            "answer",
+            10,
+            10,
+            cost,
+            10.0,
+        );
+        pulsepoint_observability::ingest(&stack.observability, &call)
+            .await
+            .expect("ingest");
+    }
+    let alerts = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: vec!["budget.warning".into(), "budget.limit_reached".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("alerts")
+        .into_inner();
+    let mut kinds: Vec<String> = alerts.events.iter().map(|e| e.event_type.clone()).collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec!["budget.limit_reached", "budget.warning"],
+        "one alert per threshold, not one per call"
+    );
+
+    let check = |token: String| {
+        let mut client = client.clone();
+        async move {
+            client
+                .check_budget(authed(
+                    &token,
+                    CheckBudgetRequest {
+                        estimated_cost: Some(Money {
+                            currency_code: "USD".into(),
+                            units: 0,
+                            nanos: 10_000_000,
+                        }),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("check")
+                .into_inner()
+        }
+    };
+    let over = check(a.admin_token.clone()).await;
+    assert!(!over.allowed, "past the hard cap the answer is no");
+    assert!(over.retry_time.is_some());
+    assert!(
+        check(b.admin_token.clone()).await.allowed,
+        "another tenant is not affected"
+    );
+    let got = client
+        .get_cost_budget(authed(&a.admin_token, GetCostBudgetRequest::default()))
+        .await
+        .expect("get")
+        .into_inner()
+        .budget
+        .expect("budget");
+    let spent = got.spent.expect("spent");
+    assert_eq!((spent.units, spent.nanos), (1, 200_000_000));
+    assert_code(
+        client
+            .get_cost_budget(authed(&b.admin_token, GetCostBudgetRequest::default()))
+            .await,
+        Code::NotFound,
+    );
+}
+
+#[tokio::test]
+async fn live_tail_shows_only_the_callers_tenant() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let a = sign_up(&stack, "A").await;
+    let b = sign_up(&stack, "B").await;
+    let mut client = stack.observability().await.expect("client");
+    let mut stream = client
+        .stream_events(authed(
+            &a.admin_token,
+            StreamEventsRequest {
+                event_types: vec!["data.sync_started".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("stream")
+        .into_inner();
+    let theirs = EventEnvelope::new(
+        b.tenant_id.parse().expect("uuid"),
+        "data.sync_started",
+        json!({}),
+    );
+    let ours = EventEnvelope::new(
+        a.tenant_id.parse().expect("uuid"),
+        "data.sync_started",
+        json!({}),
+    );
+    pulsepoint_observability::ingest(&stack.observability, &theirs)
+        .await
+        .expect("ingest");
+    pulsepoint_observability::ingest(&stack.observability, &ours)
+        .await
+        .expect("ingest");
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("an event")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(
+        first.event.expect("event").event_id,
+        ours.event_id.to_string()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_change_reaches_the_store_through_pubsub() {
+    let emulator = tokio::task::spawn_blocking(pp_testkit::PubSubEmulator::start)
+        .await
+        .expect("join")
+        .expect("emulator");
+    let options = StackOptions {
+        pubsub_emulator: Some(emulator.host()),
+        ..StackOptions::default()
+    };
+    let stack = spawn_stack(options).await.expect("stack");
+    let tenant = sign_up(&stack, "Piped").await;
+    let brand = create_brand(&stack, &tenant.admin_token, "Through the broker").await;
+    let mut client = stack.observability().await.expect("client");
+    let mut found = Vec::new();
+    for _ in 0..150 {
+        found = client
+            .list_events(authed(
+                &tenant.admin_token,
+                ListEventsRequest {
+                    event_types: vec![
+                        "brand.created".into(),
+                        "tenant.created".into(),
+                        "api.request".into(),
+                    ],
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("list")
+            .into_inner()
+            .events;
+        let types: Vec<&str> = found.iter().map(|e| e.event_type.as_str()).collect();
+        if types.contains(&"brand.created")
+            && types.contains(&"tenant.created")
+            && types.contains(&"api.request")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let created = found
+        .iter()
+        .find(|e| e.event_type == "brand.created")
+        .expect("brand.created stored");
+    assert_eq!(created.brand_id, brand.brand_id);
+    assert!(
+        found.iter().any(|e| e.event_type == "tenant.created"),
+        "auth's events too"
+    );
+    assert!(
+        found.iter().any(|e| e.event_type == "api.request"),
+        "API request events too"
+    );
+}
