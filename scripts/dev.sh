@@ -18,7 +18,7 @@ log() { printf '[dev] %s\n' "$*" >&2; }
 
 command -v cargo >/dev/null || { log "cargo not found: install Rust (rustup) first"; exit 1; }
 log "building (release)"
-cargo build --release --bins -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway -p pulsepoint-e2e
+cargo build --release --bins -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-observability -p pulsepoint-gateway -p pulsepoint-e2e
 
 bash scripts/backing-services.sh --pubsub || log "Pub/Sub emulator unavailable; continuing without events"
 bash scripts/tools.sh
@@ -41,8 +41,8 @@ export PULSEPOINT_PUBSUB_PROJECT=pulsepoint-dev
 log "migrating"
 PULSEPOINT_DATABASE_URL="$(role_url auth)" PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" \
   PULSEPOINT_SIGNING_KEY_FILE="${dev}/signing-key.pem" "${bin}/pulsepoint-auth" migrate
-PULSEPOINT_DATABASE_URL="$(role_url brands)" PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" \
-  "${bin}/pulsepoint-brands" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 
 start() { # name binary env...
   local name=$1 binary=$2; shift 2
@@ -53,12 +53,13 @@ start() { # name binary env...
 start auth pulsepoint-auth PULSEPOINT_LISTEN_ADDR=127.0.0.1:50051 \
   PULSEPOINT_DATABASE_URL="$(role_url auth)" PULSEPOINT_SIGNING_KEY_FILE="${dev}/signing-key.pem"
 start brands pulsepoint-brands PULSEPOINT_LISTEN_ADDR=127.0.0.1:50052 PULSEPOINT_DATABASE_URL="$(role_url brands)"
+start observability pulsepoint-observability PULSEPOINT_LISTEN_ADDR=127.0.0.1:50055 PULSEPOINT_DATABASE_URL="$(role_url observability)"
 start gateway pulsepoint-gateway PULSEPOINT_LISTEN_ADDR=127.0.0.1:8080 \
   PULSEPOINT_CORS_ORIGINS="${PULSEPOINT_CORS_ORIGINS:-http://localhost:5173,http://127.0.0.1:8080,http://localhost:8080}" \
   PULSEPOINT_STATIC_DIR="${repo_root}/frontend/dist"
 
 grpcurl="${repo_root}/.tools/venv/bin/grpcurl"
-for target in 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:8080; do
+for target in 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50055 127.0.0.1:8080; do
   for i in $(seq 1 100); do
     "${grpcurl}" -plaintext "${target}" grpc.health.v1.Health/Check >/dev/null 2>&1 && break
     [[ $i == 100 ]] && { log "${target} did not become healthy; see ${dev}/logs"; exit 1; }
@@ -76,7 +77,8 @@ cat <<TXT
   Pulsepoint is running.
 
   Gateway (gRPC, grpc-web):  http://127.0.0.1:8080   (serves frontend/dist once the frontend is built)
-  Services: auth 127.0.0.1:50051 · brands 127.0.0.1:50052     logs: .dev/logs/
+  Services: auth :50051 · brands :50052 · observability :50055   logs: .dev/logs/
+  Events: outbox → Pub/Sub emulator 127.0.0.1:8085 (topic pulsepoint-events) → observability
   Demo login:  demo@pulsepoint.dev / pulsepoint-demo-password   (tenant ${tenant_id})
 
   Try (grpcurl is in .tools/venv/bin):
@@ -88,6 +90,7 @@ cat <<TXT
     grpcurl -plaintext -H "authorization: Bearer \$TOKEN" 127.0.0.1:8080 pulsepoint.brands.v1.BrandService/ListBrands
     grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"dateRange":{"startDate":{"year":2026,"month":1,"day":1},"endDate":{"year":2026,"month":12,"day":31}}}' \\
         127.0.0.1:8080 pulsepoint.brands.v1.BrandService/GetPortfolio
+    grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"pageSize":5}' 127.0.0.1:8080 pulsepoint.observability.v1.ObservabilityService/ListEvents
 
 TXT
 

@@ -35,8 +35,9 @@ role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
 "${bin}/pulsepoint-auth" keygen > "${work}/key.pem"
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 
-auth_port=$(free_port); brands_port=$(free_port); gateway_port=$(free_port)
+auth_port=$(free_port); brands_port=$(free_port); obs_port=$(free_port); gateway_port=$(free_port)
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_REDIS_URL=redis://127.0.0.1:6379
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${auth_port}" PULSEPOINT_DATABASE_URL="$(role_url auth)" \
   PULSEPOINT_SIGNING_KEY_FILE="${work}/key.pem" "${bin}/pulsepoint-auth" >"${work}/auth.log" 2>&1 &
@@ -44,12 +45,15 @@ pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${brands_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
   PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" "${bin}/pulsepoint-brands" >"${work}/brands.log" 2>&1 &
 pids+=($!)
+PULSEPOINT_LISTEN_ADDR="127.0.0.1:${obs_port}" PULSEPOINT_DATABASE_URL="$(role_url observability)" \
+  PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" "${bin}/pulsepoint-observability" >"${work}/observability.log" 2>&1 &
+pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
-  PULSEPOINT_BACKEND_AUTH="http://127.0.0.1:${auth_port}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" \
+  PULSEPOINT_BACKEND_AUTH="http://127.0.0.1:${auth_port}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" PULSEPOINT_BACKEND_OBSERVABILITY="http://127.0.0.1:${obs_port}" \
   PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway" >"${work}/gateway.log" 2>&1 &
 pids+=($!)
 
-for port in "${auth_port}" "${brands_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
   for i in $(seq 1 150); do
     status=$("${grpcurl}" -plaintext "127.0.0.1:${port}" grpc.health.v1.Health/Check 2>/dev/null | json 'd["status"]' 2>/dev/null || true)
     [[ "${status}" == SERVING ]] && break
@@ -57,9 +61,9 @@ for port in "${auth_port}" "${brands_port}" "${gateway_port}"; do
     sleep 0.2
   done
 done
-echo "ok   health SERVING on auth, brands, gateway"
+echo "ok   health SERVING on auth, brands, observability, gateway"
 
-for port in "${auth_port}" "${brands_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
   services=$("${grpcurl}" -plaintext "127.0.0.1:${port}" list) || fail "reflection list on ${port}"
   grep -q '^grpc.health.v1.Health$' <<<"${services}" || fail "health not listed on ${port}"
 done
@@ -80,6 +84,12 @@ echo "ok   sign up (tenant ${tenant_id}) and log in through the gateway"
 listed=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" "127.0.0.1:${gateway_port}" pulsepoint.brands.v1.BrandService/ListBrands) || fail "list brands"
 [[ "$(json 'd["brands"][0]["name"]' <<<"${listed}")" == "Smoke Brand" ]] || fail "listed brand: ${listed}"
 echo "ok   create brand (direct) and list brands (gateway)"
+
+"${grpcurl}" -plaintext -H "authorization: Bearer ${token}" -d '{"eventTypes":["budget.warning"]}' "127.0.0.1:${gateway_port}" \
+  pulsepoint.observability.v1.ObservabilityService/ListEvents >/dev/null || fail "list events"
+"${grpcurl}" -plaintext -H "authorization: Bearer ${token}" -d '{"budget":{"period":"BUDGET_PERIOD_MONTHLY","limit":{"currencyCode":"USD","units":"50"}}}' \
+  "127.0.0.1:${gateway_port}" pulsepoint.observability.v1.ObservabilityService/SetCostBudget >/dev/null || fail "set budget"
+echo "ok   observability through the gateway (ListEvents, SetCostBudget)"
 
 if "${grpcurl}" -plaintext "127.0.0.1:${brands_port}" pulsepoint.brands.v1.BrandService/ListBrands >"${work}/noauth.out" 2>&1; then
   fail "ListBrands without a token succeeded"
