@@ -98,6 +98,8 @@ where
                 }
             }
         }
+        // With tracing exported, the callee's span is a child of the current one.
+        pp_telemetry::inject_span_context(&tracing::Span::current(), request.headers_mut());
         self.inner.call(request)
     }
 }

@@ -96,6 +96,10 @@ impl Service<http::Request<Body>> for Proxy {
             for name in HOP_BY_HOP {
                 parts.headers.remove(*name);
             }
+            // The backend's spans become children of the gateway's: one trace per
+            // request. Without an exporter there is no span context and the client's
+            // own traceparent (if any) passes through unchanged.
+            pp_telemetry::inject_span_context(&tracing::Span::current(), &mut parts.headers);
             // The gateway is the edge: the client address it saw replaces any claim.
             parts.headers.remove("x-forwarded-for");
             if let Some(value) = peer.and_then(|ip| http::HeaderValue::from_str(&ip).ok()) {

@@ -13,3 +13,4 @@ mod rbac;
 mod redis_down;
 mod rls;
 mod server;
+mod trace_propagation;

@@ -1,0 +1,106 @@
+//! One trace follows a request from the gateway to the service behind it.
+//!
+//! An in-test OTLP receiver (the real opentelemetry-proto TraceService over gRPC)
+//! gets the spans the servers export. nextest runs each test in its own process, so
+//! this test may install the process-wide telemetry.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use pp_proto::brands::ListBrandsRequest;
+use pp_proto::brands::brand_service_client::BrandServiceClient;
+
+use crate::support::*;
+
+#[derive(Clone, Default)]
+struct Receiver {
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let mut spans = self
+            .spans
+            .lock()
+            .map_err(|_| tonic::Status::internal("poisoned"))?;
+        for resource in request.into_inner().resource_spans {
+            for scope in resource.scope_spans {
+                spans.extend(scope.spans);
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_through_the_gateway_is_one_trace() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = receiver.clone();
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(server))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    let telemetry = pp_telemetry::init(&pp_telemetry::TelemetryConfig {
+        service_name: "pulsepoint-test".into(),
+        log_format: "json".into(),
+        otlp_endpoint: Some(format!("http://{addr}")),
+    })
+    .expect("telemetry (this test needs its own process: run it with nextest)");
+
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Traced").await;
+    let channel = pulsepoint_e2e::channel(stack.gateway_addr)
+        .await
+        .expect("gateway");
+    BrandServiceClient::new(channel)
+        .list_brands(authed(&tenant.admin_token, ListBrandsRequest::default()))
+        .await
+        .expect("list via gateway");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(telemetry); // flushes the batch exporter
+
+    let spans = receiver.spans.lock().expect("spans").clone();
+    let list: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "/pulsepoint.brands.v1.BrandService/ListBrands")
+        .collect();
+    assert!(
+        list.len() >= 2,
+        "gateway and brands spans expected, got {}: {:?}",
+        list.len(),
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
+    let trace_id = &list[0].trace_id;
+    assert!(
+        list.iter().all(|s| &s.trace_id == trace_id),
+        "all spans of the request share one trace id"
+    );
+    let gateway = list
+        .iter()
+        .find(|s| s.parent_span_id.is_empty())
+        .expect("the gateway span is the root");
+    let brands = list
+        .iter()
+        .find(|s| s.parent_span_id == gateway.span_id)
+        .expect("the brands span is the gateway span's child");
+    assert_ne!(brands.span_id, gateway.span_id);
+}
