@@ -2,9 +2,10 @@
 # Writes development secrets for deploy/docker-compose.yml into deploy/.secrets/ (gitignored).
 # Random passwords and a fresh Ed25519 signing key. Idempotent: existing files are kept (delete
 # deploy/.secrets/ and the postgres-data volume to start over).
-# One <svc>.env per service in the compose file (auth, brands, gateway). postgres.env also holds
-# passwords for pp_integrations, pp_insights, pp_observability: those roles must exist because
-# the auth and brands migrations grant to them (libs/db/sql/bootstrap.sql creates all five).
+# One <svc>.env per service in the compose file (auth, brands, observability, gateway).
+# postgres.env also holds passwords for pp_integrations and pp_insights: those roles must exist
+# because the migrations grant to them (libs/db/sql/bootstrap.sql creates all five).
+# Re-running it after a service was added writes only the missing <svc>.env.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -60,6 +61,10 @@ PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write brands.env <<ENV
 PULSEPOINT_DATABASE_URL=$(db pp_brands "${PULSEPOINT_BRANDS_DB_PASSWORD}")
+PULSEPOINT_REDIS_URL=${redis_url}
+ENV
+write observability.env <<ENV
+PULSEPOINT_DATABASE_URL=$(db pp_observability "${PULSEPOINT_OBSERVABILITY_DB_PASSWORD}")
 PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write gateway.env <<ENV

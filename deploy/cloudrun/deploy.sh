@@ -9,7 +9,8 @@
 #   IMAGE_TAG           tag of the images built from deploy/Dockerfile (never "latest")
 # Optional env:
 #   REGISTRY            default ${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint
-#   SERVICES            default "auth brands gateway" (every service the workspace builds)
+#   SERVICES            default "auth brands observability gateway" (every service the
+#                       workspace builds)
 #   NETWORK, SUBNET     VPC for Direct VPC egress (Memorystore, private Cloud SQL, and the
 #                       gateway's calls to internal-only services); default "pulsepoint"
 #   CLOUDSQL_INSTANCE   PROJECT:REGION:INSTANCE to attach (Cloud SQL connector socket)
@@ -25,7 +26,11 @@
 #   pulsepoint-redis-url
 #   pulsepoint-auth-signing-key          Ed25519 PKCS#8 PEM, mounted as a file
 # Each service runs as its own service account pulsepoint-<svc>@PROJECT.iam.gserviceaccount.com
-# with secretAccessor on its secrets, Pub/Sub publisher and Cloud SQL client.
+# with secretAccessor on its secrets and Cloud SQL client. Pub/Sub (PULSEPOINT_PUBSUB_PROJECT is
+# set on every backend, which turns on its outbox relay): auth, brands and observability need
+# roles/pubsub.publisher on topic pulsepoint-events; observability also needs
+# roles/pubsub.subscriber on subscription pulsepoint-events-observability (streaming pull).
+# deploy/pubsub/setup.sh creates the topic and subscription and grants these roles.
 #
 # When a service crate is added, add it to PORT, GRPC_SERVICE, MIGRATION_ORDER, DEPLOY_ORDER and
 # the gateway's PULSEPOINT_BACKEND_<SVC> following the auth/brands pattern.
@@ -46,7 +51,7 @@ if [[ "${IMAGE_TAG}" == "latest" ]]; then
 fi
 
 REGISTRY="${REGISTRY:-${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint}"
-SERVICES="${SERVICES:-auth brands gateway}"
+SERVICES="${SERVICES:-auth brands observability gateway}"
 NETWORK="${NETWORK:-pulsepoint}"
 SUBNET="${SUBNET:-pulsepoint-${REGION}}"
 CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
@@ -55,15 +60,16 @@ OTEL_ENDPOINT="${OTEL_ENDPOINT:-}"
 SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
 DRY_RUN="${DRY_RUN:-0}"
 
-declare -A PORT=([auth]=50051 [brands]=50052 [gateway]=8080)
+declare -A PORT=([auth]=50051 [brands]=50052 [observability]=50055 [gateway]=8080)
 declare -A GRPC_SERVICE=(
   [auth]=pulsepoint.auth.v1.AuthService
   [brands]=pulsepoint.brands.v1.BrandService
+  [observability]=pulsepoint.observability.v1.ObservabilityService
   [gateway]=""
 )
-MIGRATION_ORDER=(auth brands)
+MIGRATION_ORDER=(auth brands observability)
 # auth first (everyone needs its URL), gateway last (it needs every backend's URL).
-DEPLOY_ORDER=(auth brands gateway)
+DEPLOY_ORDER=(auth brands observability gateway)
 
 gc=(gcloud --project "${PROJECT_ID}" --quiet)
 declare -A URL=()
@@ -166,13 +172,14 @@ deploy_service() {
       "PULSEPOINT_AUTH_URL=$(service_url auth)"
       "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
       "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
+      "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
     )
     flags+=(--ingress all --cpu 1 --memory 512Mi --min-instances 1 --max-instances 20)
     mapfile -t -O "${#flags[@]}" flags < <(vpc_flags all-traffic)
   else
     secrets+=("PULSEPOINT_DATABASE_URL=pulsepoint-${svc}-db-url:latest")
-    # Outbox relay, Pub/Sub subscriber and SKIP LOCKED job runners work between requests:
-    # keep CPU allocated and one instance warm.
+    # Outbox relay, Pub/Sub subscriber (observability's streaming pull) and SKIP LOCKED job
+    # runners work between requests: keep CPU allocated and one instance warm.
     flags+=(--ingress internal --no-cpu-throttling --min-instances 1 --max-instances 10)
     mapfile -t -O "${#flags[@]}" flags < <(vpc_flags private-ranges-only)
     [[ -n "${CLOUDSQL_INSTANCE}" ]] && flags+=(--add-cloudsql-instances "${CLOUDSQL_INSTANCE}")
@@ -182,6 +189,10 @@ deploy_service() {
         secrets+=("/var/secrets/pulsepoint/signing/signing-key.pem=pulsepoint-auth-signing-key:latest")
         env+=("PULSEPOINT_SIGNING_KEY_FILE=/var/secrets/pulsepoint/signing/signing-key.pem")
         flags+=(--cpu 2 --memory 1Gi)  # argon2id is CPU and memory bound
+        ;;
+      observability)
+        env+=("PULSEPOINT_PUBSUB_SUBSCRIPTION=pulsepoint-events-observability")
+        flags+=(--cpu 1 --memory 512Mi)
         ;;
       *)
         flags+=(--cpu 1 --memory 512Mi)

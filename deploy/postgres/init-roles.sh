@@ -3,8 +3,8 @@
 # Creates the roles of libs/db/sql/bootstrap.sql with random passwords: pulsepoint_owner (runs
 # migrations, owns the schemas) and pp_<svc>, one login role per service that owns nothing;
 # the migrations grant each role what it needs. All five pp_<svc> roles are created although only
-# auth and brands exist yet: their migrations already grant to pp_integrations, pp_insights and
-# pp_observability, and fail if those roles are missing.
+# auth, brands and observability exist yet: their migrations already grant to pp_integrations
+# and pp_insights, and fail if those roles are missing.
 # Passwords come from deploy/.secrets/postgres.env (written by deploy/dev-secrets.sh).
 set -euo pipefail
 

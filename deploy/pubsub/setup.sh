@@ -7,21 +7,29 @@
 #   topic         pulsepoint-events            publishers set ordering key = tenant id,
 #                                              attributes event_type, tenant_id; JSON envelope
 #   topic         pulsepoint-events-dlq        dead letters of both subscriptions
-#   subscription  pulsepoint-events-observability   for the planned observability consumer
-#                                              (no binary pulls it yet: unacked messages expire
-#                                              after 7 days); ordering on, dead-letter after 10 tries
+#   subscription  pulsepoint-events-observability   pulled (streaming pull) by
+#                                              pulsepoint-observability; ordering on, dead-letter
+#                                              after 10 tries; unacked messages kept 7 days
 #   subscription  pulsepoint-events-dlq-hold   keeps dead letters for inspection (7 days)
 #   table         pulsepoint_analytics.events  partitioned by publish_time (DAY), clustered
 #                                              by tenant_id, event_type
 #   subscription  pulsepoint-events-bigquery   BigQuery subscription into that table
 #                                              (use_topic_schema=false, write_metadata=true,
 #                                              use_table_schema=true: envelope fields -> columns)
+#   IAM           pulsepoint-<svc>@PROJECT service accounts (Workload Identity on GKE, the
+#                 Cloud Run service identity): roles/pubsub.publisher on pulsepoint-events for
+#                 every outbox relay (auth, brands, observability); roles/pubsub.subscriber on
+#                 pulsepoint-events-observability for observability. Accounts that do not exist
+#                 yet are reported and skipped; run the script again once they do.
 #
-# Env: PROJECT_ID (required), BQ_LOCATION (default EU), DRY_RUN=1 prints the commands only.
+# Env: PROJECT_ID (required), BQ_LOCATION (default EU), DRY_RUN=1 prints the commands only,
+#      PUBLISHERS (default "auth brands observability"), SUBSCRIBERS (default "observability").
 set -euo pipefail
 
 : "${PROJECT_ID:?set PROJECT_ID}"
 BQ_LOCATION="${BQ_LOCATION:-EU}"
+PUBLISHERS="${PUBLISHERS:-auth brands observability}"
+SUBSCRIBERS="${SUBSCRIBERS:-observability}"
 DRY_RUN="${DRY_RUN:-0}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -79,8 +87,10 @@ else
 fi
 
 # -------------------------------------------------------------- observability subscription
-# Created ahead of its consumer (no service in the workspace pulls it yet) so the topology is
-# complete; nothing here runs or names a binary.
+# Consumed by pulsepoint-observability (streaming pull, PULSEPOINT_PUBSUB_SUBSCRIPTION): it
+# stores each event idempotently by event_id and acks; a message it cannot store is nacked and
+# redelivered. Its backlog (num_undelivered_messages, oldest_unacked_message_age) is the
+# service's lag: see docs/operations.md, "Observability".
 # Ordering is a property of the subscription: messages with the same ordering key (tenant id)
 # are delivered in publish order. Redelivery with backoff; after 10 attempts, dead letter.
 if exists "${gc[@]}" pubsub subscriptions describe "${OBS_SUB}"; then
@@ -152,6 +162,27 @@ fi
 for sub in "${OBS_SUB}" "${BQ_SUB}"; do
   run "${gc[@]}" pubsub subscriptions add-iam-policy-binding "${sub}" \
     --member="${pubsub_agent}" --role=roles/pubsub.subscriber >/dev/null
+done
+
+# ------------------------------------------------------------------ service identities
+# Least privilege, on the resources themselves: publishers may publish to the events topic
+# only, the observability consumer may pull its own subscription only.
+# grant_sa SVC KIND RESOURCE ROLE: bind pulsepoint-SVC@PROJECT if that account exists.
+grant_sa() {
+  local svc="$1" kind="$2" resource="$3" role="$4"
+  local sa="pulsepoint-${svc}@${PROJECT_ID}.iam.gserviceaccount.com"
+  if [[ "${DRY_RUN}" != "1" ]] && ! exists "${gc[@]}" iam service-accounts describe "${sa}"; then
+    echo "service account ${sa}: missing, ${role} on ${resource} not granted" >&2
+    return 0
+  fi
+  run "${gc[@]}" pubsub "${kind}" add-iam-policy-binding "${resource}" \
+    --member="serviceAccount:${sa}" --role="${role}" >/dev/null
+}
+for svc in ${PUBLISHERS}; do
+  grant_sa "${svc}" topics "${TOPIC}" roles/pubsub.publisher
+done
+for svc in ${SUBSCRIBERS}; do
+  grant_sa "${svc}" subscriptions "${OBS_SUB}" roles/pubsub.subscriber
 done
 
 echo "pub/sub topology ready in ${PROJECT_ID}"

@@ -90,6 +90,12 @@ fn already_exists(error: &google_cloud_pubsub::Error) -> bool {
 /// creates the subscriptions before it publishes again: a message published to a
 /// topic with no subscription yet would reach nobody.
 pub async fn bootstrap(config: &PubSubConfig, subscriptions: &[&str]) -> BuildResult<()> {
+    if config.emulator_host.is_none() {
+        // Real Pub/Sub: topic and subscriptions are infrastructure (deploy/pubsub/), and
+        // a publisher-only service account may not create them (GCP answers
+        // PERMISSION_DENIED before checking existence).
+        return Ok(());
+    }
     let mut topics = TopicAdmin::builder();
     if let Some(endpoint) = config.endpoint() {
         topics = topics
