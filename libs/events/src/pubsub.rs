@@ -121,6 +121,9 @@ pub async fn ensure_subscriptions(
     config: &PubSubConfig,
     subscriptions: &[&str],
 ) -> BuildResult<()> {
+    if config.emulator_host.is_none() {
+        return Ok(()); // provisioned by deploy/pubsub/, see `bootstrap`
+    }
     let mut subs = SubscriptionAdmin::builder();
     if let Some(endpoint) = config.endpoint() {
         subs = subs
