@@ -67,7 +67,9 @@ for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
   services=$("${grpcurl}" -plaintext "127.0.0.1:${port}" list) || fail "reflection list on ${port}"
   grep -q '^grpc.health.v1.Health$' <<<"${services}" || fail "health not listed on ${port}"
 done
-"${grpcurl}" -plaintext "127.0.0.1:${gateway_port}" list | grep -q '^pulsepoint.brands.v1.BrandService$' || fail "gateway reflection"
+# (Captured first: `grep -q` closing the pipe early would fail it under pipefail.)
+gateway_services=$("${grpcurl}" -plaintext "127.0.0.1:${gateway_port}" list) || fail "gateway reflection"
+grep -q '^pulsepoint.brands.v1.BrandService$' <<<"${gateway_services}" || fail "gateway reflection lacks BrandService"
 "${grpcurl}" -plaintext "127.0.0.1:${brands_port}" describe pulsepoint.brands.v1.BrandService.CreateBrand >/dev/null || fail "describe"
 echo "ok   reflection (v1alpha) lists services on every server"
 

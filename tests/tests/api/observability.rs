@@ -550,3 +550,152 @@ async fn a_brand_change_reaches_the_store_through_pubsub() {
         "API request events too"
     );
 }
+
+/// 10,000 events written by concurrent transactions while the broker is stopped and
+/// restarted 5 times: afterwards the store holds every committed event exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_survive_five_broker_restarts_into_the_store() {
+    use pp_auth::TenantId;
+    use pp_db::TenantTx;
+    use pp_events::{PubSubConfig, Relay, RelayConfig};
+
+    let mut emulator = tokio::task::spawn_blocking(pp_testkit::PubSubEmulator::start)
+        .await
+        .expect("join")
+        .expect("emulator");
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let pubsub = PubSubConfig::emulator(emulator.host(), "pulsepoint-test");
+    let subscription = pp_events::relay::OBSERVABILITY_SUBSCRIPTION;
+    pp_events::pubsub::bootstrap(&pubsub, &[subscription])
+        .await
+        .expect("bootstrap");
+    let (stop_subscriber, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(pulsepoint_observability::run_subscriber(
+        stack.observability.clone(),
+        pubsub.clone(),
+        subscription.to_owned(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let relay_config = RelayConfig {
+        lease: Duration::from_secs(2),
+        max_backoff: Duration::from_millis(500),
+        idle_poll: Duration::from_millis(20),
+        subscriptions: vec![subscription.to_owned()],
+        ..RelayConfig::for_schema("brands")
+    };
+    let pool = stack.db.pool_as("brands", 8).await.expect("pool");
+    let start_relay = || async {
+        let relay = Relay::new(pool.clone(), pubsub.clone(), relay_config.clone())
+            .await
+            .expect("relay");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(relay.run(async move {
+            let _ = stopped.await;
+        }));
+        (stop, handle)
+    };
+    let store_count = |tenants: Vec<Uuid>| {
+        let observability = stack.db.pool_as("observability", 1);
+        async move {
+            let pool = observability.await.expect("pool");
+            let mut total = 0i64;
+            for tenant in tenants {
+                let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(tenant))
+                    .await
+                    .expect("tx");
+                let n: i64 = sqlx::query_scalar(
+                    "select count(*) from observability.events where event_type = 'load.test'",
+                )
+                .fetch_one(tx.conn())
+                .await
+                .expect("count");
+                tx.commit().await.expect("commit");
+                total += n;
+            }
+            total
+        }
+    };
+    let published = || {
+        let pool = pool.clone();
+        async move {
+            let mut tx = TenantTx::begin_lookup(&pool, pp_db::Lookup::OutboxRelay, "on")
+                .await
+                .expect("tx");
+            let n: i64 = sqlx::query_scalar("select count(*) from brands.outbox where published_at is not null and event_type = 'load.test'")
+                .fetch_one(tx.conn())
+                .await
+                .expect("count");
+            tx.commit().await.expect("commit");
+            n
+        }
+    };
+
+    let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    let writers: Vec<_> = (0..10)
+        .map(|writer| {
+            let pool = pool.clone();
+            let tenants = tenants.clone();
+            tokio::spawn(async move {
+                for i in 0..1000 {
+                    let tenant = tenants[(writer + i) % tenants.len()];
+                    let event = EventEnvelope::new(
+                        tenant,
+                        "load.test",
+                        json!({ "writer": writer, "i": i }),
+                    );
+                    let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(tenant))
+                        .await
+                        .expect("tx");
+                    pp_events::outbox::record(&mut tx, "brands", &event)
+                        .await
+                        .expect("record");
+                    tx.commit().await.expect("commit");
+                }
+            })
+        })
+        .collect();
+
+    let (mut stop_relay, mut relay) = start_relay().await;
+    for round in 0..5 {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        // Pause the relay and let the store catch up with what the broker acknowledged
+        // (the emulator, unlike Pub/Sub, drops undelivered messages when killed).
+        let _ = stop_relay.send(());
+        relay.await.expect("relay");
+        let acknowledged = published().await;
+        let mut stored = 0;
+        for _ in 0..300 {
+            stored = store_count(tenants.clone()).await;
+            if stored >= acknowledged {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            stored >= acknowledged,
+            "round {round}: stored {stored} of {acknowledged}"
+        );
+        tokio::task::block_in_place(|| emulator.stop());
+        (stop_relay, relay) = start_relay().await; // runs through the outage, backing off
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        tokio::task::block_in_place(|| emulator.restart()).expect("restart");
+    }
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let mut stored = 0;
+    for _ in 0..600 {
+        stored = store_count(tenants.clone()).await;
+        if stored >= 10_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The primary key (tenant_id, event_id) makes "exactly once" a count.
+    assert_eq!(stored, 10_000, "every event stored exactly once");
+    let _ = stop_relay.send(());
+    let _ = relay.await;
+    let _ = stop_subscriber.send(());
+}
