@@ -135,3 +135,35 @@ pub fn inject_span_context(span: &tracing::Span, headers: &mut http::HeaderMap) 
         propagator.inject_context(&context, &mut HeaderInjector(headers))
     });
 }
+
+/// A span for one model call, named and attributed per the OpenTelemetry GenAI
+/// semantic conventions (`gen_ai.*`), plus Pulsepoint's cost. Record the usage with
+/// [`record_gen_ai_usage`] when the response arrives.
+pub fn gen_ai_span(provider: &str, model: &str, operation: &str) -> tracing::Span {
+    tracing::info_span!(
+        "gen_ai",
+        otel.name = %format!("{operation} {model}"),
+        otel.kind = "client",
+        gen_ai.provider.name = %provider,
+        gen_ai.operation.name = %operation,
+        gen_ai.request.model = %model,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        pulsepoint.cost_micros = tracing::field::Empty,
+    )
+}
+
+/// Records what a model call used on its [`gen_ai_span`].
+pub fn record_gen_ai_usage(
+    span: &tracing::Span,
+    response_model: &str,
+    input_tokens: i64,
+    output_tokens: i64,
+    cost_micros: i64,
+) {
+    span.record("gen_ai.response.model", response_model);
+    span.record("gen_ai.usage.input_tokens", input_tokens);
+    span.record("gen_ai.usage.output_tokens", output_tokens);
+    span.record("pulsepoint.cost_micros", cost_micros);
+}

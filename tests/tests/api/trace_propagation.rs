@@ -104,3 +104,66 @@ async fn a_request_through_the_gateway_is_one_trace() {
         .expect("the brands span is the gateway span's child");
     assert_ne!(brands.span_id, gateway.span_id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_call_spans_carry_gen_ai_attributes_and_cost() {
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = receiver.clone();
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(server))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    let telemetry = pp_telemetry::init(&pp_telemetry::TelemetryConfig {
+        service_name: "pulsepoint-test".into(),
+        log_format: "json".into(),
+        otlp_endpoint: Some(format!("http://{addr}")),
+    })
+    .expect("telemetry (this test needs its own process: run it with nextest)");
+    {
+        let span = pp_telemetry::gen_ai_span("anthropic", "claude-sonnet-4-5", "chat");
+        let _entered = span.enter();
+        pp_telemetry::record_gen_ai_usage(&span, "claude-sonnet-4-5-20250929", 1200, 340, 8_700);
+    }
+    drop(telemetry);
+    let spans = receiver.spans.lock().expect("spans").clone();
+    let span = spans
+        .iter()
+        .find(|s| s.name == "chat claude-sonnet-4-5")
+        .expect("the model-call span");
+    let attribute = |key: &str| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| v.value.clone())
+            .unwrap_or_else(|| panic!("attribute {key} missing: {:?}", span.attributes))
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    assert_eq!(
+        attribute("gen_ai.provider.name"),
+        Value::StringValue("anthropic".into())
+    );
+    assert_eq!(
+        attribute("gen_ai.request.model"),
+        Value::StringValue("claude-sonnet-4-5".into())
+    );
+    assert_eq!(
+        attribute("gen_ai.operation.name"),
+        Value::StringValue("chat".into())
+    );
+    assert_eq!(
+        attribute("gen_ai.usage.input_tokens"),
+        Value::IntValue(1200)
+    );
+    assert_eq!(
+        attribute("gen_ai.usage.output_tokens"),
+        Value::IntValue(340)
+    );
+    assert_eq!(attribute("pulsepoint.cost_micros"), Value::IntValue(8_700));
+}
