@@ -60,6 +60,15 @@ impl ApiError {
         ApiError::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
+    /// `Ok` when nothing was wrong, else `INVALID_ARGUMENT` naming every field.
+    pub fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidArgument(violations))
+        }
+    }
+
     /// Wraps an unexpected failure; the cause is logged when the error reaches the wire.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())

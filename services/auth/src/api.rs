@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use pp_auth::{Principal, Role, TenantId};
+use pp_db::timestamp;
 use pp_db::{Lookup, PageRequest, TenantTx, idempotency};
 use pp_error::{ApiError, FieldViolation};
 use pp_proto::auth as pb;
@@ -33,13 +34,6 @@ type ApiResult<T> = Result<Response<T>, Status>;
 
 fn db(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
 }
 
 fn unix_timestamp(seconds: i64) -> prost_types::Timestamp {
@@ -103,14 +97,6 @@ async fn record_event(
     pp_events::outbox::record(tx, SCHEMA, &event)
         .await
         .map_err(db)
-}
-
-fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidArgument(violations))
-    }
 }
 
 /// A role a person may be given (api_client belongs to API keys only).
@@ -232,7 +218,7 @@ impl AuthApi {
                 "must have at most 200 characters",
             ));
         }
-        check(violations)?;
+        ApiError::check(violations)?;
         let password_hash = self.hash_password(request.password).await?;
         let tenant_id = Uuid::new_v4();
         let user_id = Uuid::new_v4();
@@ -303,7 +289,7 @@ impl AuthApi {
                 }
             }
         };
-        check(violations)?;
+        ApiError::check(violations)?;
         let email = validate::normalize_email(&request.email);
         self.throttle(&email, &ip).await?;
 
@@ -522,7 +508,7 @@ impl AuthApi {
         let role = person_role("role", request.role, &mut violations);
         validate::password("password", &request.password, &mut violations);
         validate::request_id("request_id", &request.request_id, &mut violations);
-        check(violations)?;
+        ApiError::check(violations)?;
         let role = role.ok_or_else(|| ApiError::invalid("role", "is required"))?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
@@ -616,7 +602,7 @@ impl AuthApi {
             })
             .ok();
         let role = person_role("role", request.role, &mut violations);
-        check(violations)?;
+        ApiError::check(violations)?;
         let (Some(user_id), Some(role)) = (user_id, role) else {
             return Err(ApiError::invalid("role", "is required"));
         };
@@ -693,7 +679,7 @@ impl AuthApi {
         let mut violations = Vec::new();
         validate::name("name", &request.name, 100, &mut violations);
         validate::request_id("request_id", &request.request_id, &mut violations);
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use pp_auth::principal::parse_uuid;
 use pp_auth::{Principal, Role};
 use pp_cache::TenantKey;
+use pp_db::timestamp;
 use pp_db::{PageRequest, TenantTx, idempotency};
 use pp_error::{ApiError, FieldViolation};
 use pp_proto::brands as pb;
@@ -41,13 +42,6 @@ fn db(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
 }
 
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
 fn brand_proto(row: &BrandRow) -> pb::Brand {
     pb::Brand {
         brand_id: row.brand_id.to_string(),
@@ -79,14 +73,6 @@ async fn record_event(
 
 fn cache_key(principal: &Principal, brand_id: Uuid) -> TenantKey {
     TenantKey::new(principal.tenant_id, format_args!("brand:{brand_id}"))
-}
-
-fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidArgument(violations))
-    }
 }
 
 fn date(
@@ -144,7 +130,7 @@ impl BrandApi {
                 "must have at most 128 characters",
             ));
         }
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;
@@ -286,7 +272,7 @@ impl BrandApi {
             time_zone: input.time_zone.trim().to_owned(),
         };
         fields.validate(Some(&paths), "brand.", &mut violations);
-        check(violations)?;
+        ApiError::check(violations)?;
         let brand_id =
             brand_id.ok_or_else(|| ApiError::invalid("brand.brand_id", "is required"))?;
         if !principal.may_see_brand(brand_id) {
@@ -379,7 +365,7 @@ impl BrandApi {
             range.end_date.as_ref(),
             &mut violations,
         );
-        check(violations)?;
+        ApiError::check(violations)?;
         let (Some(start), Some(end)) = (start, end) else {
             return Err(ApiError::invalid("date_range", "is required"));
         };

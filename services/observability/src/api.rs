@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use pp_auth::principal::parse_uuid;
 use pp_auth::{Principal, Role, TenantId};
+use pp_db::timestamp;
 use pp_db::{PageRequest, TenantTx};
 use pp_error::{ApiError, FieldViolation};
 use pp_proto::common::{Money, TimeRange};
@@ -35,13 +36,6 @@ impl ObservabilityApi {
 
 fn db(error: sqlx::Error) -> ApiError {
     ApiError::internal(error)
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
 }
 
 fn money(currency: &str, micros: i64) -> Money {
@@ -118,14 +112,6 @@ fn status_filter(
             violations.push(FieldViolation::new(field, "unknown status"));
             None
         }
-    }
-}
-
-fn check(violations: Vec<FieldViolation>) -> Result<(), ApiError> {
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidArgument(violations))
     }
 }
 
@@ -222,7 +208,7 @@ fn event_filter(
             "at most 50 non-empty types",
         ));
     }
-    check(violations)?;
+    ApiError::check(violations)?;
     Ok(EventFilter {
         event_types: types,
         brand_id,
@@ -318,7 +304,7 @@ impl ObservabilityApi {
                 "usage summaries fit in one page",
             ));
         }
-        check(violations)?;
+        ApiError::check(violations)?;
         let filter = UsageFilter {
             start,
             end,
@@ -402,7 +388,7 @@ impl ObservabilityApi {
                 None
             }
         };
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;
@@ -485,7 +471,7 @@ impl ObservabilityApi {
         let mut violations = Vec::new();
         let (start, end) = time_range("time_range", request.time_range.as_ref(), &mut violations);
         let brand_id = optional_uuid("brand_id", &request.brand_id, &mut violations);
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;
@@ -573,7 +559,7 @@ impl ObservabilityApi {
                 "warn_only"
             }
         };
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;
@@ -646,7 +632,7 @@ impl ObservabilityApi {
                 "must not be negative",
             ));
         }
-        check(violations)?;
+        ApiError::check(violations)?;
         let mut tx = TenantTx::begin(&self.state.pool, &principal)
             .await
             .map_err(db)?;

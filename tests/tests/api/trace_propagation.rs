@@ -45,8 +45,8 @@ impl TraceService for Receiver {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_through_the_gateway_is_one_trace() {
+/// An OTLP receiver on a free port, and this process's telemetry exporting to it.
+async fn start_receiver() -> (Receiver, pp_telemetry::TelemetryGuard) {
     let receiver = Receiver::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -65,6 +65,12 @@ async fn a_request_through_the_gateway_is_one_trace() {
         otlp_endpoint: Some(format!("http://{addr}")),
     })
     .expect("telemetry (this test needs its own process: run it with nextest)");
+    (receiver, telemetry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_through_the_gateway_is_one_trace() {
+    let (receiver, telemetry) = start_receiver().await;
 
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Traced").await;
@@ -107,24 +113,7 @@ async fn a_request_through_the_gateway_is_one_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_call_spans_carry_gen_ai_attributes_and_cost() {
-    let receiver = Receiver::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = receiver.clone();
-    tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(server))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
-            .await;
-    });
-    let telemetry = pp_telemetry::init(&pp_telemetry::TelemetryConfig {
-        service_name: "pulsepoint-test".into(),
-        log_format: "json".into(),
-        otlp_endpoint: Some(format!("http://{addr}")),
-    })
-    .expect("telemetry (this test needs its own process: run it with nextest)");
+    let (receiver, telemetry) = start_receiver().await;
     {
         let span = pp_telemetry::gen_ai_span("anthropic", "claude-sonnet-4-5", "chat");
         let _entered = span.enter();
