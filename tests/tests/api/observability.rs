@@ -156,12 +156,60 @@ async fn events_are_stored_once_and_listed_only_to_their_tenant() {
     );
 }
 
-#[tokio::test]
+/// Writes `events` into the observability schema's outbox, each in its tenant's
+/// transaction, and waits until the subscriber has stored every one of them.
+async fn publish_through_outbox(stack: &Stack, events: &[EventEnvelope]) {
+    use pp_auth::TenantId;
+    use pp_db::TenantTx;
+    let pool = stack.db.pool_as("observability", 2).await.expect("pool");
+    for event in events {
+        let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(event.tenant_id))
+            .await
+            .expect("tx");
+        pp_events::outbox::record(&mut tx, "observability", event)
+            .await
+            .expect("record");
+        tx.commit().await.expect("commit");
+    }
+    for _ in 0..200 {
+        let mut stored = 0;
+        for event in events {
+            let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(event.tenant_id))
+                .await
+                .expect("tx");
+            let found: i64 =
+                sqlx::query_scalar("select count(*) from observability.events where event_id = $1")
+                    .bind(event.event_id)
+                    .fetch_one(tx.conn())
+                    .await
+                    .expect("count");
+            tx.commit().await.expect("commit");
+            stored += found;
+        }
+        if stored == events.len() as i64 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not every event reached the store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_latency_and_accuracy_match_the_ai_events_exactly() {
-    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    // The events travel as the insights service's will: outbox → relay → Pub/Sub →
+    // subscriber → store.
+    let emulator = tokio::task::spawn_blocking(pp_testkit::PubSubEmulator::start)
+        .await
+        .expect("join")
+        .expect("emulator");
+    let options = StackOptions {
+        pubsub_emulator: Some(emulator.host()),
+        ..StackOptions::default()
+    };
+    let stack = spawn_stack(options).await.expect("stack");
     let a = sign_up(&stack, "A").await;
     let b = sign_up(&stack, "B").await;
-    let calls = [
+    let mut events = vec![
         ai_call(
             &a.tenant_id,
             &a.admin_id,
@@ -203,11 +251,6 @@ async fn usage_latency_and_accuracy_match_the_ai_events_exactly() {
             5.0,
         ),
     ];
-    for call in &calls {
-        pulsepoint_observability::ingest(&stack.observability, call)
-            .await
-            .expect("ingest");
-    }
     let tenant: Uuid = a.tenant_id.parse().expect("uuid");
     for (rating, actionable, category) in [
         (5, true, "revenue"),
@@ -219,9 +262,7 @@ async fn usage_latency_and_accuracy_match_the_ai_events_exactly() {
             "ai.feedback_provided",
             json!({ "rating": rating, "actionable": actionable, "category": category }),
         );
-        pulsepoint_observability::ingest(&stack.observability, &feedback)
-            .await
-            .expect("ingest");
+        events.push(feedback);
     }
     for answerable in [true, true, false] {
         let answer = EventEnvelope::new(
@@ -229,11 +270,10 @@ async fn usage_latency_and_accuracy_match_the_ai_events_exactly() {
             "ai.answer_generated",
             json!({ "answerable": answerable, "category": "revenue" }),
         );
-        pulsepoint_observability::ingest(&stack.observability, &answer)
-            .await
-            .expect("ingest");
+        events.push(answer);
     }
 
+    publish_through_outbox(&stack, &events).await;
     let mut client = stack.observability().await.expect("client");
     let usage = client
         .get_usage_summary(authed(
