@@ -3,7 +3,11 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures::StreamExt as _;
+
 use crate::envelope::EventEnvelope;
+
+const MAX_IN_FLIGHT: usize = 64;
 use crate::pubsub::{self, PubSubConfig};
 
 /// Delivers every message of `subscription` to `handle` (acked on `Ok`, nacked on
@@ -47,22 +51,32 @@ pub async fn consume<F, Fut>(
         let mut stream = client
             .subscribe(config.subscription_path(&subscription))
             .build();
+        // Up to MAX_IN_FLIGHT messages are handled at once: the store is idempotent
+        // and order-insensitive, and one database round trip per message in series
+        // would cap throughput at the latency of one insert.
+        let mut in_flight = futures::stream::FuturesUnordered::new();
         loop {
             let next = tokio::select! {
                 () = &mut shutdown => return,
-                next = stream.next() => next,
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
+                next = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => next,
             };
             match next {
                 Some(Ok((message, handler))) => {
                     failures = 0;
                     match serde_json::from_slice::<EventEnvelope>(&message.data) {
-                        Ok(event) => match handle(event).await {
-                            Ok(()) => handler.ack(),
-                            Err(err) => {
-                                tracing::warn!(%err, "event handler failed; nack");
-                                handler.nack();
-                            }
-                        },
+                        Ok(event) => {
+                            let done = handle(event);
+                            in_flight.push(async move {
+                                match done.await {
+                                    Ok(()) => handler.ack(),
+                                    Err(err) => {
+                                        tracing::warn!(%err, "event handler failed; nack");
+                                        handler.nack();
+                                    }
+                                }
+                            });
+                        }
                         Err(err) => {
                             // A malformed message can never succeed: ack it away, loudly.
                             tracing::error!(%err, message_id = %message.message_id, "undecodable event dropped");
@@ -81,5 +95,7 @@ pub async fn consume<F, Fut>(
                 }
             }
         }
+        // Let the handlers already started finish (their acks may still land).
+        while in_flight.next().await.is_some() {}
     }
 }

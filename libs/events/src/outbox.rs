@@ -62,3 +62,40 @@ pub async fn record(
     .await
     .map(drop)
 }
+
+/// Records many events of one tenant's transaction in a single statement.
+pub async fn record_many(
+    tx: &mut TenantTx,
+    schema: &'static str,
+    events: &[EventEnvelope],
+) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut tenants = Vec::with_capacity(events.len());
+    let mut ids = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut envelopes = Vec::with_capacity(events.len());
+    let mut times = Vec::with_capacity(events.len());
+    for event in events {
+        tenants.push(event.tenant_id);
+        ids.push(event.event_id);
+        types.push(event.event_type.clone());
+        envelopes
+            .push(serde_json::to_value(event).map_err(|err| sqlx::Error::Encode(Box::new(err)))?);
+        times.push(event.occurred_at);
+    }
+    // `schema` is a constant of the calling service, never input.
+    sqlx::query(&format!(
+        "insert into {schema}.outbox (tenant_id, event_id, event_type, envelope, occurred_at)
+         select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::timestamptz[])"
+    ))
+    .bind(&tenants)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&envelopes)
+    .bind(&times)
+    .execute(tx.conn())
+    .await
+    .map(drop)
+}

@@ -145,10 +145,9 @@ async fn write_tenant(
     let Some(first) = calls.first() else {
         return Ok(());
     };
+    let events: Vec<pp_events::EventEnvelope> = calls.iter().map(ApiCall::envelope).collect();
     let mut tx = TenantTx::begin_for_tenant(pool, TenantId(first.tenant_id)).await?;
-    for call in calls {
-        pp_events::outbox::record(&mut tx, schema, &call.envelope()).await?;
-    }
+    pp_events::outbox::record_many(&mut tx, schema, &events).await?;
     tx.commit().await
 }
 
