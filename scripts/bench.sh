@@ -8,7 +8,8 @@
 #
 # Knobs (environment): PP_BENCH_ROUNDS (3), PP_BENCH_SECONDS (5), PP_BENCH_WARMUP (1),
 # PP_BENCH_CONNECTIONS (4), PP_BENCH_CONCURRENCY (32, echo rows),
-# PP_BENCH_DB_CONCURRENCY (16, database rows and pgbench -c), PP_BENCH_SKIP_BUILD=1,
+# PP_BENCH_DB_CONCURRENCY (16, database rows and pgbench -c), PP_BENCH_EVENTS (20000,
+# events pushed through the Pub/Sub emulator; 0 skips that row), PP_BENCH_SKIP_BUILD=1,
 # PP_BENCH_NO_DOC=1 (leave docs/performance.md alone).
 set -euo pipefail
 
@@ -25,6 +26,7 @@ warmup="${PP_BENCH_WARMUP:-1}"
 connections="${PP_BENCH_CONNECTIONS:-4}"
 concurrency="${PP_BENCH_CONCURRENCY:-32}"
 db_concurrency="${PP_BENCH_DB_CONCURRENCY:-16}"
+events="${PP_BENCH_EVENTS:-20000}"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -35,10 +37,13 @@ bypass_password="bench_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 pids=()
 started_db=0
 started_role=0
+emulator_java=""
 
 cleanup() {
   local status=$?
   for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  # gcloud leaves the emulator's Java process behind: it is stopped by its own pid.
+  [[ -n "${emulator_java}" ]] && kill -9 "${emulator_java}" 2>/dev/null || true
   for pid in "${pids[@]}"; do wait "${pid}" 2>/dev/null || true; done
   if [[ ${started_db} == 1 ]]; then
     psql "${admin_url}" -q -c "drop database if exists \"${db}\" with (force)" >/dev/null 2>&1 || true
@@ -59,7 +64,8 @@ trap 'exit 130' INT TERM
 bench_started=$(date +%s)
 if [[ "${PP_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   log "building (release)"
-  cargo build --release -p pulsepoint-e2e -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway
+  cargo build --release -p pulsepoint-e2e -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway \
+    -p pulsepoint-observability
 fi
 loadgen="${bin}/pulsepoint-loadgen"
 bash scripts/backing-services.sh
@@ -94,6 +100,7 @@ role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
 "${bin}/pulsepoint-auth" keygen > "${work}/key.pem"
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 
 # The RLS-bypass variant: a login role with BYPASSRLS and exactly pp_brands' grants
 # (it inherits them by membership). Dropped on exit.
@@ -123,6 +130,7 @@ start() { # name command... (env assignments first, via env)
 
 auth_port=$(free_port); brands_port=$(free_port); bypass_port=$(free_port)
 gateway_port=$(free_port); bare_port=$(free_port); echo_auth_port=$(free_port); echo_full_port=$(free_port)
+echo_events_port=$(free_port)
 
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_SHUTDOWN_GRACE_MS=1000
 # Rate limits out of the way (the defaults, 100/s per user, would be the bottleneck).
@@ -148,8 +156,11 @@ start echo-auth "${loadgen}" serve-echo --stack auth --addr "127.0.0.1:${echo_au
   --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
 start echo-full "${loadgen}" serve-echo --stack full --addr "127.0.0.1:${echo_full_port}" \
   --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
+start echo-events "${loadgen}" serve-echo --stack full-events --addr "127.0.0.1:${echo_events_port}" \
+  --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
 for pair in "${brands_port}:brands" "${bypass_port}:brands-bypass" "${gateway_port}:gateway" \
-  "${bare_port}:echo-bare" "${echo_auth_port}:echo-auth" "${echo_full_port}:echo-full"; do
+  "${bare_port}:echo-bare" "${echo_auth_port}:echo-auth" "${echo_full_port}:echo-full" \
+  "${echo_events_port}:echo-events"; do
   wait_port "${pair%%:*}" "${pair#*:}"
 done
 
@@ -157,6 +168,7 @@ log "tenant, token and brand through the API"
 setup_json="$("${loadgen}" setup --auth-url "${auth_url}" --brands-url "http://127.0.0.1:${brands_port}")"
 token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"${setup_json}")"
 brand_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["brand_id"])' <<<"${setup_json}")"
+tenant_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant_id"])' <<<"${setup_json}")"
 
 # --- runs --------------------------------------------------------------------------------
 record() { # row round side json
@@ -236,6 +248,8 @@ echo_auth() { load "$1" --target "http://127.0.0.1:${echo_auth_port}" --rpc echo
   --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_auth}"; }
 echo_full() { load "$1" --target "http://127.0.0.1:${echo_full_port}" --rpc echo \
   --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_full}"; }
+echo_events() { load "$1" --target "http://127.0.0.1:${echo_events_port}" --rpc echo \
+  --connections "${connections}" --concurrency "${concurrency}" --server-pid "${pid_echo_events}"; }
 get_brand() { load "$1" --target "http://127.0.0.1:${brands_port}" --rpc get-brand --brand-id "${brand_id}" \
   --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands}"; }
 get_brand_bypass() { load "$1" --target "http://127.0.0.1:${bypass_port}" --rpc get-brand --brand-id "${brand_id}" \
@@ -253,6 +267,59 @@ row echo_full_stack echo_bare echo_full
 row get_brand_vs_pgbench pgbench_s get_brand
 row rls get_brand_bypass get_brand
 row grpc_web get_brand get_brand_web
+row api_events echo_full echo_events
+# What the event writer did meanwhile: api.request rows of echo calls in brands.outbox
+# (warm-up and first calls included) and records dropped with the channel full.
+outbox_echo_rows="$(psql "${db_admin_url}" -At -c \
+  "select count(*) from brands.outbox where event_type = 'api.request' and envelope->'payload'->>'method' like '%EchoService%'")"
+dropped="$(sed -n 's/^api events dropped: //p' "${work}/echo-events.log" | tail -n1)"
+printf '{"row":"api_events","round":0,"side":"info","result":{"outbox_rows":%d,"dropped":%d}}\n' \
+  "${outbox_echo_rows:-0}" "${dropped:-0}" >> "${runs}"
+
+# --- events end to end: outbox → relay → Pub/Sub emulator → observability -------------
+# Informational, one run: a brands process whose relay publishes to an emulator on a
+# free port, the observability service subscribed; `loadgen events` writes the events
+# into brands.outbox and times them into observability.events.
+events_e2e() {
+  command -v gcloud >/dev/null || { log "gcloud not found: events row skipped"; return 0; }
+  local pubsub_port relay_port obs_port host java_pid=""
+  pubsub_port=$(free_port); relay_port=$(free_port); obs_port=$(free_port)
+  host="127.0.0.1:${pubsub_port}"
+  mkdir -p "${work}/pubsub"
+  log "row events_e2e: Pub/Sub emulator on ${host}"
+  gcloud beta emulators pubsub start --host-port="${host}" --data-dir="${work}/pubsub" \
+    >"${work}/pubsub.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 1 600); do
+    [[ -z "${java_pid}" ]] && java_pid="$(pgrep -f "java.*--port=${pubsub_port}" | head -n1 || true)"
+    [[ -n "${java_pid}" ]] && emulator_java="${java_pid}"
+    curl -fsS "http://${host}/" 2>/dev/null | grep -q Ok && break
+    sleep 0.1
+  done
+  curl -fsS "http://${host}/" 2>/dev/null | grep -q Ok || { log "emulator did not start; see ${work}/pubsub.log"; return 1; }
+  # Earlier rows left api.request events unpublished in brands.outbox (no relay ran);
+  # mark them sent so the relay starts with an empty backlog.
+  psql "${db_admin_url}" -q -c "update brands.outbox set published_at = now() where published_at is null"
+  local pubsub_env=(PULSEPOINT_PUBSUB_PROJECT=pp-bench PUBSUB_EMULATOR_HOST="${host}")
+  start brands-relay "${pubsub_env[@]}" PULSEPOINT_LISTEN_ADDR="127.0.0.1:${relay_port}" \
+    PULSEPOINT_DATABASE_URL="$(role_url brands)" PULSEPOINT_AUTH_URL="${auth_url}" \
+    PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
+  start observability "${pubsub_env[@]}" PULSEPOINT_LISTEN_ADDR="127.0.0.1:${obs_port}" \
+    PULSEPOINT_DATABASE_URL="$(role_url observability)" PULSEPOINT_AUTH_URL="${auth_url}" \
+    PULSEPOINT_REDIS_URL="${live_redis}" "${bin}/pulsepoint-observability"
+  wait_port "${relay_port}" brands-relay || return 1
+  wait_port "${obs_port}" observability || return 1
+  [[ -z "${emulator_java}" ]] && emulator_java="$(pgrep -f "java.*--port=${pubsub_port}" | head -n1 || true)"
+  local out
+  if ! out="$("${load_pin[@]}" "${loadgen}" events --label events_e2e --count "${events}" \
+      --database-url "$(role_url brands)" --store-url "${db_admin_url}" --tenant-id "${tenant_id}" \
+      --server-pid "${pid_brands_relay}" --server-pid "${pid_observability}" \
+      ${emulator_java:+--broker-pid "${emulator_java}"} --db-comm postgres 2>"${work}/events.err")"; then
+    out="$(python3 -c 'import json,sys; print(json.dumps({"error": sys.stdin.read()[-500:]}))' < "${work}/events.err")"
+  fi
+  record events_e2e 1 variant "${out}"
+}
+if (( events > 0 )); then events_e2e || log "events row failed"; fi
 
 # --- results -----------------------------------------------------------------------------
 doc_arg="docs/performance.md"
@@ -282,13 +349,18 @@ ROWS = {
     "get_brand_vs_pgbench": ("GetBrand (token check + RLS tx + select) vs pgbench -S", "pgbench -S -M prepared", "GetBrand", 0.6),
     "rls": ("GetBrand: RLS on vs the same path with RLS bypassed", "GetBrand, BYPASSRLS role", "GetBrand, RLS on", 0.95),
     "grpc_web": ("GetBrand: grpc-web via gateway vs native gRPC direct", "native gRPC → brands", "grpc-web → gateway → brands", 0.6),
+    "api_events": ("Echo, full stack: api.request event recording (pp_server::ApiEventsLayer → brands.outbox) on vs off", "echo + full stack", "echo + full stack + ApiEventsLayer", 0.95),
 }
 by_row = {}
+info = {}
 for line in open(runs_path):
     line = line.strip()
     if not line:
         continue
     rec = json.loads(line)
+    if rec["side"] == "info":
+        info.setdefault(rec["row"], {}).update(rec["result"])
+        continue
     by_row.setdefault(rec["row"], {}).setdefault(rec["round"], {})[rec["side"]] = rec["result"]
 
 def med(values):
@@ -322,6 +394,17 @@ for key, (title, bname, vname, target) in ROWS.items():
         "pass": (ratio >= target) if (ratio is not None and target is not None) else None,
         "errors": errors, "failed_runs": failed_runs,
         "rounds": per_round,
+        **({"info": info[key]} if key in info else {}),
+    })
+# Events end to end (informational, one run, no baseline): events/s stored and lag.
+e2e = by_row.get("events_e2e", {}).get(1, {}).get("variant")
+if e2e is not None:
+    rows.append({
+        "name": "events_e2e",
+        "title": "Events end to end: brands.outbox → relay → Pub/Sub emulator → observability.events",
+        "target": None, "pass": None, "median_rps_ratio": None,
+        "failed_runs": int("error" in e2e), "errors": 0,
+        "result": e2e,
     })
 meta["bench_wall_seconds"] = int(datetime.datetime.now().timestamp()) - int(env["BENCH_STARTED"])
 results = {"meta": meta, "rows": rows}
@@ -340,10 +423,25 @@ lines = [
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
 ]
 for row in rows:
+    if row["name"] == "events_e2e":
+        e = row["result"]
+        if "error" in e:
+            lines.append(f"| {row['title']} (failed: see results.json) | – | – | – | – | – | – | – | – | – |")
+            continue
+        note = "" if e.get("complete") else f" (only {e['stored']:,} of {e['events']:,} stored)"
+        lines.append(
+            f"| {row['title']}{note} <br>*{e['events']:,} events written as pp_brands ({e['written_per_sec']:,.0f}/s)* → "
+            f"*stored events/s; lag = received_at − occurred_at, **ms*** | – | {fmt(e.get('rps'))} | – | – | – | "
+            f"lag {fmt(e.get('lag_p50_ms'))} / {fmt(e.get('lag_p99_ms'))} ms | "
+            f"– → {fmt(e.get('server_cpu_us_per_req'), '{:.1f}')} (relay + obs.; emulator {fmt(e.get('broker_cpu_us_per_req'), '{:.1f}')}) | "
+            f"– → {fmt(e.get('db_cpu_us_per_req'), '{:.1f}')} | – |")
+        continue
     b, v = row["baseline"], row["variant"]
     met = "–" if row["pass"] is None else ("yes" if row["pass"] else "**no**")
     note = f" ({row['errors']} errors)" if row["errors"] else ""
     note += f" ({row['failed_runs']} failed runs)" if row["failed_runs"] else ""
+    if row.get("info"):
+        note += f" ({row['info']['outbox_rows']:,} events written, {row['info']['dropped']:,} dropped)"
     lines.append(
         f"| {row['title']}{note} <br>*{b['name']}* → *{v['name']}* | {fmt(b['rps'])} | {fmt(v['rps'])} | "
         f"{fmt(row['median_rps_ratio'], '{:.2f}')} | {fmt(row['target'], '≥ {:.2f}')} | "

@@ -5,8 +5,10 @@
 //!   server CPU read from `/proc` over the measured window only.
 //! - [`cpu`]: `/proc/<pid>/stat` reading.
 //! - [`setup`]: a tenant, a token and a brand through the real API.
+//! - [`events`]: events end to end, outbox → relay → Pub/Sub → observability store.
 
 pub mod cpu;
+pub mod events;
 pub mod load;
 pub mod server;
 pub mod setup;

@@ -7,6 +7,11 @@
 //!   the real PostgreSQL and Redis).
 //! - `full`: the whole shared stack of `pp_server::serve` (request context with its
 //!   JSON log line per call, auth, rate limits set out of the way).
+//! - `full-events`: `full` plus [`pp_server::ApiEventsLayer`] for the `brands` schema,
+//!   where the services put it (after auth, before the rate limit): every call's
+//!   `api.request` event is really written to `brands.outbox` (as `pp_brands`, the
+//!   role of `--database-url`). Records dropped because the writer fell behind are
+//!   reported on stderr (`api events dropped: N`).
 //!
 //! Every variant uses the same `Server::builder()` settings as `pp_server::serve`.
 
@@ -28,6 +33,7 @@ pub enum Stack {
     Bare,
     Auth,
     Full,
+    FullEvents,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,7 +84,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .serve_with_incoming_shutdown(incoming, shutdown)
                 .await?;
         }
-        Stack::Auth | Stack::Full => {
+        Stack::Auth | Stack::Full | Stack::FullEvents => {
             if args.database_url.is_empty() {
                 anyhow::bail!("--database-url (or PULSEPOINT_DATABASE_URL) is required");
             }
@@ -89,6 +95,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(anyhow::Error::msg)?;
             let pool = pp_db::connect_lazy(&args.database_url, 16)?;
             let cache = std::sync::Arc::new(pp_cache::Cache::new(&args.redis_url));
+            let events_pool = pool.clone();
             let auth =
                 pp_server::serve::auth_layer(keys, &jwt, pool, cache, PublicMethods::default());
             if args.stack == Stack::Auth {
@@ -104,9 +111,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     otlp_endpoint: None,
                 })
                 .map_err(|err| anyhow::anyhow!("telemetry: {err}"))?;
+                // As pp_server::serve: after auth (it needs the principal), before the
+                // rate limit.
+                let api_events = (args.stack == Stack::FullEvents).then(|| {
+                    let layer = pp_server::ApiEventsLayer::start(events_pool, "brands");
+                    tokio::spawn(report_dropped(layer.clone()));
+                    layer
+                });
                 let stack = ServiceBuilder::new()
                     .layer(pp_server::RequestContextLayer)
                     .layer(auth)
+                    .option_layer(api_events)
                     .layer(pp_server::RateLimitLayer::new(1_000_000_000, 1_000_000_000))
                     .into_inner();
                 builder()
@@ -118,4 +133,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints the dropped-record count whenever it changes (the bench reads the last line).
+async fn report_dropped(layer: pp_server::ApiEventsLayer) {
+    let mut reported = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let dropped = layer.dropped();
+        if dropped != reported {
+            eprintln!("api events dropped: {dropped}");
+            reported = dropped;
+        }
+    }
 }
