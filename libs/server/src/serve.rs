@@ -139,6 +139,36 @@ pub async fn serve(
     }
 }
 
+/// What every backend service passes to [`serve_service`].
+pub struct ServiceSpec {
+    pub config: ServerConfig,
+    /// The fully-qualified service name health reports.
+    pub health_name: &'static str,
+    pub auth: AuthLayer,
+    pub shutdown_delay: Duration,
+    /// The pool and schema whose outbox receives the service's `api.*` events.
+    pub pool: sqlx::PgPool,
+    pub schema: &'static str,
+}
+
+/// Serves one backend service the standard way: the shared layer stack with API
+/// events recorded into the service's outbox, health and reflection.
+pub async fn serve_service(
+    spec: ServiceSpec,
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let options = ServeOptions {
+        config: spec.config,
+        health_names: vec![spec.health_name],
+        auth: spec.auth,
+        shutdown_delay: spec.shutdown_delay,
+        api_events: Some(crate::ApiEventsLayer::start(spec.pool, spec.schema)),
+    };
+    serve(options, listener, routes, shutdown).await
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -89,53 +89,41 @@ create table auth.login_attempts (
 create index login_attempts_email on auth.login_attempts (email, at);
 create index login_attempts_ip on auth.login_attempts (client_ip, at);
 
--- Row-level security.
-alter table auth.tenants enable row level security;
-alter table auth.tenants force row level security;
-create policy tenant_isolation on auth.tenants
-    using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-    with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+-- Row-level security: enabled and forced on every table with a tenant_id; the plain
+-- tables get the plain fail-closed policy, the three lookup tables theirs below.
+do $$
+declare
+    t text;
+begin
+    foreach t in array array['tenants', 'users', 'sessions', 'refresh_tokens', 'revoked_tokens',
+                             'api_keys', 'idempotency_keys'] loop
+        execute format('alter table auth.%I enable row level security', t);
+        execute format('alter table auth.%I force row level security', t);
+    end loop;
+    foreach t in array array['tenants', 'sessions', 'revoked_tokens', 'idempotency_keys'] loop
+        execute format($p$create policy tenant_isolation on auth.%I
+            using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+            with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)$p$, t);
+    end loop;
+end
+$$;
 
 -- A login (app.login_email set, no tenant yet) may see the users with that email.
-alter table auth.users enable row level security;
-alter table auth.users force row level security;
 create policy tenant_isolation on auth.users
     using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid
            or lower(email) = nullif(current_setting('app.login_email', true), ''))
     with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 
-alter table auth.sessions enable row level security;
-alter table auth.sessions force row level security;
-create policy tenant_isolation on auth.sessions
-    using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-    with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-
 -- A refresh (app.refresh_token_id set) may see that one token.
-alter table auth.refresh_tokens enable row level security;
-alter table auth.refresh_tokens force row level security;
 create policy tenant_isolation on auth.refresh_tokens
     using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid
            or token_id = nullif(current_setting('app.refresh_token_id', true), '')::uuid)
     with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 
-alter table auth.revoked_tokens enable row level security;
-alter table auth.revoked_tokens force row level security;
-create policy tenant_isolation on auth.revoked_tokens
-    using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-    with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-
 -- An API key exchange (app.api_key_id set) may see that one key.
-alter table auth.api_keys enable row level security;
-alter table auth.api_keys force row level security;
 create policy tenant_isolation on auth.api_keys
     using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid
            or api_key_id = nullif(current_setting('app.api_key_id', true), '')::uuid)
-    with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-
-alter table auth.idempotency_keys enable row level security;
-alter table auth.idempotency_keys force row level security;
-create policy tenant_isolation on auth.idempotency_keys
-    using (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
     with check (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
 
 -- Token state for every service: the only window other services have into auth.

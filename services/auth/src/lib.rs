@@ -96,19 +96,19 @@ pub async fn serve(
         PublicMethods::new(PUBLIC_METHODS.iter().copied()),
     );
     let max = server.max_message_bytes;
-    let api_events = pp_server::ApiEventsLayer::start(state.pool.clone(), "auth");
+    let spec = pp_server::serve::ServiceSpec {
+        config: server,
+        health_name: "pulsepoint.auth.v1.AuthService",
+        auth,
+        shutdown_delay,
+        pool: state.pool.clone(),
+        schema: "auth",
+    };
     let service = AuthServiceServer::new(api::AuthApi::new(Arc::new(state)))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let options = pp_server::ServeOptions {
-        config: server,
-        health_names: vec!["pulsepoint.auth.v1.AuthService"],
-        auth,
-        shutdown_delay,
-        api_events: Some(api_events),
-    };
-    pp_server::serve(
-        options,
+    pp_server::serve::serve_service(
+        spec,
         listener,
         tonic::service::Routes::new(service),
         shutdown,

@@ -105,19 +105,19 @@ pub async fn serve(
         shutdown_delay,
     } = deps;
     let max = server.max_message_bytes;
-    let api_events = pp_server::ApiEventsLayer::start(state.pool.clone(), "observability");
+    let spec = pp_server::serve::ServiceSpec {
+        config: server,
+        health_name: "pulsepoint.observability.v1.ObservabilityService",
+        auth,
+        shutdown_delay,
+        pool: state.pool.clone(),
+        schema: "observability",
+    };
     let service = ObservabilityServiceServer::new(api::ObservabilityApi::new(state))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let options = pp_server::ServeOptions {
-        config: server,
-        health_names: vec!["pulsepoint.observability.v1.ObservabilityService"],
-        auth,
-        shutdown_delay,
-        api_events: Some(api_events),
-    };
-    pp_server::serve(
-        options,
+    pp_server::serve::serve_service(
+        spec,
         listener,
         tonic::service::Routes::new(service),
         shutdown,
