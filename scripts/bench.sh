@@ -10,7 +10,8 @@
 # PP_BENCH_CONNECTIONS (4), PP_BENCH_CONCURRENCY (32, echo rows),
 # PP_BENCH_DB_CONCURRENCY (16, database rows and pgbench -c), PP_BENCH_EVENTS (20000,
 # events pushed through the Pub/Sub emulator; 0 skips that row), PP_BENCH_SKIP_BUILD=1,
-# PP_BENCH_NO_DOC=1 (leave docs/performance.md alone).
+# PP_BENCH_EVENT_ROUNDS (9, the api_events row), PP_BENCH_NO_DOC=1 (leave docs/performance.md alone), PP_BENCH_ROWS (space-separated row
+# names to run, e.g. "api_events events_e2e"; default all).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -129,6 +130,7 @@ start() { # name command... (env assignments first, via env)
 }
 
 auth_port=$(free_port); brands_port=$(free_port); bypass_port=$(free_port)
+cached_port=$(free_port); cached_events_port=$(free_port)
 gateway_port=$(free_port); bare_port=$(free_port); echo_auth_port=$(free_port); echo_full_port=$(free_port)
 echo_events_port=$(free_port)
 
@@ -148,6 +150,12 @@ start brands PULSEPOINT_LISTEN_ADDR="127.0.0.1:${brands_port}" PULSEPOINT_DATABA
   PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
 start brands-bypass PULSEPOINT_LISTEN_ADDR="127.0.0.1:${bypass_port}" PULSEPOINT_DATABASE_URL="${bypass_url}" \
   PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
+# The production read path (Redis up, brand cache hits), with api.request recording
+# off and on: the api_events row.
+start brands-cached PULSEPOINT_LISTEN_ADDR="127.0.0.1:${cached_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_API_EVENTS=off "${bin}/pulsepoint-brands"
+start brands-cached-events PULSEPOINT_LISTEN_ADDR="127.0.0.1:${cached_events_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" "${bin}/pulsepoint-brands"
 start gateway PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
   PULSEPOINT_BACKEND_AUTH="${auth_url}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" \
   PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway"
@@ -159,6 +167,7 @@ start echo-full "${loadgen}" serve-echo --stack full --addr "127.0.0.1:${echo_fu
 start echo-events "${loadgen}" serve-echo --stack full-events --addr "127.0.0.1:${echo_events_port}" \
   --auth-url "${auth_url}" --database-url "$(role_url brands)" --redis-url "${live_redis}"
 for pair in "${brands_port}:brands" "${bypass_port}:brands-bypass" "${gateway_port}:gateway" \
+  "${cached_port}:brands-cached" "${cached_events_port}:brands-cached-events" \
   "${bare_port}:echo-bare" "${echo_auth_port}:echo-auth" "${echo_full_port}:echo-full" \
   "${echo_events_port}:echo-events"; do
   wait_port "${pair%%:*}" "${pair#*:}"
@@ -228,10 +237,12 @@ PY
 
 # Each row: a baseline and a variant command (bash functions taking a label), run in
 # alternating order (B,V then V,B …) for ${rounds} rounds.
-row() { # name baseline_fn variant_fn
-  local name=$1 base=$2 variant=$3 r
-  log "row ${name}"
-  for r in $(seq 1 "${rounds}"); do
+wanted() { [[ -z "${PP_BENCH_ROWS:-}" || " ${PP_BENCH_ROWS} " == *" $1 "* ]]; }
+row() { # name baseline_fn variant_fn [rounds]
+  local name=$1 base=$2 variant=$3 n=${4:-${rounds}} r
+  wanted "${name}" || return 0
+  log "row ${name} (${n} rounds)"
+  for r in $(seq 1 "${n}"); do
     if (( r % 2 == 1 )); then
       record "${name}" "${r}" baseline "$(${base} "${name}-b${r}")"
       record "${name}" "${r}" variant "$(${variant} "${name}-v${r}")"
@@ -256,6 +267,10 @@ get_brand_bypass() { load "$1" --target "http://127.0.0.1:${bypass_port}" --rpc 
   --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_bypass}"; }
 get_brand_web() { load "$1" --target "http://127.0.0.1:${gateway_port}" --rpc get-brand-web --brand-id "${brand_id}" \
   --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_gateway}" --server-pid "${pid_brands}"; }
+get_brand_cached() { load "$1" --target "http://127.0.0.1:${cached_port}" --rpc get-brand --brand-id "${brand_id}" \
+  --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_cached}"; }
+get_brand_cached_events() { load "$1" --target "http://127.0.0.1:${cached_events_port}" --rpc get-brand --brand-id "${brand_id}" \
+  --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_cached_events}"; }
 pgbench_s() { pgbench_run "$1"; }
 
 log "warming up (pgbench, GetBrand)"
@@ -267,14 +282,30 @@ row echo_full_stack echo_bare echo_full
 row get_brand_vs_pgbench pgbench_s get_brand
 row rls get_brand_bypass get_brand
 row grpc_web get_brand get_brand_web
-row api_events echo_full echo_events
-# What the event writer did meanwhile: api.request rows of echo calls in brands.outbox
-# (warm-up and first calls included) and records dropped with the channel full.
-outbox_echo_rows="$(psql "${db_admin_url}" -At -c \
-  "select count(*) from brands.outbox where event_type = 'api.request' and envelope->'payload'->>'method' like '%EchoService%'")"
-dropped="$(sed -n 's/^api events dropped: //p' "${work}/echo-events.log" | tail -n1)"
-printf '{"row":"api_events","round":0,"side":"info","result":{"outbox_rows":%d,"dropped":%d}}\n' \
-  "${outbox_echo_rows:-0}" "${dropped:-0}" >> "${runs}"
+if wanted api_events; then
+  get_brand_cached warm >/dev/null
+  get_brand_cached_events warm >/dev/null
+fi
+# Small effect, noisy machine: more rounds (an off/off run of this row spread 0.87–1.15).
+row api_events get_brand_cached get_brand_cached_events "${PP_BENCH_EVENT_ROUNDS:-9}"
+if wanted api_events; then
+  # What the event writer did meanwhile: api.request rows of GetBrand calls in brands.outbox
+  # (warm-up and the other GetBrand rows included).
+  outbox_rows="$(psql "${db_admin_url}" -At -c \
+    "select count(*) from brands.outbox o, regexp_split_to_table(o.batch, E'\\n') as line(json)
+     where o.batch is not null and line.json like '%\"api.request\"%BrandService/GetBrand%'")"
+  printf '{"row":"api_events","round":0,"side":"info","result":{"outbox_rows":%d}}\n' "${outbox_rows:-0}" >> "${runs}"
+fi
+row api_events_echo echo_full echo_events
+if wanted api_events_echo; then
+  # api.request rows of echo calls in brands.outbox and records dropped with the channel full.
+  outbox_echo_rows="$(psql "${db_admin_url}" -At -c \
+    "select count(*) from brands.outbox o, regexp_split_to_table(o.batch, E'\\n') as line(json)
+     where o.batch is not null and line.json like '%\"api.request\"%EchoService%'")"
+  dropped="$(sed -n 's/^api events dropped: //p' "${work}/echo-events.log" | tail -n1)"
+  printf '{"row":"api_events_echo","round":0,"side":"info","result":{"outbox_rows":%d,"dropped":%d}}\n' \
+    "${outbox_echo_rows:-0}" "${dropped:-0}" >> "${runs}"
+fi
 
 # --- events end to end: outbox → relay → Pub/Sub emulator → observability -------------
 # Informational, one run: a brands process whose relay publishes to an emulator on a
@@ -319,7 +350,7 @@ events_e2e() {
   fi
   record events_e2e 1 variant "${out}"
 }
-if (( events > 0 )); then events_e2e || log "events row failed"; fi
+if (( events > 0 )) && wanted events_e2e; then events_e2e || log "events row failed"; fi
 
 # --- results -----------------------------------------------------------------------------
 doc_arg="docs/performance.md"
@@ -349,7 +380,8 @@ ROWS = {
     "get_brand_vs_pgbench": ("GetBrand (token check + RLS tx + select) vs pgbench -S", "pgbench -S -M prepared", "GetBrand", 0.6),
     "rls": ("GetBrand: RLS on vs the same path with RLS bypassed", "GetBrand, BYPASSRLS role", "GetBrand, RLS on", 0.95),
     "grpc_web": ("GetBrand: grpc-web via gateway vs native gRPC direct", "native gRPC → brands", "grpc-web → gateway → brands", 0.6),
-    "api_events": ("Echo, full stack: api.request event recording (pp_server::ApiEventsLayer → brands.outbox) on vs off", "echo + full stack", "echo + full stack + ApiEventsLayer", 0.95),
+    "api_events": ("GetBrand (production read path: Redis up, cache hit): api.request recording off → on", "GetBrand, PULSEPOINT_API_EVENTS=off", "GetBrand, recording on", 0.95),
+    "api_events_echo": ("Stress: echo, full stack, api.request recording off → on (every call an outbox row)", "echo + full stack", "echo + full stack + ApiEventsLayer", None),
 }
 by_row = {}
 info = {}
@@ -441,7 +473,9 @@ for row in rows:
     note = f" ({row['errors']} errors)" if row["errors"] else ""
     note += f" ({row['failed_runs']} failed runs)" if row["failed_runs"] else ""
     if row.get("info"):
-        note += f" ({row['info']['outbox_rows']:,} events written, {row['info']['dropped']:,} dropped)"
+        info = row["info"]
+        note += f" ({info['outbox_rows']:,} events written"
+        note += f", {info['dropped']:,} dropped)" if "dropped" in info else ")"
     lines.append(
         f"| {row['title']}{note} <br>*{b['name']}* → *{v['name']}* | {fmt(b['rps'])} | {fmt(v['rps'])} | "
         f"{fmt(row['median_rps_ratio'], '{:.2f}')} | {fmt(row['target'], '≥ {:.2f}')} | "

@@ -8,7 +8,7 @@
 #                                              attributes event_type, tenant_id; JSON envelope
 #   topic         pulsepoint-events-dlq        dead letters of both subscriptions
 #   subscription  pulsepoint-events-observability   pulled (streaming pull) by
-#                                              pulsepoint-observability; ordering on, dead-letter
+#                                              pulsepoint-observability; unordered, dead-letter
 #                                              after 10 tries; unacked messages kept 7 days
 #   subscription  pulsepoint-events-dlq-hold   keeps dead letters for inspection (7 days)
 #   table         pulsepoint_analytics.events  partitioned by publish_time (DAY), clustered
@@ -91,14 +91,16 @@ fi
 # stores each event idempotently by event_id and acks; a message it cannot store is nacked and
 # redelivered. Its backlog (num_undelivered_messages, oldest_unacked_message_age) is the
 # service's lag: see docs/operations.md, "Observability".
-# Ordering is a property of the subscription: messages with the same ordering key (tenant id)
-# are delivered in publish order. Redelivery with backoff; after 10 attempts, dead letter.
+# Ordering is a property of the subscription and is left off here: the store is idempotent
+# and order-insensitive, and an ordered subscription delivers one tenant's messages one
+# batch at a time (a busy tenant would lag). Publishers still set the ordering key (tenant
+# id), so a future consumer that needs per-tenant order can subscribe with ordering on.
+# Redelivery with backoff; after 10 attempts, dead letter.
 if exists "${gc[@]}" pubsub subscriptions describe "${OBS_SUB}"; then
   echo "subscription ${OBS_SUB}: exists"
 else
   run "${gc[@]}" pubsub subscriptions create "${OBS_SUB}" \
     --topic="${TOPIC}" \
-    --enable-message-ordering \
     --ack-deadline=60 \
     --message-retention-duration=7d \
     --expiration-period=never \

@@ -67,6 +67,7 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         max_message_bytes: 1024 * 1024,
         tenant_rate_per_sec: options.tenant_rate_per_sec,
         user_rate_per_sec: options.user_rate_per_sec,
+        api_events: true,
     }
 }
 

@@ -187,6 +187,9 @@ pub struct ServerConfig {
     /// Requests per second allowed per tenant and per user (token buckets).
     pub tenant_rate_per_sec: u32,
     pub user_rate_per_sec: u32,
+    /// Record `api.request` / `api.error` events (`PULSEPOINT_API_EVENTS`, on by
+    /// default; off only to measure what recording costs).
+    pub api_events: bool,
 }
 
 impl ServerConfig {
@@ -199,6 +202,7 @@ impl ServerConfig {
             max_message_bytes: source.parse("PULSEPOINT_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)?,
             tenant_rate_per_sec: source.parse("PULSEPOINT_TENANT_RATE_PER_SEC", 500)?,
             user_rate_per_sec: source.parse("PULSEPOINT_USER_RATE_PER_SEC", 100)?,
+            api_events: source.bool("PULSEPOINT_API_EVENTS", true)?,
         };
         if config.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid {

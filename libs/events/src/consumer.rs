@@ -1,26 +1,43 @@
-//! A subscriber loop that survives broker restarts.
+//! A subscriber loop that survives broker restarts and hands events over in batches.
 
 use std::future::Future;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use google_cloud_pubsub::subscriber::handler::Handler;
 
 use crate::envelope::EventEnvelope;
-
-const MAX_IN_FLIGHT: usize = 64;
 use crate::pubsub::{self, PubSubConfig};
 
-/// Delivers every message of `subscription` to `handle` (acked on `Ok`, nacked on
-/// `Err` so it is redelivered) until `shutdown`. On any stream failure it waits,
-/// makes sure its subscription exists and subscribes again. Delivery is at least once:
-/// `handle` must be idempotent by `event_id`.
+/// Events handed to the handler at once (at most).
+pub const MAX_BATCH: usize = 500;
+/// How long a batch waits for more events after its first one.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
+/// Batches being handled at the same time.
+const MAX_BATCHES_IN_FLIGHT: usize = 4;
+/// Messages the broker may have outstanding on the stream (unacked).
+const MAX_OUTSTANDING: i64 = (MAX_BATCH * (MAX_BATCHES_IN_FLIGHT + 1)) as i64;
+
+/// One delivered event and the trace context it was recorded in (the `traceparent`
+/// attribute, see [`crate::relay::TRACEPARENT`]).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub event: EventEnvelope,
+    pub traceparent: Option<String>,
+}
+
+/// Delivers every message of `subscription` to `handle` in batches (all acked on
+/// `Ok`, all nacked on `Err` so they are redelivered) until `shutdown`. On any stream
+/// failure it waits, makes sure its subscription exists and subscribes again.
+/// Delivery is at least once and unordered across batches: `handle` must be idempotent
+/// by `event_id` and must not depend on order.
 pub async fn consume<F, Fut>(
     config: PubSubConfig,
     subscription: String,
     handle: F,
     shutdown: impl Future<Output = ()>,
 ) where
-    F: Fn(EventEnvelope) -> Fut,
+    F: Fn(Vec<Delivery>) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
     tokio::pin!(shutdown);
@@ -50,32 +67,43 @@ pub async fn consume<F, Fut>(
         };
         let mut stream = client
             .subscribe(config.subscription_path(&subscription))
+            .set_max_outstanding_messages(MAX_OUTSTANDING)
             .build();
-        // Up to MAX_IN_FLIGHT messages are handled at once: the store is idempotent
-        // and order-insensitive, and one database round trip per message in series
-        // would cap throughput at the latency of one insert.
+        // A batch is cut at MAX_BATCH events or BATCH_WINDOW after its first one; up to
+        // MAX_BATCHES_IN_FLIGHT are handled at once (one database transaction per
+        // tenant and batch instead of one per event).
         let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut events: Vec<Delivery> = Vec::with_capacity(MAX_BATCH);
+        let mut handlers: Vec<Handler> = Vec::with_capacity(MAX_BATCH);
+        let mut batch_deadline: Option<tokio::time::Instant> = None;
         loop {
+            let due = batch_deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            if (due || events.len() >= MAX_BATCH) && in_flight.len() < MAX_BATCHES_IN_FLIGHT {
+                let batch = std::mem::replace(&mut events, Vec::with_capacity(MAX_BATCH));
+                let acks = std::mem::replace(&mut handlers, Vec::with_capacity(MAX_BATCH));
+                in_flight.push(settle(handle(batch), acks));
+                batch_deadline = None;
+                continue;
+            }
+            let window = batch_deadline.filter(|_| !due);
             let next = tokio::select! {
                 () = &mut shutdown => return,
                 Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
-                next = stream.next(), if in_flight.len() < MAX_IN_FLIGHT => next,
+                () = sleep_until(window), if window.is_some() => continue,
+                next = stream.next(), if events.len() < MAX_BATCH => next,
             };
             match next {
                 Some(Ok((message, handler))) => {
                     failures = 0;
                     match serde_json::from_slice::<EventEnvelope>(&message.data) {
                         Ok(event) => {
-                            let done = handle(event);
-                            in_flight.push(async move {
-                                match done.await {
-                                    Ok(()) => handler.ack(),
-                                    Err(err) => {
-                                        tracing::warn!(%err, "event handler failed; nack");
-                                        handler.nack();
-                                    }
-                                }
-                            });
+                            if events.is_empty() {
+                                batch_deadline = Some(tokio::time::Instant::now() + BATCH_WINDOW);
+                            }
+                            let traceparent =
+                                message.attributes.get(crate::relay::TRACEPARENT).cloned();
+                            events.push(Delivery { event, traceparent });
+                            handlers.push(handler);
                         }
                         Err(err) => {
                             // A malformed message can never succeed: ack it away, loudly.
@@ -95,7 +123,31 @@ pub async fn consume<F, Fut>(
                 }
             }
         }
-        // Let the handlers already started finish (their acks may still land).
+        // The batch being gathered is handled too; the handlers already started finish
+        // (their acks may still land; what does not is redelivered).
+        if !events.is_empty() {
+            in_flight.push(settle(
+                handle(std::mem::take(&mut events)),
+                std::mem::take(&mut handlers),
+            ));
+        }
         while in_flight.next().await.is_some() {}
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn settle(done: impl Future<Output = Result<(), String>>, handlers: Vec<Handler>) {
+    match done.await {
+        Ok(()) => handlers.into_iter().for_each(Handler::ack),
+        Err(err) => {
+            tracing::warn!(%err, count = handlers.len(), "event batch failed; nack");
+            handlers.into_iter().for_each(Handler::nack);
+        }
     }
 }

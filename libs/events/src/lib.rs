@@ -18,6 +18,6 @@ pub mod pubsub;
 pub mod relay;
 
 pub use envelope::EventEnvelope;
-pub use outbox::OUTBOX_MIGRATION;
+pub use outbox::{OUTBOX_BATCH_MIGRATION, OUTBOX_MIGRATION, OUTBOX_TRACEPARENT_MIGRATION};
 pub use pubsub::PubSubConfig;
 pub use relay::{Relay, RelayConfig};

@@ -57,8 +57,11 @@ pub type BuildResult<T> = Result<T, String>;
 
 pub async fn publisher(config: &PubSubConfig) -> BuildResult<Publisher> {
     let mut builder = Publisher::builder(config.topic_path())
-        // Client batching: up to 100 messages or 10 ms, whichever first.
-        .set_message_count_threshold(100)
+        // Client batching: up to 1,000 messages (Pub/Sub's maximum per publish) or
+        // 10 ms, whichever first. With an ordering key the client keeps one batch per
+        // key in flight, so one tenant's throughput is a batch per round trip: large
+        // batches are what lets a busy tenant's backlog drain.
+        .set_message_count_threshold(1_000)
         .set_delay_threshold(std::time::Duration::from_millis(10));
     if let Some(endpoint) = config.endpoint() {
         builder = builder
@@ -84,7 +87,10 @@ fn already_exists(error: &google_cloud_pubsub::Error) -> bool {
         .is_some_and(|status| status.code == google_cloud_gax::error::rpc::Code::AlreadyExists)
 }
 
-/// Creates the topic and the given subscriptions (ordering enabled) unless they exist.
+/// Creates the topic and the given subscriptions unless they exist. Subscriptions are
+/// unordered: their consumers are idempotent and order-insensitive, and an ordered
+/// subscription hands out one ordering key (one tenant) a batch at a time. Messages keep
+/// their ordering key for a consumer that subscribes with ordering on.
 /// The emulator forgets both when it restarts, so the relay runs this at start-up and
 /// whenever a publish finds the topic gone. Only the relay creates the topic, and it
 /// creates the subscriptions before it publishes again: a message published to a
@@ -136,7 +142,6 @@ pub async fn ensure_subscriptions(
             .create_subscription()
             .set_name(config.subscription_path(name))
             .set_topic(config.topic_path())
-            .set_enable_message_ordering(true)
             .set_ack_deadline_seconds(30)
             .send()
             .await;

@@ -15,7 +15,11 @@ use crate::pubsub::{self, PubSubConfig};
 pub struct RelayConfig {
     /// The service schema whose `outbox` is relayed.
     pub schema: &'static str,
+    /// Rows leased per pass (at most).
     pub batch_size: i64,
+    /// Events leased per pass (at most, but always at least one row): bulk rows carry
+    /// many.
+    pub max_events: i64,
     /// How long a leased row is left alone; a relay that dies mid-batch releases its
     /// rows when the lease ends.
     pub lease: Duration,
@@ -31,7 +35,8 @@ impl RelayConfig {
     pub fn for_schema(schema: &'static str) -> Self {
         RelayConfig {
             schema,
-            batch_size: 500,
+            batch_size: 1_000,
+            max_events: 10_000,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
@@ -52,14 +57,63 @@ struct PendingRow {
     tenant_id: Uuid,
     event_id: Uuid,
     event_type: String,
-    envelope: serde_json::Value,
+    envelope: Option<serde_json::Value>,
+    /// A bulk row's newline-delimited envelopes (then `envelope` is null).
+    batch: Option<String>,
     attempts: i32,
+    traceparent: Option<String>,
+}
+
+/// What the relay needs of a bulk row's line: its type, for the attribute.
+#[derive(serde::Deserialize)]
+struct EnvelopeHead<'a> {
+    #[serde(borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+}
+
+impl PendingRow {
+    /// The row's messages: one, or one per line of a bulk row.
+    fn messages(&self) -> Vec<Message> {
+        let tenant = self.tenant_id.to_string();
+        let message = |data: Vec<u8>, event_type: &str| {
+            let mut attributes = vec![
+                ("event_type".to_owned(), event_type.to_owned()),
+                ("tenant_id".to_owned(), tenant.clone()),
+            ];
+            if let Some(traceparent) = &self.traceparent {
+                attributes.push((TRACEPARENT.to_owned(), traceparent.clone()));
+            }
+            Message::new()
+                .set_data(data)
+                .set_ordering_key(tenant.clone())
+                .set_attributes(attributes)
+        };
+        match (&self.envelope, &self.batch) {
+            (Some(envelope), _) => vec![message(
+                serde_json::to_vec(envelope).unwrap_or_default(),
+                &self.event_type,
+            )],
+            (None, Some(batch)) => batch
+                .lines()
+                .filter(|line| !line.is_empty())
+                .map(|line| {
+                    let event_type = serde_json::from_str::<EnvelopeHead>(line)
+                        .map(|head| head.event_type.into_owned())
+                        .unwrap_or_default();
+                    message(line.as_bytes().to_vec(), &event_type)
+                })
+                .collect(),
+            (None, None) => Vec::new(),
+        }
+    }
 }
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PassOutcome {
+    /// Events (messages) published; a bulk row counts its events.
     pub published: usize,
+    /// Rows that failed (retried after their backoff).
     pub failed: usize,
 }
 
@@ -67,6 +121,9 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
     let exp = attempts.clamp(0, 16) as u32;
     (Duration::from_millis(100) * 2u32.saturating_pow(exp)).min(max)
 }
+
+/// The message attribute carrying the W3C trace context of the recording change.
+pub const TRACEPARENT: &str = "traceparent";
 
 /// The subscription the observability service reads (created with the topic).
 pub const OBSERVABILITY_SUBSCRIPTION: &str = "pulsepoint-events-observability";
@@ -124,14 +181,23 @@ impl Relay {
         // Lease: pick unsent rows nobody else holds, push their availability past the
         // lease, commit. Other replicas skip the locked rows, then the leased ones.
         let mut tx = TenantTx::begin_lookup(&self.pool, Lookup::OutboxRelay, "on").await?;
+        // Up to `batch_size` rows, cut once they hold `max_events` events (bulk rows
+        // carry many); locked rows that are cut are released at commit.
         let rows: Vec<PendingRow> = sqlx::query_as(&format!(
-            "select tenant_id, event_id, event_type, envelope, attempts from {schema}.outbox
-             where published_at is null and available_at <= now()
-             order by occurred_at, event_id
-             limit $1
-             for update skip locked"
+            "select tenant_id, event_id, event_type, envelope, batch, attempts, traceparent
+             from (select *, sum(events) over (order by occurred_at, event_id) as running
+                   from (select tenant_id, event_id, event_type, envelope, batch, events,
+                                attempts, traceparent, occurred_at
+                         from {schema}.outbox
+                         where published_at is null and available_at <= now()
+                         order by occurred_at, event_id
+                         limit $1
+                         for update skip locked) leased) counted
+             where running - events < $2
+             order by occurred_at, event_id"
         ))
         .bind(self.config.batch_size)
+        .bind(self.config.max_events)
         .fetch_all(tx.conn())
         .await?;
         if rows.is_empty() {
@@ -151,40 +217,43 @@ impl Relay {
         .await?;
         tx.commit().await?;
 
-        // Publish the batch; the client batches and orders per tenant.
-        let futures: Vec<_> = rows
-            .iter()
-            .map(|row| {
-                let tenant = row.tenant_id.to_string();
-                let message = Message::new()
-                    .set_data(serde_json::to_vec(&row.envelope).unwrap_or_default())
-                    .set_ordering_key(tenant.clone())
-                    .set_attributes([
-                        ("event_type".to_owned(), row.event_type.clone()),
-                        ("tenant_id".to_owned(), tenant),
-                    ]);
-                self.publisher.publish(message)
-            })
-            .collect();
+        // Publish the rows' messages; the client batches and orders per tenant. A row
+        // is sent when all its messages are (a bulk row that fails in part is
+        // published again whole: consumers absorb the duplicates).
+        let mut owners = Vec::new();
+        let mut futures = Vec::new();
+        let mut counts = vec![0usize; rows.len()];
+        for (index, row) in rows.iter().enumerate() {
+            for message in row.messages() {
+                counts[index] += 1;
+                owners.push(index);
+                futures.push(self.publisher.publish(message));
+            }
+        }
         let results = futures::future::join_all(futures).await;
-
+        let mut errors: Vec<Option<String>> = vec![None; rows.len()];
+        let mut topic_gone = false;
+        for (index, result) in owners.into_iter().zip(results) {
+            if let Err(err) = result {
+                if let google_cloud_pubsub::error::PublishError::Rpc(rpc) = &err {
+                    topic_gone |= rpc
+                        .status()
+                        .is_some_and(|s| s.code == google_cloud_gax::error::rpc::Code::NotFound);
+                }
+                errors[index].get_or_insert_with(|| err.to_string());
+            }
+        }
         let mut sent = (Vec::new(), Vec::new());
         let mut failed: Vec<(&PendingRow, String)> = Vec::new();
-        let mut topic_gone = false;
-        for (row, result) in rows.iter().zip(results) {
-            match result {
-                Ok(_) => {
+        let mut published = 0;
+        for ((row, error), count) in rows.iter().zip(errors).zip(counts) {
+            match error {
+                None => {
+                    published += count;
                     sent.0.push(row.tenant_id);
                     sent.1.push(row.event_id);
                 }
-                Err(err) => {
-                    if let google_cloud_pubsub::error::PublishError::Rpc(rpc) = &err {
-                        topic_gone |= rpc.status().is_some_and(|s| {
-                            s.code == google_cloud_gax::error::rpc::Code::NotFound
-                        });
-                    }
-                    failed.push((row, err.to_string()));
-                }
+                Some(error) => failed.push((row, error)),
             }
         }
 
@@ -234,7 +303,7 @@ impl Relay {
             }
         }
         Ok(PassOutcome {
-            published: sent.0.len(),
+            published,
             failed: failed.len(),
         })
     }

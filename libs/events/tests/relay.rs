@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 use pp_auth::TenantId;
 use pp_db::TenantTx;
 use pp_events::consumer::consume;
-use pp_events::{EventEnvelope, OUTBOX_MIGRATION, PubSubConfig, Relay, RelayConfig};
+use pp_events::{
+    EventEnvelope, OUTBOX_BATCH_MIGRATION, OUTBOX_MIGRATION, OUTBOX_TRACEPARENT_MIGRATION,
+    PubSubConfig, Relay, RelayConfig,
+};
 use pp_testkit::{PubSubEmulator, TestDb};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -19,7 +22,15 @@ type Seen = Arc<Mutex<HashMap<Uuid, usize>>>;
 async fn setup() -> anyhow::Result<(PubSubEmulator, TestDb, PubSubConfig)> {
     let emulator = tokio::task::spawn_blocking(PubSubEmulator::start).await??;
     let db = TestDb::create().await?;
-    db.migrate("brands", &[OUTBOX_MIGRATION]).await?;
+    db.migrate(
+        "brands",
+        &[
+            OUTBOX_MIGRATION,
+            OUTBOX_TRACEPARENT_MIGRATION,
+            OUTBOX_BATCH_MIGRATION,
+        ],
+    )
+    .await?;
     let config = PubSubConfig::emulator(emulator.host(), "pulsepoint-test");
     pp_events::pubsub::bootstrap(&config, &[SUBSCRIPTION])
         .await
@@ -36,14 +47,13 @@ fn start_consumer(config: &PubSubConfig) -> (Seen, oneshot::Sender<()>) {
         consume(
             config,
             SUBSCRIPTION.to_owned(),
-            move |event: EventEnvelope| {
+            move |events: Vec<pp_events::consumer::Delivery>| {
                 let sink = sink.clone();
                 async move {
-                    *sink
-                        .lock()
-                        .map_err(|e| e.to_string())?
-                        .entry(event.event_id)
-                        .or_default() += 1;
+                    let mut seen = sink.lock().map_err(|e| e.to_string())?;
+                    for delivery in events {
+                        *seen.entry(delivery.event.event_id).or_default() += 1;
+                    }
                     Ok(())
                 }
             },
@@ -74,7 +84,8 @@ fn relay_config() -> RelayConfig {
     }
 }
 
-/// Writes one event per transaction; every tenth transaction rolls back.
+/// Writes one event per transaction, and in every seventh transaction also a bulk row
+/// of three (as API events are recorded); every tenth transaction rolls back.
 async fn write_events(
     pool: pp_db::PgPool,
     tenants: Vec<Uuid>,
@@ -87,19 +98,35 @@ async fn write_events(
         let event = EventEnvelope::new(tenant, "brand.updated", serde_json::json!({ "n": i }));
         let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(tenant)).await?;
         pp_events::outbox::record(&mut tx, "brands", &event).await?;
-        if i % 10 == 9 {
+        let mut ids = vec![event.event_id];
+        if i % 7 == 3 {
+            let bulk = (0..3)
+                .map(|k| {
+                    let event = EventEnvelope::new(
+                        tenant,
+                        if k == 2 { "api.error" } else { "api.request" },
+                        serde_json::json!({ "n": i, "k": k }),
+                    );
+                    ids.push(event.event_id);
+                    Ok(pp_events::outbox::SerializedEvent {
+                        tenant_id: tenant,
+                        event_id: event.event_id,
+                        event_type: "api.request",
+                        occurred_at: event.occurred_at,
+                        envelope_json: serde_json::to_string(&event)?,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            pp_events::outbox::record_batch(&mut tx, "brands", &bulk).await?;
+        }
+        let sink = if i % 10 == 9 {
             tx.rollback().await?;
-            rolled_back
-                .lock()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .push(event.event_id);
+            &rolled_back
         } else {
             tx.commit().await?;
-            committed
-                .lock()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .push(event.event_id);
-        }
+            &committed
+        };
+        sink.lock().map_err(|e| anyhow::anyhow!("{e}"))?.extend(ids);
     }
     Ok(())
 }
@@ -110,10 +137,12 @@ async fn published_count(db: &TestDb) -> anyhow::Result<i64> {
     sqlx::query("select set_config('app.outbox_relay', 'on', true)")
         .execute(&mut *tx)
         .await?;
-    let count: i64 =
-        sqlx::query_scalar("select count(*) from brands.outbox where published_at is not null")
-            .fetch_one(&mut *tx)
-            .await?;
+    // Events, not rows: a bulk row holds several.
+    let count: i64 = sqlx::query_scalar(
+        "select coalesce(sum(events), 0)::bigint from brands.outbox where published_at is not null",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     owner.close().await;
     Ok(count)
@@ -197,10 +226,12 @@ async fn no_event_is_lost_while_the_broker_restarts() -> anyhow::Result<()> {
         .iter()
         .copied()
         .collect();
+    // Per writer: 1,000 transactions, 900 committed; 143 also wrote a bulk row of 3,
+    // 14 of those rolled back: 900 + 129 × 3 = 1,287 events; 10 writers.
     assert_eq!(
         committed.len(),
-        9000,
-        "10,000 written, every tenth rolled back"
+        12_870,
+        "10,000 single events + bulk rows written, every tenth transaction rolled back"
     );
     let all_in = wait_until(Duration::from_secs(60), || {
         distinct(&seen) >= committed.len()
@@ -322,11 +353,12 @@ async fn one_pass_publishes_and_marks() -> anyhow::Result<()> {
     assert_eq!(
         outcome,
         pp_events::relay::PassOutcome {
-            published: 9,
+            published: 12,
             failed: 0
         }
     );
-    assert_eq!(published_count(&db).await?, 9);
+    // 10 transactions, one rolled back; the fourth also wrote a bulk row of 3.
+    assert_eq!(published_count(&db).await?, 12);
     let again = relay.run_once().await?;
     assert_eq!(again.published, 0, "nothing is sent twice");
     Ok(())

@@ -1,7 +1,9 @@
 //! `api.request` / `api.error` events for every authenticated RPC, recorded off the
 //! hot path: the layer only `try_send`s a small record to a bounded channel; a
-//! background task batches the records per tenant into the service's outbox (one
-//! transaction per tenant per batch). No database write happens inside a request.
+//! background task wakes every 200 ms, serializes the records straight to JSON
+//! envelopes and writes them per tenant as one bulk outbox row (see
+//! `pp_events::outbox::record_batch`); the relay publishes one message per event. No
+//! database write happens inside a request.
 //! When the channel is full (the database is far behind) records are dropped and
 //! counted, never waited for.
 
@@ -11,6 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use pp_auth::{Principal, TenantId};
 use pp_db::{PgPool, TenantTx};
@@ -19,13 +22,16 @@ use tower_layer::Layer;
 use tower_service::Service;
 use uuid::Uuid;
 
-const CHANNEL_CAPACITY: usize = 10_000;
-const MAX_BATCH: usize = 1_000;
+/// Calls waiting to be written (at most); beyond this they are dropped and counted.
+const CHANNEL_CAPACITY: usize = 20_000;
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Tries per tenant batch (backoff 0.2, 0.4, 0.8, 1.6 s between them).
+const WRITE_ATTEMPTS: u32 = 5;
 
 /// One finished RPC.
 #[derive(Debug, Clone)]
 struct ApiCall {
+    event_id: Uuid,
     tenant_id: Uuid,
     user_id: Uuid,
     role: &'static str,
@@ -47,11 +53,9 @@ impl ApiEventsLayer {
     /// Starts the writer task for `schema`'s outbox and returns the layer.
     pub fn start(pool: PgPool, schema: &'static str) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(write_batches(pool, schema, rx));
-        ApiEventsLayer {
-            tx,
-            dropped: Arc::default(),
-        }
+        let dropped = Arc::<AtomicU64>::default();
+        tokio::spawn(write_batches(pool, schema, rx, dropped.clone()));
+        ApiEventsLayer { tx, dropped }
     }
 
     /// Records dropped because the writer was behind.
@@ -87,50 +91,99 @@ fn grpc_code_name(code: i32) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
+/// The envelope of an API event, serialized straight to JSON (the shape of
+/// [`pp_events::EventEnvelope`], without building a `serde_json::Value` per call).
+#[derive(serde::Serialize)]
+struct ApiEnvelope<'a> {
+    event_id: Uuid,
+    tenant_id: Uuid,
+    event_type: &'static str,
+    occurred_at: DateTime<Utc>,
+    user_id: Uuid,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    status: &'static str,
+    payload: ApiPayload<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ApiPayload<'a> {
+    method: &'a str,
+    grpc_code: &'static str,
+    role: &'static str,
+    duration_ms: f64,
+}
+
 impl ApiCall {
-    fn envelope(&self) -> pp_events::EventEnvelope {
+    fn serialized(&self) -> Result<pp_events::outbox::SerializedEvent, serde_json::Error> {
         let failed = self.grpc_code != 0;
-        let mut event = pp_events::EventEnvelope::new(
-            self.tenant_id,
-            if failed { "api.error" } else { "api.request" },
-            serde_json::json!({
-                "method": self.method,
-                "grpc_code": grpc_code_name(self.grpc_code),
-                "role": self.role,
-                "duration_ms": self.duration_ms,
-            }),
-        )
-        .with_user(self.user_id)
-        .with_request_id(self.request_id.clone());
-        event.occurred_at = self.at;
-        event.status = if failed { "error".into() } else { "ok".into() };
-        event
+        let event_type = if failed { "api.error" } else { "api.request" };
+        let envelope = ApiEnvelope {
+            event_id: self.event_id,
+            tenant_id: self.tenant_id,
+            event_type,
+            occurred_at: self.at,
+            user_id: self.user_id,
+            request_id: self.request_id.as_deref(),
+            status: if failed { "error" } else { "ok" },
+            payload: ApiPayload {
+                method: &self.method,
+                grpc_code: grpc_code_name(self.grpc_code),
+                role: self.role,
+                duration_ms: self.duration_ms,
+            },
+        };
+        Ok(pp_events::outbox::SerializedEvent {
+            tenant_id: self.tenant_id,
+            event_id: envelope.event_id,
+            event_type,
+            occurred_at: self.at,
+            envelope_json: serde_json::to_string(&envelope)?,
+        })
     }
 }
 
-async fn write_batches(pool: PgPool, schema: &'static str, mut rx: mpsc::Receiver<ApiCall>) {
-    let mut batch: Vec<ApiCall> = Vec::with_capacity(MAX_BATCH);
+async fn write_batches(
+    pool: PgPool,
+    schema: &'static str,
+    mut rx: mpsc::Receiver<ApiCall>,
+    dropped: Arc<AtomicU64>,
+) {
+    let mut batch: Vec<ApiCall> = Vec::with_capacity(CHANNEL_CAPACITY);
+    let mut behind = false;
     loop {
-        let first = match rx.recv().await {
-            Some(call) => call,
-            None => return,
-        };
-        batch.push(first);
-        let deadline = tokio::time::sleep(FLUSH_EVERY);
-        tokio::pin!(deadline);
-        while batch.len() < MAX_BATCH {
-            tokio::select! {
-                call = rx.recv() => match call {
-                    Some(call) => batch.push(call),
-                    None => break,
-                },
-                () = &mut deadline => break,
+        // Wait for a first call, then let calls pile up for FLUSH_EVERY without waking
+        // this task for each one, then take them all: one outbox row per tenant and
+        // flush. A writer that found the channel full flushes again at once.
+        if rx.recv_many(&mut batch, CHANNEL_CAPACITY).await == 0 {
+            return; // every sender is gone
+        }
+        if !behind {
+            tokio::time::sleep(FLUSH_EVERY).await;
+        }
+        loop {
+            let room = CHANNEL_CAPACITY.saturating_sub(batch.len());
+            if room == 0 || rx.recv_many(&mut batch, room).now_or_never().unwrap_or(0) == 0 {
+                break;
             }
         }
+        behind = batch.len() >= CHANNEL_CAPACITY;
         batch.sort_by_key(|call| call.tenant_id);
         for tenant_calls in batch.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            if let Err(err) = write_tenant(&pool, schema, tenant_calls).await {
-                tracing::warn!(%err, count = tenant_calls.len(), "api events not recorded");
+            // The database may be briefly away: retry with backoff (the channel keeps
+            // taking calls meanwhile, and drops what does not fit). Event ids are fixed
+            // per call, so a retry after a commit whose answer was lost only publishes
+            // duplicates, which the store absorbs.
+            let mut attempt = 0;
+            while let Err(err) = write_tenant(&pool, schema, tenant_calls).await {
+                attempt += 1;
+                if attempt >= WRITE_ATTEMPTS {
+                    dropped.fetch_add(tenant_calls.len() as u64, Ordering::Relaxed);
+                    tracing::error!(%err, count = tenant_calls.len(), "api events not recorded; dropped");
+                    break;
+                }
+                tracing::warn!(%err, attempt, "api events not recorded yet; retrying");
+                tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt)).await;
             }
         }
         batch.clear();
@@ -145,9 +198,13 @@ async fn write_tenant(
     let Some(first) = calls.first() else {
         return Ok(());
     };
-    let events: Vec<pp_events::EventEnvelope> = calls.iter().map(ApiCall::envelope).collect();
+    let events = calls
+        .iter()
+        .map(ApiCall::serialized)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     let mut tx = TenantTx::begin_for_tenant(pool, TenantId(first.tenant_id)).await?;
-    pp_events::outbox::record_many(&mut tx, schema, &events).await?;
+    pp_events::outbox::record_batch(&mut tx, schema, &events).await?;
     tx.commit().await
 }
 
@@ -184,7 +241,11 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+        let Some((tenant_id, user_id, role)) = request
+            .extensions()
+            .get::<Principal>()
+            .map(|p| (p.tenant_id.0, p.user_id.0, p.role.as_str()))
+        else {
             // Public or refused calls belong to no tenant.
             return Box::pin(self.inner.call(request));
         };
@@ -212,9 +273,10 @@ where
                 Err(_) => 14,
             };
             let call = ApiCall {
-                tenant_id: principal.tenant_id.0,
-                user_id: principal.user_id.0,
-                role: principal.role.as_str(),
+                event_id: Uuid::now_v7(),
+                tenant_id,
+                user_id,
+                role,
                 method,
                 grpc_code,
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -226,5 +288,60 @@ where
             }
             result
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialized_api_event_is_an_event_envelope() {
+        let call = ApiCall {
+            event_id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            role: "analyst",
+            method: "/pulsepoint.brands.v1.BrandService/GetBrand".into(),
+            grpc_code: 5,
+            duration_ms: 1.25,
+            request_id: Some("req-1".into()),
+            at: Utc::now(),
+        };
+        let row = call.serialized().expect("serialize");
+        let event: pp_events::EventEnvelope =
+            serde_json::from_str(&row.envelope_json).expect("an EventEnvelope");
+        assert_eq!(event.event_id, row.event_id);
+        assert_eq!(event.tenant_id, call.tenant_id);
+        assert_eq!(event.user_id, Some(call.user_id));
+        assert_eq!(
+            (event.event_type.as_str(), row.event_type),
+            ("api.error", "api.error")
+        );
+        assert_eq!(event.status, "error");
+        assert_eq!(event.occurred_at, call.at);
+        assert_eq!(event.request_id.as_deref(), Some("req-1"));
+        assert_eq!(
+            event.payload,
+            serde_json::json!({
+                "method": "/pulsepoint.brands.v1.BrandService/GetBrand",
+                "grpc_code": "NOT_FOUND",
+                "role": "analyst",
+                "duration_ms": 1.25,
+            })
+        );
+        let ok = ApiCall {
+            grpc_code: 0,
+            request_id: None,
+            ..call
+        };
+        let event: pp_events::EventEnvelope =
+            serde_json::from_str(&ok.serialized().expect("serialize").envelope_json)
+                .expect("envelope");
+        assert_eq!(
+            (event.event_type.as_str(), event.status.as_str()),
+            ("api.request", "ok")
+        );
+        assert_eq!(event.request_id, None);
     }
 }

@@ -152,7 +152,8 @@ pub struct ServiceSpec {
 }
 
 /// Serves one backend service the standard way: the shared layer stack with API
-/// events recorded into the service's outbox, health and reflection.
+/// events recorded into the service's outbox (unless `config.api_events` is off),
+/// health and reflection.
 pub async fn serve_service(
     spec: ServiceSpec,
     listener: TcpListener,
@@ -160,11 +161,14 @@ pub async fn serve_service(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let options = ServeOptions {
-        config: spec.config,
         health_names: vec![spec.health_name],
         auth: spec.auth,
         shutdown_delay: spec.shutdown_delay,
-        api_events: Some(crate::ApiEventsLayer::start(spec.pool, spec.schema)),
+        api_events: spec
+            .config
+            .api_events
+            .then(|| crate::ApiEventsLayer::start(spec.pool, spec.schema)),
+        config: spec.config,
     };
     serve(options, listener, routes, shutdown).await
 }

@@ -136,6 +136,29 @@ pub fn inject_span_context(span: &tracing::Span, headers: &mut http::HeaderMap) 
     });
 }
 
+/// The W3C `traceparent` of the current span, when it belongs to an exported trace
+/// (`None` without OpenTelemetry or outside any span): carried with an event through
+/// the outbox and Pub/Sub, so its consumers join the request's trace.
+pub fn current_traceparent() -> Option<String> {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let mut carrier = std::collections::HashMap::<String, String>::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut carrier)
+    });
+    carrier.remove("traceparent")
+}
+
+/// Makes `span` a child of a W3C `traceparent` value (as carried by an event).
+pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&carrier));
+    let _ = span.set_parent(parent);
+}
+
 /// A span for one model call, named and attributed per the OpenTelemetry GenAI
 /// semantic conventions (`gen_ai.*`), plus Pulsepoint's cost. Record the usage with
 /// [`record_gen_ai_usage`] when the response arrives.

@@ -27,6 +27,8 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_identity.sql"),
     },
     pp_events::OUTBOX_MIGRATION,
+    pp_events::OUTBOX_TRACEPARENT_MIGRATION,
+    pp_events::OUTBOX_BATCH_MIGRATION,
 ];
 
 /// The RPCs callable without a token.

@@ -23,6 +23,8 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_brands.sql"),
     },
     pp_events::OUTBOX_MIGRATION,
+    pp_events::OUTBOX_TRACEPARENT_MIGRATION,
+    pp_events::OUTBOX_BATCH_MIGRATION,
 ];
 
 /// The commerce schema (synced platform data). Brands migrates it until the

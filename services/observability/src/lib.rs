@@ -24,7 +24,14 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/0001_events.sql"),
     },
+    Migration {
+        version: 2,
+        name: "ai_spend_daily",
+        sql: include_str!("../migrations/0002_ai_spend_daily.sql"),
+    },
     pp_events::OUTBOX_MIGRATION,
+    pp_events::OUTBOX_TRACEPARENT_MIGRATION,
+    pp_events::OUTBOX_BATCH_MIGRATION,
 ];
 
 pub struct State {
@@ -69,7 +76,7 @@ pub fn auth_layer(
     )
 }
 
-/// Stores every event delivered on `subscription` until `shutdown`.
+/// Stores every event delivered on `subscription` until `shutdown`, a batch at a time.
 pub async fn run_subscriber(
     state: Arc<State>,
     pubsub: pp_events::PubSubConfig,
@@ -79,18 +86,45 @@ pub async fn run_subscriber(
     pp_events::consumer::consume(
         pubsub,
         subscription,
-        move |event| {
+        move |deliveries| {
             let state = state.clone();
-            async move {
-                ingest(&state, &event)
-                    .await
-                    .map(drop)
-                    .map_err(|err| err.to_string())
-            }
+            async move { store_deliveries(&state, deliveries).await }
         },
         shutdown,
     )
     .await;
+}
+
+/// Stores a delivered batch. An event recorded inside a traced request gets a span in
+/// that request's trace (child of the `traceparent` it travelled with), lasting as
+/// long as its batch took to store.
+async fn store_deliveries(
+    state: &State,
+    deliveries: Vec<pp_events::consumer::Delivery>,
+) -> Result<(), String> {
+    let spans: Vec<tracing::Span> = deliveries
+        .iter()
+        .filter_map(|delivery| {
+            let traceparent = delivery.traceparent.as_deref()?;
+            let span = tracing::info_span!(
+                "observability.store_event",
+                otel.kind = "consumer",
+                messaging.system = "gcp_pubsub",
+                messaging.operation = "process",
+                event.type = %delivery.event.event_type,
+                event.id = %delivery.event.event_id,
+            );
+            pp_telemetry::set_parent_from_traceparent(&span, traceparent);
+            Some(span)
+        })
+        .collect();
+    let events: Vec<pp_events::EventEnvelope> = deliveries
+        .into_iter()
+        .map(|delivery| delivery.event)
+        .collect();
+    let result = ingest::ingest_batch(state, &events).await;
+    drop(spans);
+    result.map(drop).map_err(|err| err.to_string())
 }
 
 pub async fn serve(

@@ -36,26 +36,78 @@ impl From<&EventEnvelope> for EventRow {
     }
 }
 
-/// Stores an event once: a redelivered or republished event id is ignored.
-pub async fn insert_event(tx: &mut TenantTx, event: &EventEnvelope) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+/// Stores the events (all of the transaction's tenant) once each: a redelivered or
+/// republished event id is ignored. Returns the ids that were new.
+pub async fn insert_events(
+    tx: &mut TenantTx,
+    events: &[&EventEnvelope],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let n = events.len();
+    let (mut tenants, mut ids, mut types, mut times) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut brands, mut users, mut requests, mut statuses, mut payloads) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for event in events {
+        tenants.push(event.tenant_id);
+        ids.push(event.event_id);
+        types.push(event.event_type.as_str());
+        times.push(event.occurred_at);
+        brands.push(event.brand_id);
+        users.push(event.user_id);
+        requests.push(event.request_id.as_deref());
+        statuses.push(event.status.as_str());
+        payloads.push(&event.payload);
+    }
+    sqlx::query_scalar(
         "insert into observability.events
             (tenant_id, event_id, event_type, occurred_at, brand_id, user_id, request_id, status, payload)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (tenant_id, event_id) do nothing",
+         select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::uuid[],
+                              $6::uuid[], $7::text[], $8::text[], $9::jsonb[])
+         on conflict (tenant_id, event_id) do nothing
+         returning event_id",
     )
-    .bind(event.tenant_id)
-    .bind(event.event_id)
-    .bind(&event.event_type)
-    .bind(event.occurred_at)
-    .bind(event.brand_id)
-    .bind(event.user_id)
-    .bind(&event.request_id)
-    .bind(&event.status)
-    .bind(&event.payload)
+    .bind(&tenants)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&times)
+    .bind(&brands)
+    .bind(&users)
+    .bind(&requests)
+    .bind(&statuses)
+    .bind(&payloads)
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Adds AI spend to the tenant's running total of `day` (UTC).
+pub async fn add_spend(
+    tx: &mut TenantTx,
+    day: chrono::NaiveDate,
+    cost_micros: i64,
+    calls: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into observability.ai_spend_daily (tenant_id, day, cost_micros, calls)
+         values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3)
+         on conflict (tenant_id, day) do update
+         set cost_micros = ai_spend_daily.cost_micros + excluded.cost_micros,
+             calls = ai_spend_daily.calls + excluded.calls",
+    )
+    .bind(day)
+    .bind(cost_micros)
+    .bind(calls)
     .execute(tx.conn())
-    .await?;
-    Ok(result.rows_affected() == 1)
+    .await
+    .map(drop)
 }
 
 /// Filters of ListEvents / StreamEvents, already validated.
@@ -341,13 +393,14 @@ pub async fn get_budget(tx: &mut TenantTx) -> Result<Option<BudgetRow>, sqlx::Er
         .await
 }
 
-/// AI spend since `since`, in micros.
+/// AI spend since `since` (a UTC midnight: periods start at one), in micros, from
+/// the running daily totals.
 pub async fn spent_since(tx: &mut TenantTx, since: DateTime<Utc>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "select coalesce(sum((payload->>'cost_micros')::bigint), 0)::bigint from observability.events
-         where event_type = 'ai.model_called' and occurred_at >= $1",
+        "select coalesce(sum(cost_micros), 0)::bigint from observability.ai_spend_daily
+         where day >= $1",
     )
-    .bind(since)
+    .bind(since.date_naive())
     .fetch_one(tx.conn())
     .await
 }

@@ -419,10 +419,19 @@ async fn every_authenticated_call_becomes_an_api_event() {
             .execute(&mut *tx)
             .await
             .expect("ctx");
-        rows = sqlx::query_as("select event_type, envelope from brands.outbox where event_type like 'api.%' order by occurred_at")
-            .fetch_all(&mut *tx)
-            .await
-            .expect("rows");
+        // API events are bulk rows: newline-delimited envelopes (see docs/events.md).
+        rows = sqlx::query_as(
+            "select e->>'event_type', e
+             from brands.outbox o,
+                  lateral (select line::jsonb as e
+                           from regexp_split_to_table(o.batch, E'\\n') as line
+                           where line <> '') lines
+             where o.event_type = 'batch'
+             order by (e->>'occurred_at')::timestamptz",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .expect("rows");
         tx.commit().await.expect("commit");
         if rows.len() >= 2 {
             break;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use pp_events::EventEnvelope;
 use pp_proto::common::Money;
+use pp_proto::observability::observability_service_client::ObservabilityServiceClient;
 use pp_proto::observability::*;
 use serde_json::json;
 use tokio_stream::StreamExt;
@@ -489,6 +490,186 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
             .await,
         Code::NotFound,
     );
+}
+
+async fn set_budget_of_one_dollar(
+    client: &mut ObservabilityServiceClient<tonic::transport::Channel>,
+    token: &str,
+) {
+    client
+        .set_cost_budget(authed(
+            token,
+            SetCostBudgetRequest {
+                budget: Some(CostBudget {
+                    period: BudgetPeriod::Monthly as i32,
+                    limit: Some(Money {
+                        currency_code: "USD".into(),
+                        units: 1,
+                        nanos: 0,
+                    }),
+                    enforcement: BudgetEnforcement::Block as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("set budget");
+}
+
+async fn spent_micros(
+    client: &mut ObservabilityServiceClient<tonic::transport::Channel>,
+    token: &str,
+) -> i64 {
+    let spent = client
+        .get_cost_budget(authed(token, GetCostBudgetRequest::default()))
+        .await
+        .expect("get budget")
+        .into_inner()
+        .budget
+        .expect("budget")
+        .spent
+        .expect("spent");
+    spent.units * 1_000_000 + i64::from(spent.nanos) / 1_000
+}
+
+#[tokio::test]
+async fn batches_with_redeliveries_count_each_ai_call_once_toward_spend() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let a = sign_up(&stack, "A").await;
+    let b = sign_up(&stack, "B").await;
+    let mut client = stack.observability().await.expect("client");
+    set_budget_of_one_dollar(&mut client, &a.admin_token).await;
+    set_budget_of_one_dollar(&mut client, &b.admin_token).await;
+    let call = |tenant: &str, user: &str, cost| {
+        ai_call(tenant, user, "claude-haiku", "answer", 1, 1, cost, 5.0)
+    };
+    let (c1, c2, c3) = (
+        call(&a.tenant_id, &a.admin_id, 100_000),
+        call(&a.tenant_id, &a.admin_id, 20_000),
+        call(&a.tenant_id, &a.admin_id, 3_000),
+    );
+    let theirs = call(&b.tenant_id, &b.admin_id, 400_000);
+
+    // One delivered batch: two tenants, an event twice.
+    let first = [c1.clone(), theirs.clone(), c2.clone(), c1.clone()];
+    let new = pulsepoint_observability::ingest::ingest_batch(&stack.observability, &first)
+        .await
+        .expect("batch");
+    assert_eq!(new, 3, "c1, c2 and theirs are new; the second c1 is not");
+    // A redelivery overlapping the first batch, with one new call.
+    let second = [c2.clone(), c3.clone(), theirs.clone()];
+    let new = pulsepoint_observability::ingest::ingest_batch(&stack.observability, &second)
+        .await
+        .expect("batch");
+    assert_eq!(new, 1, "only c3 is new");
+
+    assert_eq!(spent_micros(&mut client, &a.admin_token).await, 123_000);
+    assert_eq!(spent_micros(&mut client, &b.admin_token).await, 400_000);
+    let listed = client
+        .list_events(authed(
+            &a.admin_token,
+            ListEventsRequest {
+                event_types: vec!["ai.model_called".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.events.len(), 3, "each call stored once");
+
+    // The running total is what CheckBudget decides on: 0.877 left of 1.00.
+    let check = |units: i64, nanos: i32| {
+        let mut client = client.clone();
+        let token = a.admin_token.clone();
+        async move {
+            client
+                .check_budget(authed(
+                    &token,
+                    CheckBudgetRequest {
+                        estimated_cost: Some(Money {
+                            currency_code: "USD".into(),
+                            units,
+                            nanos,
+                        }),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .expect("check")
+                .into_inner()
+        }
+    };
+    assert!(
+        check(0, 877_000_000).await.allowed,
+        "exactly the remainder fits"
+    );
+    assert!(
+        !check(0, 877_001_000).await.allowed,
+        "a micro more does not"
+    );
+}
+
+#[tokio::test]
+async fn the_spend_migration_backfills_ai_calls_stored_before_it() {
+    let db = pp_testkit::TestDb::create().await.expect("db");
+    let migrations = pulsepoint_observability::MIGRATIONS;
+    let before: Vec<_> = migrations
+        .iter()
+        .filter(|m| m.version < 2)
+        .cloned()
+        .collect();
+    db.migrate("observability", &before)
+        .await
+        .expect("migrate v1");
+    let pool = db.pool_as("observability", 1).await.expect("pool");
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    for (tenant, cost) in [(a, 700), (a, 50), (b, 9)] {
+        let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, pp_auth::TenantId(tenant))
+            .await
+            .expect("tx");
+        sqlx::query(
+            "insert into observability.events (tenant_id, event_id, event_type, occurred_at, payload)
+             values ($1, $2, 'ai.model_called', now(), $3)",
+        )
+        .bind(tenant)
+        .bind(Uuid::now_v7())
+        .bind(json!({ "cost_micros": cost }))
+        .execute(tx.conn())
+        .await
+        .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    db.migrate("observability", migrations)
+        .await
+        .expect("migrate all");
+    for (tenant, want) in [(a, 750_i64), (b, 9)] {
+        let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, pp_auth::TenantId(tenant))
+            .await
+            .expect("tx");
+        let (cost, calls): (i64, i64) = sqlx::query_as(
+            "select coalesce(sum(cost_micros), 0)::bigint, coalesce(sum(calls), 0)::bigint
+             from observability.ai_spend_daily",
+        )
+        .fetch_one(tx.conn())
+        .await
+        .expect("spend");
+        assert_eq!((cost, calls), (want, if tenant == a { 2 } else { 1 }));
+        tx.commit().await.expect("commit");
+    }
+    // RLS is forced again after the backfill: the owner sees nothing without a tenant.
+    let owner = db.owner_pool().await.expect("owner");
+    let visible: i64 = sqlx::query_scalar("select count(*) from observability.ai_spend_daily")
+        .fetch_one(&owner)
+        .await
+        .expect("count");
+    assert_eq!(visible, 0, "forced RLS restored on ai_spend_daily");
+    let visible: i64 = sqlx::query_scalar("select count(*) from observability.events")
+        .fetch_one(&owner)
+        .await
+        .expect("count");
+    assert_eq!(visible, 0, "forced RLS restored on events");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! One trace follows a request from the gateway to the service behind it.
+//! One trace follows a request from the gateway to the service behind it, and on
+//! through the outbox and Pub/Sub to the observability store.
 //!
 //! An in-test OTLP receiver (the real opentelemetry-proto TraceService over gRPC)
 //! gets the spans the servers export. nextest runs each test in its own process, so
@@ -14,8 +15,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::trace::v1::Span;
-use pp_proto::brands::ListBrandsRequest;
 use pp_proto::brands::brand_service_client::BrandServiceClient;
+use pp_proto::brands::{Brand, CreateBrandRequest, ListBrandsRequest};
+use pp_proto::observability::ListEventsRequest;
 
 use crate::support::*;
 
@@ -109,6 +111,106 @@ async fn a_request_through_the_gateway_is_one_trace() {
         .find(|s| s.parent_span_id == gateway.span_id)
         .expect("the brands span is the gateway span's child");
     assert_ne!(brands.span_id, gateway.span_id);
+}
+
+/// CreateBrand through the gateway: the gateway span, the brands span, and — after
+/// the outbox, the relay and the Pub/Sub emulator — the observability span storing
+/// `brand.created`, all in one trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_the_gateway_is_one_trace_into_the_event_store() {
+    let (receiver, telemetry) = start_receiver().await;
+    let emulator = tokio::task::spawn_blocking(pp_testkit::PubSubEmulator::start)
+        .await
+        .expect("join")
+        .expect("emulator");
+    let stack = spawn_stack(StackOptions {
+        pubsub_emulator: Some(emulator.host()),
+        ..StackOptions::default()
+    })
+    .await
+    .expect("stack");
+    let tenant = sign_up(&stack, "Traced").await;
+    let channel = pulsepoint_e2e::channel(stack.gateway_addr)
+        .await
+        .expect("gateway");
+    let brand = BrandServiceClient::new(channel)
+        .create_brand(authed(
+            &tenant.admin_token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: "Traced brand".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("create via gateway")
+        .into_inner()
+        .brand
+        .expect("brand");
+
+    // Wait for the event to be stored (relay → emulator → subscriber).
+    let mut observability = stack.observability().await.expect("client");
+    let mut stored = false;
+    for _ in 0..150 {
+        let events = observability
+            .list_events(authed(
+                &tenant.admin_token,
+                ListEventsRequest {
+                    event_types: vec!["brand.created".into()],
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("list")
+            .into_inner()
+            .events;
+        if events.iter().any(|e| e.brand_id == brand.brand_id) {
+            stored = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stored, "brand.created reached the store");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(telemetry); // flushes the batch exporter
+
+    let spans = receiver.spans.lock().expect("spans").clone();
+    let create: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "/pulsepoint.brands.v1.BrandService/CreateBrand")
+        .collect();
+    let gateway = create
+        .iter()
+        .find(|s| s.parent_span_id.is_empty())
+        .expect("the gateway span is the root");
+    let brands = create
+        .iter()
+        .find(|s| s.parent_span_id == gateway.span_id)
+        .expect("the brands span is the gateway span's child");
+    let store = spans
+        .iter()
+        .find(|s| {
+            s.name == "observability.store_event"
+                && s.attributes.iter().any(|a| {
+                    a.key == "event.type" && format!("{:?}", a.value).contains("brand.created")
+                })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no store span for brand.created; spans: {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        store.trace_id, gateway.trace_id,
+        "the store span is in the request's trace"
+    );
+    assert_eq!(
+        store.parent_span_id, brands.span_id,
+        "its parent is the brands span that recorded the event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
