@@ -81,7 +81,7 @@ pub async fn consume<F, Fut>(
             if (due || events.len() >= MAX_BATCH) && in_flight.len() < MAX_BATCHES_IN_FLIGHT {
                 let batch = std::mem::replace(&mut events, Vec::with_capacity(MAX_BATCH));
                 let acks = std::mem::replace(&mut handlers, Vec::with_capacity(MAX_BATCH));
-                in_flight.push(settle(handle(batch), acks));
+                in_flight.push(settle(&handle, batch, acks));
                 batch_deadline = None;
                 continue;
             }
@@ -127,7 +127,8 @@ pub async fn consume<F, Fut>(
         // (their acks may still land; what does not is redelivered).
         if !events.is_empty() {
             in_flight.push(settle(
-                handle(std::mem::take(&mut events)),
+                &handle,
+                std::mem::take(&mut events),
                 std::mem::take(&mut handlers),
             ));
         }
@@ -183,12 +184,38 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-async fn settle(done: impl Future<Output = Result<(), String>>, handlers: Vec<Handler>) {
-    match done.await {
-        Ok(()) => handlers.into_iter().for_each(Handler::ack),
-        Err(err) => {
-            tracing::warn!(%err, count = handlers.len(), "event batch failed; nack");
-            handlers.into_iter().for_each(Handler::nack);
+/// Hands `batch` to `handle` and acks it all on success. When the batch fails, its
+/// events are tried one by one, so one event that cannot be stored (nacked, and in
+/// production dead-lettered after its tries) does not hold back the rest.
+async fn settle<F, Fut>(handle: &F, batch: Vec<Delivery>, handlers: Vec<Handler>)
+where
+    F: Fn(Vec<Delivery>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let single = batch.len() == 1;
+    let retry = (!single).then(|| batch.clone());
+    let err = match handle(batch).await {
+        Ok(()) => return handlers.into_iter().for_each(Handler::ack),
+        Err(err) => err,
+    };
+    let Some(retry) = retry else {
+        tracing::warn!(%err, "event failed; nack");
+        return handlers.into_iter().for_each(Handler::nack);
+    };
+    tracing::warn!(%err, count = handlers.len(), "event batch failed; retrying its events one by one");
+    let mut failed = 0;
+    for (delivery, handler) in retry.into_iter().zip(handlers) {
+        let event_id = delivery.event.event_id;
+        match handle(vec![delivery]).await {
+            Ok(()) => handler.ack(),
+            Err(err) => {
+                failed += 1;
+                tracing::warn!(%err, %event_id, "event failed; nack");
+                handler.nack();
+            }
         }
+    }
+    if failed > 0 {
+        tracing::warn!(failed, "events nacked for redelivery");
     }
 }

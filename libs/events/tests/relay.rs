@@ -363,3 +363,90 @@ async fn one_pass_publishes_and_marks() -> anyhow::Result<()> {
     assert_eq!(again.published, 0, "nothing is sent twice");
     Ok(())
 }
+
+/// An event the handler can never store fails its batch; the others of that batch
+/// are then stored one by one and acked, and only the poison one is redelivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_event_does_not_hold_back_its_batch() -> anyhow::Result<()> {
+    let (_emulator, db, config) = setup().await?;
+    let pool = db.pool_as("brands", 4).await?;
+    let tenant = Uuid::new_v4();
+    let mut ids = Vec::new();
+    let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(tenant)).await?;
+    for n in 0..50 {
+        let event = EventEnvelope::new(
+            tenant,
+            "brand.updated",
+            serde_json::json!({ "poison": n == 25 }),
+        );
+        pp_events::outbox::record(&mut tx, "brands", &event).await?;
+        ids.push(event.event_id);
+    }
+    tx.commit().await?;
+    let poison = ids[25];
+
+    let stored: Seen = Arc::default();
+    let poison_tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (stop, stopped) = oneshot::channel::<()>();
+    {
+        let (stored, poison_tries, config) = (stored.clone(), poison_tries.clone(), config.clone());
+        tokio::spawn(async move {
+            consume(
+                config,
+                SUBSCRIPTION.to_owned(),
+                move |batch: Vec<pp_events::consumer::Delivery>| {
+                    let (stored, poison_tries) = (stored.clone(), poison_tries.clone());
+                    async move {
+                        if batch.iter().any(|d| d.event.payload["poison"] == true) {
+                            poison_tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            return Err("cannot store this one".to_owned());
+                        }
+                        let mut seen = stored.lock().map_err(|e| e.to_string())?;
+                        for delivery in batch {
+                            *seen.entry(delivery.event.event_id).or_default() += 1;
+                        }
+                        Ok(())
+                    }
+                },
+                async move {
+                    let _ = stopped.await;
+                },
+            )
+            .await;
+        });
+    }
+    let (stop_relay, relay) = start_relay(
+        Relay::new(pool.clone(), config.clone(), relay_config())
+            .await
+            .map_err(anyhow::Error::msg)?,
+    );
+    let others: HashSet<Uuid> = ids.iter().copied().filter(|id| *id != poison).collect();
+    let all_others = wait_until(Duration::from_secs(30), || {
+        stored
+            .lock()
+            .map(|s| others.iter().all(|id| s.contains_key(id)))
+            .unwrap_or(false)
+    })
+    .await;
+    // The poison event comes back after its nack and fails again.
+    let retried = wait_until(Duration::from_secs(30), || {
+        poison_tries.load(std::sync::atomic::Ordering::Relaxed) >= 3
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = stop_relay.send(());
+    relay.await?;
+    assert!(
+        all_others,
+        "the 49 good events were stored despite the poison one"
+    );
+    assert!(
+        !stored
+            .lock()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .contains_key(&poison),
+        "the poison event never counts as stored"
+    );
+    assert!(retried, "the poison event is redelivered, not dropped");
+    Ok(())
+}
