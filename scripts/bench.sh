@@ -10,7 +10,8 @@
 # PP_BENCH_CONNECTIONS (4), PP_BENCH_CONCURRENCY (32, echo rows),
 # PP_BENCH_DB_CONCURRENCY (16, database rows and pgbench -c), PP_BENCH_EVENTS (20000,
 # events pushed through the Pub/Sub emulator; 0 skips that row), PP_BENCH_SKIP_BUILD=1,
-# PP_BENCH_EVENT_ROUNDS (9, the api_events row), PP_BENCH_NO_DOC=1 (leave docs/performance.md alone), PP_BENCH_ROWS (space-separated row
+# PP_BENCH_EVENT_ROUNDS (9, the api_events row), PP_BENCH_KEEP_LOGS=1 (server logs to
+# target/bench/logs even on success), PP_BENCH_NO_DOC=1 (leave docs/performance.md alone), PP_BENCH_ROWS (space-separated row
 # names to run, e.g. "api_events events_e2e"; default all).
 set -euo pipefail
 
@@ -52,7 +53,7 @@ cleanup() {
   if [[ ${started_role} == 1 ]]; then
     psql "${admin_url}" -q -c "drop role if exists ${bypass_role}" >/dev/null 2>&1 || true
   fi
-  if [[ ${status} != 0 ]]; then
+  if [[ ${status} != 0 || "${PP_BENCH_KEEP_LOGS:-0}" == 1 ]]; then
     mkdir -p "${out_dir}/logs"
     cp "${work}"/*.log "${out_dir}/logs/" 2>/dev/null || true
     log "failed (exit ${status}); server logs copied to ${out_dir}/logs"
@@ -151,11 +152,13 @@ start brands PULSEPOINT_LISTEN_ADDR="127.0.0.1:${brands_port}" PULSEPOINT_DATABA
 start brands-bypass PULSEPOINT_LISTEN_ADDR="127.0.0.1:${bypass_port}" PULSEPOINT_DATABASE_URL="${bypass_url}" \
   PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
 # The production read path (Redis up, brand cache hits), with api.request recording
-# off and on: the api_events row.
+# off and on: the api_events row. Small pools: every server here shares PostgreSQL's
+# 100 connections (the token-state lookups and the event writer need few).
 start brands-cached PULSEPOINT_LISTEN_ADDR="127.0.0.1:${cached_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
-  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_API_EVENTS=off "${bin}/pulsepoint-brands"
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_API_EVENTS=off \
+  PULSEPOINT_DATABASE_POOL_SIZE=4 "${bin}/pulsepoint-brands"
 start brands-cached-events PULSEPOINT_LISTEN_ADDR="127.0.0.1:${cached_events_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
-  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" "${bin}/pulsepoint-brands"
+  PULSEPOINT_AUTH_URL="${auth_url}" PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_DATABASE_POOL_SIZE=4 "${bin}/pulsepoint-brands"
 start gateway PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
   PULSEPOINT_BACKEND_AUTH="${auth_url}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" \
   PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway"

@@ -68,6 +68,7 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         tenant_rate_per_sec: options.tenant_rate_per_sec,
         user_rate_per_sec: options.user_rate_per_sec,
         api_events: true,
+        database_pool_size: 4,
     }
 }
 

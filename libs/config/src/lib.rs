@@ -190,6 +190,8 @@ pub struct ServerConfig {
     /// Record `api.request` / `api.error` events (`PULSEPOINT_API_EVENTS`, on by
     /// default; off only to measure what recording costs).
     pub api_events: bool,
+    /// Connections of the service's PostgreSQL pool (`PULSEPOINT_DATABASE_POOL_SIZE`).
+    pub database_pool_size: u32,
 }
 
 impl ServerConfig {
@@ -203,7 +205,14 @@ impl ServerConfig {
             tenant_rate_per_sec: source.parse("PULSEPOINT_TENANT_RATE_PER_SEC", 500)?,
             user_rate_per_sec: source.parse("PULSEPOINT_USER_RATE_PER_SEC", 100)?,
             api_events: source.bool("PULSEPOINT_API_EVENTS", true)?,
+            database_pool_size: source.parse("PULSEPOINT_DATABASE_POOL_SIZE", 16)?,
         };
+        if config.database_pool_size == 0 {
+            return Err(ConfigError::Invalid {
+                key: "PULSEPOINT_DATABASE_POOL_SIZE".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         if config.max_message_bytes < 1024 {
             return Err(ConfigError::Invalid {
                 key: "PULSEPOINT_MAX_MESSAGE_BYTES".into(),

@@ -40,11 +40,16 @@ impl TenantTx {
 
     /// Opens a transaction in `tenant_id`. For flows that act for a tenant before a
     /// principal exists (sign-up, login after the account is found, background jobs).
+    ///
+    /// One round trip: `BEGIN` and the `set_config` go as one simple-protocol query.
+    /// The tenant id is a `Uuid`, formatted as hyphenated hex, so the only text spliced
+    /// into that statement is `[0-9a-f-]`; every other setting is bound as a parameter.
     pub async fn begin_for_tenant(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
-        let mut tx = pool.begin().await?;
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant_id.0.to_string())
-            .execute(&mut *tx)
+        let tx = pool
+            .begin_with(format!(
+                "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
+                tenant_id.0.hyphenated()
+            ))
             .await?;
         Ok(TenantTx {
             tx,

@@ -62,7 +62,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|k| k.kid != signing_key.kid()),
         );
     }
-    let pool = pp_db::connect_lazy(config.database_url.expose_secret(), 16)?;
+    let pool = pp_db::connect_lazy(
+        config.database_url.expose_secret(),
+        config.server.database_pool_size,
+    )?;
     if let Some(pubsub) = pp_events::PubSubConfig::from_source(&source) {
         pp_events::relay::spawn(pool.clone(), pubsub, "auth", std::future::pending());
     }

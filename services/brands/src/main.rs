@@ -38,7 +38,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     })?;
 
     let state = State {
-        pool: pp_db::connect_lazy(config.database_url.expose_secret(), 16)?,
+        pool: pp_db::connect_lazy(
+            config.database_url.expose_secret(),
+            config.server.database_pool_size,
+        )?,
         cache: Arc::new(pp_cache::Cache::new(&config.redis_url)),
     };
     let keys =

@@ -36,7 +36,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         log_format: source.string("PULSEPOINT_LOG_FORMAT", "json"),
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
-    let pool = pp_db::connect_lazy(database_url.expose_secret(), 16)?;
+    let pool = pp_db::connect_lazy(database_url.expose_secret(), server.database_pool_size)?;
     let cache = Arc::new(pp_cache::Cache::new(
         &source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
     ));

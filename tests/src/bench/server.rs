@@ -93,7 +93,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 pp_server::jwks::load_and_refresh(args.auth_url.clone(), Duration::from_secs(60))
                     .await
                     .map_err(anyhow::Error::msg)?;
-            let pool = pp_db::connect_lazy(&args.database_url, 16)?;
+            let pool = pp_db::connect_lazy(&args.database_url, 4)?;
             let cache = std::sync::Arc::new(pp_cache::Cache::new(&args.redis_url));
             let events_pool = pool.clone();
             let auth =
