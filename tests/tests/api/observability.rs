@@ -386,28 +386,7 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
     let a = sign_up(&stack, "A").await;
     let b = sign_up(&stack, "B").await;
     let mut client = stack.observability().await.expect("client");
-    let set = client
-        .set_cost_budget(authed(
-            &a.admin_token,
-            SetCostBudgetRequest {
-                budget: Some(CostBudget {
-                    period: BudgetPeriod::Monthly as i32,
-                    limit: Some(Money {
-                        currency_code: "USD".into(),
-                        units: 1,
-                        nanos: 0,
-                    }),
-                    enforcement: BudgetEnforcement::Block as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("set")
-        .into_inner()
-        .budget
-        .expect("budget");
+    let set = set_budget_of_one_dollar(&mut client, &a.admin_token).await;
     assert!(
         (set.warning_ratio - 0.8).abs() < 1e-9,
         "default warning at 80%"
@@ -492,10 +471,11 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
     );
 }
 
+/// A monthly, blocking budget of USD 1.00 (warning at the default 80%).
 async fn set_budget_of_one_dollar(
     client: &mut ObservabilityServiceClient<tonic::transport::Channel>,
     token: &str,
-) {
+) -> CostBudget {
     client
         .set_cost_budget(authed(
             token,
@@ -514,7 +494,10 @@ async fn set_budget_of_one_dollar(
             },
         ))
         .await
-        .expect("set budget");
+        .expect("set budget")
+        .into_inner()
+        .budget
+        .expect("budget")
 }
 
 async fn spent_micros(
