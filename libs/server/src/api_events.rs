@@ -151,6 +151,7 @@ async fn write_batches(
 ) {
     let mut batch: Vec<ApiCall> = Vec::with_capacity(CHANNEL_CAPACITY);
     let mut behind = false;
+    let mut dropped_reported = 0;
     loop {
         // Wait for a first call, then let calls pile up for FLUSH_EVERY without waking
         // this task for each one, then take them all: one outbox row per tenant and
@@ -187,6 +188,16 @@ async fn write_batches(
             }
         }
         batch.clear();
+        // Drops happen on the request path, silently there: say so here, once per flush.
+        let dropped_now = dropped.load(Ordering::Relaxed);
+        if dropped_now > dropped_reported {
+            tracing::warn!(
+                dropped = dropped_now - dropped_reported,
+                total = dropped_now,
+                "api events dropped: the writer fell behind"
+            );
+            dropped_reported = dropped_now;
+        }
     }
 }
 
