@@ -10,9 +10,9 @@ use crate::envelope::EventEnvelope;
 use crate::pubsub::{self, PubSubConfig};
 
 /// Events handed to the handler at once (at most).
-pub const MAX_BATCH: usize = 500;
+const MAX_BATCH: usize = 500;
 /// How long a batch waits for more events after its first one.
-pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// Batches being handled at the same time.
 const MAX_BATCHES_IN_FLIGHT: usize = 4;
 /// Streaming pulls opened on the subscription at once (merged): one stream's delivery

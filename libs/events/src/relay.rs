@@ -222,10 +222,8 @@ impl Relay {
         // published again whole: consumers absorb the duplicates).
         let mut owners = Vec::new();
         let mut futures = Vec::new();
-        let mut counts = vec![0usize; rows.len()];
         for (index, row) in rows.iter().enumerate() {
             for message in row.messages() {
-                counts[index] += 1;
                 owners.push(index);
                 futures.push(self.publisher.publish(message));
             }
@@ -233,7 +231,7 @@ impl Relay {
         let results = futures::future::join_all(futures).await;
         let mut errors: Vec<Option<String>> = vec![None; rows.len()];
         let mut topic_gone = false;
-        for (index, result) in owners.into_iter().zip(results) {
+        for (&index, result) in owners.iter().zip(results) {
             if let Err(err) = result {
                 if let google_cloud_pubsub::error::PublishError::Rpc(rpc) = &err {
                     topic_gone |= rpc
@@ -245,11 +243,13 @@ impl Relay {
         }
         let mut sent = (Vec::new(), Vec::new());
         let mut failed: Vec<(&PendingRow, String)> = Vec::new();
-        let mut published = 0;
-        for ((row, error), count) in rows.iter().zip(errors).zip(counts) {
+        let published = owners
+            .iter()
+            .filter(|&&index| errors[index].is_none())
+            .count();
+        for (row, error) in rows.iter().zip(errors) {
             match error {
                 None => {
-                    published += count;
                     sent.0.push(row.tenant_id);
                     sent.1.push(row.event_id);
                 }

@@ -408,18 +408,13 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
             .await
             .expect("ingest");
     }
-    let alerts = client
-        .list_events(authed(
-            &a.admin_token,
-            ListEventsRequest {
-                event_types: vec!["budget.warning".into(), "budget.limit_reached".into()],
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("alerts")
-        .into_inner();
-    let mut kinds: Vec<String> = alerts.events.iter().map(|e| e.event_type.clone()).collect();
+    let alerts = events_of(
+        &stack,
+        &a.admin_token,
+        &["budget.warning", "budget.limit_reached"],
+    )
+    .await;
+    let mut kinds: Vec<String> = alerts.iter().map(|e| e.event_type.clone()).collect();
     kinds.sort();
     assert_eq!(
         kinds,
@@ -427,31 +422,13 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
         "one alert per threshold, not one per call"
     );
 
-    let check = |token: String| {
-        let mut client = client.clone();
-        async move {
-            client
-                .check_budget(authed(
-                    &token,
-                    CheckBudgetRequest {
-                        estimated_cost: Some(Money {
-                            currency_code: "USD".into(),
-                            units: 0,
-                            nanos: 10_000_000,
-                        }),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("check")
-                .into_inner()
-        }
-    };
-    let over = check(a.admin_token.clone()).await;
+    let over = check_budget(&mut client, &a.admin_token, 0, 10_000_000).await;
     assert!(!over.allowed, "past the hard cap the answer is no");
     assert!(over.retry_time.is_some());
     assert!(
-        check(b.admin_token.clone()).await.allowed,
+        check_budget(&mut client, &b.admin_token, 0, 10_000_000)
+            .await
+            .allowed,
         "another tenant is not affected"
     );
     let got = client
@@ -498,6 +475,30 @@ async fn set_budget_of_one_dollar(
         .into_inner()
         .budget
         .expect("budget")
+}
+
+/// CheckBudget for an estimated cost of `units` + `nanos` USD.
+async fn check_budget(
+    client: &mut ObservabilityServiceClient<tonic::transport::Channel>,
+    token: &str,
+    units: i64,
+    nanos: i32,
+) -> CheckBudgetResponse {
+    client
+        .check_budget(authed(
+            token,
+            CheckBudgetRequest {
+                estimated_cost: Some(Money {
+                    currency_code: "USD".into(),
+                    units,
+                    nanos,
+                }),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("check")
+        .into_inner()
 }
 
 async fn spent_micros(
@@ -549,47 +550,20 @@ async fn batches_with_redeliveries_count_each_ai_call_once_toward_spend() {
 
     assert_eq!(spent_micros(&mut client, &a.admin_token).await, 123_000);
     assert_eq!(spent_micros(&mut client, &b.admin_token).await, 400_000);
-    let listed = client
-        .list_events(authed(
-            &a.admin_token,
-            ListEventsRequest {
-                event_types: vec!["ai.model_called".into()],
-                ..Default::default()
-            },
-        ))
-        .await
-        .expect("list")
-        .into_inner();
-    assert_eq!(listed.events.len(), 3, "each call stored once");
+    let listed = events_of(&stack, &a.admin_token, &["ai.model_called"]).await;
+    assert_eq!(listed.len(), 3, "each call stored once");
 
     // The running total is what CheckBudget decides on: 0.877 left of 1.00.
-    let check = |units: i64, nanos: i32| {
-        let mut client = client.clone();
-        let token = a.admin_token.clone();
-        async move {
-            client
-                .check_budget(authed(
-                    &token,
-                    CheckBudgetRequest {
-                        estimated_cost: Some(Money {
-                            currency_code: "USD".into(),
-                            units,
-                            nanos,
-                        }),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .expect("check")
-                .into_inner()
-        }
-    };
     assert!(
-        check(0, 877_000_000).await.allowed,
+        check_budget(&mut client, &a.admin_token, 0, 877_000_000)
+            .await
+            .allowed,
         "exactly the remainder fits"
     );
     assert!(
-        !check(0, 877_001_000).await.allowed,
+        !check_budget(&mut client, &a.admin_token, 0, 877_001_000)
+            .await
+            .allowed,
         "a micro more does not"
     );
 }
@@ -712,34 +686,17 @@ async fn a_brand_change_reaches_the_store_through_pubsub() {
     let stack = spawn_stack(options).await.expect("stack");
     let tenant = sign_up(&stack, "Piped").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Through the broker").await;
-    let mut client = stack.observability().await.expect("client");
-    let mut found = Vec::new();
-    for _ in 0..150 {
-        found = client
-            .list_events(authed(
-                &tenant.admin_token,
-                ListEventsRequest {
-                    event_types: vec![
-                        "brand.created".into(),
-                        "tenant.created".into(),
-                        "api.request".into(),
-                    ],
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("list")
-            .into_inner()
-            .events;
-        let types: Vec<&str> = found.iter().map(|e| e.event_type.as_str()).collect();
-        if types.contains(&"brand.created")
-            && types.contains(&"tenant.created")
-            && types.contains(&"api.request")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let found = wait_for_events(
+        &stack,
+        &tenant.admin_token,
+        &["brand.created", "tenant.created", "api.request"],
+        |events| {
+            ["brand.created", "tenant.created", "api.request"]
+                .iter()
+                .all(|t| events.iter().any(|e| e.event_type == *t))
+        },
+    )
+    .await;
     let created = found
         .iter()
         .find(|e| e.event_type == "brand.created")

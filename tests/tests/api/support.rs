@@ -135,6 +135,48 @@ pub async fn create_brand(stack: &Stack, token: &str, name: &str) -> Brand {
         .expect("brand")
 }
 
+/// The caller's stored events of `types` (first page, newest first).
+pub async fn events_of(
+    stack: &Stack,
+    token: &str,
+    types: &[&str],
+) -> Vec<pp_proto::observability::Event> {
+    stack
+        .observability()
+        .await
+        .expect("observability client")
+        .list_events(authed(
+            token,
+            pp_proto::observability::ListEventsRequest {
+                event_types: types.iter().map(|t| (*t).to_owned()).collect(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list events")
+        .into_inner()
+        .events
+}
+
+/// Polls [`events_of`] until `done` holds (the pipeline is asynchronous) or 15 s pass;
+/// returns the last page seen.
+pub async fn wait_for_events(
+    stack: &Stack,
+    token: &str,
+    types: &[&str],
+    done: impl Fn(&[pp_proto::observability::Event]) -> bool,
+) -> Vec<pp_proto::observability::Event> {
+    let mut events = Vec::new();
+    for _ in 0..150 {
+        events = events_of(stack, token, types).await;
+        if done(&events) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    events
+}
+
 /// Asserts a call failed with `code`.
 #[track_caller]
 pub fn assert_code<T: std::fmt::Debug>(

@@ -17,7 +17,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::trace::v1::Span;
 use pp_proto::brands::brand_service_client::BrandServiceClient;
 use pp_proto::brands::{Brand, CreateBrandRequest, ListBrandsRequest};
-use pp_proto::observability::ListEventsRequest;
 
 use crate::support::*;
 
@@ -151,27 +150,11 @@ async fn a_change_through_the_gateway_is_one_trace_into_the_event_store() {
         .expect("brand");
 
     // Wait for the event to be stored (relay → emulator → subscriber).
-    let mut observability = stack.observability().await.expect("client");
-    let mut stored = false;
-    for _ in 0..150 {
-        let events = observability
-            .list_events(authed(
-                &tenant.admin_token,
-                ListEventsRequest {
-                    event_types: vec!["brand.created".into()],
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("list")
-            .into_inner()
-            .events;
-        if events.iter().any(|e| e.brand_id == brand.brand_id) {
-            stored = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let events = wait_for_events(&stack, &tenant.admin_token, &["brand.created"], |events| {
+        events.iter().any(|e| e.brand_id == brand.brand_id)
+    })
+    .await;
+    let stored = events.iter().any(|e| e.brand_id == brand.brand_id);
     assert!(stored, "brand.created reached the store");
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(telemetry); // flushes the batch exporter
