@@ -92,7 +92,7 @@ pub async fn record(
     .map(drop)
 }
 
-/// An event already serialized as its envelope's JSON (see [`record_serialized`]).
+/// An event already serialized as its envelope's JSON (see [`record_batch`]).
 #[derive(Debug, Clone)]
 pub struct SerializedEvent {
     pub tenant_id: uuid::Uuid,
@@ -115,6 +115,17 @@ pub async fn record_batch(
     let Some(first) = events.first() else {
         return Ok(());
     };
+    // The row is the first event's tenant's: events of another tenant would be
+    // published from it, so a mixed batch is refused.
+    if let Some(other) = events.iter().find(|e| e.tenant_id != first.tenant_id) {
+        return Err(sqlx::Error::Encode(
+            format!(
+                "bulk outbox row of tenant {} holds an event of tenant {}",
+                first.tenant_id, other.tenant_id
+            )
+            .into(),
+        ));
+    }
     let mut batch = String::with_capacity(events.iter().map(|e| e.envelope_json.len() + 1).sum());
     for event in events {
         debug_assert!(

@@ -450,3 +450,41 @@ async fn a_poison_event_does_not_hold_back_its_batch() -> anyhow::Result<()> {
     assert!(retried, "the poison event is redelivered, not dropped");
     Ok(())
 }
+
+/// A bulk row belongs to one tenant: an event of another tenant in it is refused, and
+/// nothing is written.
+#[tokio::test]
+async fn a_bulk_row_refuses_events_of_another_tenant() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    db.migrate(
+        "brands",
+        &[
+            OUTBOX_MIGRATION,
+            OUTBOX_TRACEPARENT_MIGRATION,
+            OUTBOX_BATCH_MIGRATION,
+        ],
+    )
+    .await?;
+    let pool = db.pool_as("brands", 1).await?;
+    let (ours, theirs) = (Uuid::now_v7(), Uuid::now_v7());
+    let serialized = |tenant: Uuid| -> anyhow::Result<pp_events::outbox::SerializedEvent> {
+        let event = EventEnvelope::new(tenant, "api.request", serde_json::json!({}));
+        Ok(pp_events::outbox::SerializedEvent {
+            tenant_id: tenant,
+            event_id: event.event_id,
+            event_type: "api.request",
+            occurred_at: event.occurred_at,
+            envelope_json: serde_json::to_string(&event)?,
+        })
+    };
+    let mixed = [serialized(ours)?, serialized(theirs)?];
+    let mut tx = TenantTx::begin_for_tenant(&pool, TenantId(ours)).await?;
+    let refused = pp_events::outbox::record_batch(&mut tx, "brands", &mixed).await;
+    assert!(refused.is_err(), "a mixed bulk row is refused");
+    let rows: i64 = sqlx::query_scalar("select count(*) from brands.outbox")
+        .fetch_one(tx.conn())
+        .await?;
+    assert_eq!(rows, 0, "nothing written");
+    tx.rollback().await?;
+    Ok(())
+}
