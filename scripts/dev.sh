@@ -37,6 +37,7 @@ export PULSEPOINT_SHUTDOWN_DELAY_MS=200
 export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 # Outbox relays publish to the emulator (topic pulsepoint-events) when it is up.
 export PULSEPOINT_PUBSUB_PROJECT=pulsepoint-dev
+export PULSEPOINT_PUBSUB_SUBSCRIPTIONS=pulsepoint-events-observability  # the emulator bootstrap creates it with the topic
 
 log "migrating"
 PULSEPOINT_DATABASE_URL="$(role_url auth)" PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" \

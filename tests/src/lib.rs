@@ -30,6 +30,15 @@ pub struct StackOptions {
     /// A Pub/Sub emulator (`host:port`): when set, every service relays its outbox
     /// there and observability subscribes.
     pub pubsub_emulator: Option<String>,
+    /// Proxies every server believes `x-forwarded-for` from (tests that act as a
+    /// load balancer on loopback trust 127.0.0.1).
+    pub trusted_proxies: pp_config::TrustedProxies,
+    pub public_rate_per_sec: u32,
+    /// argon2id cost (small by default: tests create many users) and the memory all
+    /// computations may use together.
+    pub password_policy: PasswordPolicy,
+    pub hashing_memory_budget_bytes: u64,
+    pub login_throttle: pulsepoint_auth::LoginThrottle,
 }
 
 impl Default for StackOptions {
@@ -40,6 +49,14 @@ impl Default for StackOptions {
             user_rate_per_sec: 10_000,
             shutdown_delay: Duration::ZERO,
             pubsub_emulator: None,
+            trusted_proxies: pp_config::TrustedProxies::none(),
+            public_rate_per_sec: 10_000,
+            password_policy: PasswordPolicy {
+                memory_kib: 1024,
+                iterations: 1,
+            },
+            hashing_memory_budget_bytes: 128 * 1024 * 1024,
+            login_throttle: pulsepoint_auth::LoginThrottle::default(),
         }
     }
 }
@@ -69,6 +86,10 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         user_rate_per_sec: options.user_rate_per_sec,
         api_events: true,
         database_pool_size: 4,
+        database_statement_timeout: Duration::from_secs(5),
+        max_concurrent_streams: 200,
+        trusted_proxies: options.trusted_proxies.clone(),
+        public_rate_per_sec: options.public_rate_per_sec,
     }
 }
 
@@ -136,11 +157,11 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         jwks: jwks.clone(),
         jwt: jwt.clone(),
         // Real argon2id, small cost: tests create many users.
-        passwords: PasswordPolicy {
-            memory_kib: 1024,
-            iterations: 1,
-        },
-        throttle: pulsepoint_auth::LoginThrottle::default(),
+        hasher: pulsepoint_auth::Hasher::with_memory_budget(
+            options.password_policy,
+            options.hashing_memory_budget_bytes,
+        ),
+        throttle: options.login_throttle,
     };
     let (tx, signal) = shutdown_pair();
     shutdowns.push(tx);
@@ -203,7 +224,8 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     // The event pipeline, when a broker is given.
     if let Some(host) = &options.pubsub_emulator {
-        let pubsub = pp_events::PubSubConfig::emulator(host.clone(), "pulsepoint-test");
+        let pubsub = pp_events::PubSubConfig::emulator(host.clone(), "pulsepoint-test")
+            .with_subscriptions([pulsepoint_observability::SUBSCRIPTION]);
         for schema in ["auth", "brands", "observability"] {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
@@ -214,7 +236,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         tokio::spawn(pulsepoint_observability::run_subscriber(
             observability.clone(),
             pubsub,
-            pp_events::relay::OBSERVABILITY_SUBSCRIPTION.to_owned(),
+            pulsepoint_observability::SUBSCRIPTION.to_owned(),
             signal,
         ));
     }

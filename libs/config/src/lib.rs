@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use pp_types::net::TrustedProxies;
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// A configuration value that could not be read.
@@ -192,6 +193,19 @@ pub struct ServerConfig {
     pub api_events: bool,
     /// Connections of the service's PostgreSQL pool (`PULSEPOINT_DATABASE_POOL_SIZE`).
     pub database_pool_size: u32,
+    /// PostgreSQL cancels a statement of the service's pool running longer than this
+    /// (`PULSEPOINT_DATABASE_STATEMENT_TIMEOUT_MS`), so a query whose client went away
+    /// does not keep running.
+    pub database_statement_timeout: Duration,
+    /// HTTP/2 streams (concurrent calls, open server streams included) one client
+    /// connection may hold (`PULSEPOINT_MAX_CONCURRENT_STREAMS`).
+    pub max_concurrent_streams: u32,
+    /// Proxies whose `x-forwarded-for` is believed when finding the client address
+    /// (`PULSEPOINT_TRUSTED_PROXIES`, CIDR blocks; empty: the TCP peer is the client).
+    pub trusted_proxies: pp_types::net::TrustedProxies,
+    /// Calls per second one client address may make to the public (unauthenticated)
+    /// RPCs: sign-up, login, refresh, API key exchange (`PULSEPOINT_PUBLIC_RATE_PER_SEC`).
+    pub public_rate_per_sec: u32,
 }
 
 impl ServerConfig {
@@ -206,7 +220,30 @@ impl ServerConfig {
             user_rate_per_sec: source.parse("PULSEPOINT_USER_RATE_PER_SEC", 100)?,
             api_events: source.bool("PULSEPOINT_API_EVENTS", true)?,
             database_pool_size: source.parse("PULSEPOINT_DATABASE_POOL_SIZE", 16)?,
+            database_statement_timeout: source
+                .millis("PULSEPOINT_DATABASE_STATEMENT_TIMEOUT_MS", 5_000)?,
+            max_concurrent_streams: source.parse("PULSEPOINT_MAX_CONCURRENT_STREAMS", 200)?,
+            trusted_proxies: pp_types::net::TrustedProxies::parse(
+                &source.list("PULSEPOINT_TRUSTED_PROXIES"),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                key: "PULSEPOINT_TRUSTED_PROXIES".into(),
+                reason,
+            })?,
+            public_rate_per_sec: source.parse("PULSEPOINT_PUBLIC_RATE_PER_SEC", 5)?,
         };
+        if config.database_statement_timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "PULSEPOINT_DATABASE_STATEMENT_TIMEOUT_MS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
+        if config.max_concurrent_streams == 0 {
+            return Err(ConfigError::Invalid {
+                key: "PULSEPOINT_MAX_CONCURRENT_STREAMS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         if config.database_pool_size == 0 {
             return Err(ConfigError::Invalid {
                 key: "PULSEPOINT_DATABASE_POOL_SIZE".into(),
@@ -219,9 +256,13 @@ impl ServerConfig {
                 reason: "must be at least 1024".into(),
             });
         }
-        if config.tenant_rate_per_sec == 0 || config.user_rate_per_sec == 0 {
+        if config.tenant_rate_per_sec == 0
+            || config.user_rate_per_sec == 0
+            || config.public_rate_per_sec == 0
+        {
             return Err(ConfigError::Invalid {
-                key: "PULSEPOINT_TENANT_RATE_PER_SEC/PULSEPOINT_USER_RATE_PER_SEC".into(),
+                key: "PULSEPOINT_TENANT_RATE_PER_SEC/PULSEPOINT_USER_RATE_PER_SEC/PULSEPOINT_PUBLIC_RATE_PER_SEC"
+                    .into(),
                 reason: "must be positive".into(),
             });
         }

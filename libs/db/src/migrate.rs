@@ -19,7 +19,7 @@ pub async fn migrate(
     pool: &PgPool,
     schema: &'static str,
     migrations: &[Migration],
-) -> Result<usize, sqlx::Error> {
+) -> crate::Result<usize> {
     assert!(
         schema.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
         "schema names are lowercase identifiers"
@@ -78,5 +78,5 @@ pub async fn migrate(
         .bind(schema)
         .execute(&mut *conn)
         .await?;
-    result
+    Ok(result?)
 }

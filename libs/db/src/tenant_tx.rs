@@ -1,7 +1,9 @@
 //! A transaction bound to one tenant.
 
-use pp_auth::{Principal, TenantId};
+use pp_types::TenantId;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::DbError;
 
 /// A narrow, pre-authentication lookup that RLS allows without a tenant context: each
 /// variant names one `app.*` setting a policy reads (see the auth migrations), so e.g.
@@ -30,12 +32,15 @@ impl Lookup {
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     tenant_id: Option<TenantId>,
+    /// The pre-authentication lookup this transaction was opened for, until
+    /// [`TenantTx::enter_tenant`] closes it.
+    lookup: Option<Lookup>,
 }
 
 impl TenantTx {
-    /// Opens a transaction in the caller's tenant.
-    pub async fn begin(pool: &PgPool, principal: &Principal) -> Result<Self, sqlx::Error> {
-        Self::begin_for_tenant(pool, principal.tenant_id).await
+    /// Opens a transaction in the caller's tenant (`&principal` converts).
+    pub async fn begin(pool: &PgPool, tenant: impl Into<TenantId>) -> Result<Self, DbError> {
+        Self::begin_for_tenant(pool, tenant.into()).await
     }
 
     /// Opens a transaction in `tenant_id`. For flows that act for a tenant before a
@@ -44,7 +49,7 @@ impl TenantTx {
     /// One round trip: `BEGIN` and the `set_config` go as one simple-protocol query.
     /// The tenant id is a `Uuid`, formatted as hyphenated hex, so the only text spliced
     /// into that statement is `[0-9a-f-]`; every other setting is bound as a parameter.
-    pub async fn begin_for_tenant(pool: &PgPool, tenant_id: TenantId) -> Result<Self, sqlx::Error> {
+    pub async fn begin_for_tenant(pool: &PgPool, tenant_id: TenantId) -> Result<Self, DbError> {
         let tx = pool
             .begin_with(format!(
                 "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
@@ -54,15 +59,12 @@ impl TenantTx {
         Ok(TenantTx {
             tx,
             tenant_id: Some(tenant_id),
+            lookup: None,
         })
     }
 
     /// Opens a transaction with no tenant, scoped to one pre-authentication lookup.
-    pub async fn begin_lookup(
-        pool: &PgPool,
-        lookup: Lookup,
-        value: &str,
-    ) -> Result<Self, sqlx::Error> {
+    pub async fn begin_lookup(pool: &PgPool, lookup: Lookup, value: &str) -> Result<Self, DbError> {
         let mut tx = pool.begin().await?;
         sqlx::query("select set_config($1, $2, true)")
             .bind(lookup.setting())
@@ -72,15 +74,25 @@ impl TenantTx {
         Ok(TenantTx {
             tx,
             tenant_id: None,
+            lookup: Some(lookup),
         })
     }
 
-    /// Switches this transaction to `tenant_id` (after a lookup found the tenant).
-    pub async fn enter_tenant(&mut self, tenant_id: TenantId) -> Result<(), sqlx::Error> {
-        sqlx::query("select set_config('app.tenant_id', $1, true)")
-            .bind(tenant_id.0.to_string())
-            .execute(&mut *self.tx)
-            .await?;
+    /// Switches this transaction to `tenant_id` (after a lookup found the tenant). The
+    /// lookup's own setting is cleared in the same statement: from here on the
+    /// transaction sees that tenant's rows and nothing the lookup opened.
+    pub async fn enter_tenant(&mut self, tenant_id: TenantId) -> Result<(), DbError> {
+        // The lookup's own setting is set to '' (policies read it through
+        // `nullif(…, '')`), which closes what it opened.
+        let lookup = self.lookup.take().map_or("", Lookup::setting);
+        sqlx::query(
+            "select set_config('app.tenant_id', $1, true),
+                    case when $2 <> '' then set_config($2, '', true) end",
+        )
+        .bind(tenant_id.0.to_string())
+        .bind(lookup)
+        .execute(&mut *self.tx)
+        .await?;
         self.tenant_id = Some(tenant_id);
         Ok(())
     }
@@ -94,11 +106,11 @@ impl TenantTx {
         &mut self.tx
     }
 
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(self) -> Result<(), DbError> {
+        Ok(self.tx.commit().await?)
     }
 
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+    pub async fn rollback(self) -> Result<(), DbError> {
+        Ok(self.tx.rollback().await?)
     }
 }

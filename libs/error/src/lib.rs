@@ -51,6 +51,8 @@ pub enum ApiError {
     },
     /// A dependency is down; retrying later may succeed.
     Unavailable(&'static str),
+    /// The work took longer than it may (a statement timeout, a deadline).
+    DeadlineExceeded(&'static str),
     /// A bug or an unexpected failure. The cause is logged, the client sees a generic message.
     Internal(String),
 }
@@ -82,6 +84,7 @@ impl ApiError {
             | ApiError::AlreadyExists(reason)
             | ApiError::FailedPrecondition(reason)
             | ApiError::Unavailable(reason)
+            | ApiError::DeadlineExceeded(reason)
             | ApiError::ResourceExhausted { reason, .. } => reason,
             ApiError::PermissionDenied => "PERMISSION_DENIED",
             ApiError::Internal(_) => "INTERNAL",
@@ -140,6 +143,10 @@ impl From<ApiError> for Status {
             ApiError::Unavailable(_) => (
                 Code::Unavailable,
                 "temporarily unavailable, retry later".to_owned(),
+            ),
+            ApiError::DeadlineExceeded(_) => (
+                Code::DeadlineExceeded,
+                "took too long, retry with a narrower request".to_owned(),
             ),
             ApiError::Internal(cause) => {
                 // The span carries the request id and tenant id.

@@ -74,7 +74,7 @@ pub async fn record(
     tx: &mut TenantTx,
     schema: &'static str,
     event: &EventEnvelope,
-) -> Result<(), sqlx::Error> {
+) -> pp_db::Result<()> {
     let envelope = serde_json::to_value(event).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     // `schema` is a constant of the calling service, never input.
     sqlx::query(&format!(
@@ -88,8 +88,8 @@ pub async fn record(
     .bind(event.occurred_at)
     .bind(pp_telemetry::current_traceparent())
     .execute(tx.conn())
-    .await
-    .map(drop)
+    .await?;
+    Ok(())
 }
 
 /// An event already serialized as its envelope's JSON (see [`record_batch`]).
@@ -111,7 +111,7 @@ pub async fn record_batch(
     tx: &mut TenantTx,
     schema: &'static str,
     events: &[SerializedEvent],
-) -> Result<(), sqlx::Error> {
+) -> pp_db::Result<()> {
     let Some(first) = events.first() else {
         return Ok(());
     };
@@ -124,7 +124,8 @@ pub async fn record_batch(
                 first.tenant_id, other.tenant_id
             )
             .into(),
-        ));
+        )
+        .into());
     }
     let mut batch = String::with_capacity(events.iter().map(|e| e.envelope_json.len() + 1).sum());
     for event in events {
@@ -147,6 +148,6 @@ pub async fn record_batch(
     .bind(count)
     .bind(first.occurred_at)
     .execute(tx.conn())
-    .await
-    .map(drop)
+    .await?;
+    Ok(())
 }

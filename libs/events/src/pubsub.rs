@@ -15,6 +15,11 @@ pub struct PubSubConfig {
     pub topic: String,
     /// `host:port` of the emulator, from `PUBSUB_EMULATOR_HOST`.
     pub emulator_host: Option<String>,
+    /// Subscriptions a relay creates with the topic on the emulator, so nothing it
+    /// publishes before their consumers start is lost (`PULSEPOINT_PUBSUB_SUBSCRIPTIONS`;
+    /// on real Pub/Sub, deploy/pubsub/setup.sh creates them). The consumers name them;
+    /// this crate does not know who they are.
+    pub subscriptions: Vec<String>,
 }
 
 impl PubSubConfig {
@@ -27,6 +32,7 @@ impl PubSubConfig {
             project,
             topic: source.string("PULSEPOINT_PUBSUB_TOPIC", DEFAULT_TOPIC),
             emulator_host: source.raw("PUBSUB_EMULATOR_HOST").map(str::to_owned),
+            subscriptions: source.list("PULSEPOINT_PUBSUB_SUBSCRIPTIONS"),
         })
     }
 
@@ -35,6 +41,18 @@ impl PubSubConfig {
             project: project.into(),
             topic: DEFAULT_TOPIC.into(),
             emulator_host: Some(host.into()),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    /// The same, with `subscriptions` bootstrapped with the topic.
+    pub fn with_subscriptions<S: Into<String>>(
+        self,
+        subscriptions: impl IntoIterator<Item = S>,
+    ) -> Self {
+        PubSubConfig {
+            subscriptions: subscriptions.into_iter().map(Into::into).collect(),
+            ..self
         }
     }
 

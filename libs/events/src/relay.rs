@@ -125,9 +125,6 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
 /// The message attribute carrying the W3C trace context of the recording change.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The subscription the observability service reads (created with the topic).
-pub const OBSERVABILITY_SUBSCRIPTION: &str = "pulsepoint-events-observability";
-
 /// Starts the relay of `schema`'s outbox in the background: bootstraps the topic, then
 /// relays until `shutdown`. Failures to reach the broker are retried forever; events
 /// wait in the outbox meanwhile.
@@ -139,10 +136,10 @@ pub fn spawn(
 ) {
     tokio::spawn(async move {
         let config = RelayConfig {
-            subscriptions: vec![OBSERVABILITY_SUBSCRIPTION.to_owned()],
+            subscriptions: pubsub.subscriptions.clone(),
             ..RelayConfig::for_schema(schema)
         };
-        let subscriptions = [OBSERVABILITY_SUBSCRIPTION];
+        let subscriptions: Vec<&str> = pubsub.subscriptions.iter().map(String::as_str).collect();
         let mut attempt: i32 = 0;
         let relay = loop {
             match pubsub::bootstrap(&pubsub, &subscriptions).await {
@@ -176,7 +173,7 @@ impl Relay {
     }
 
     /// Leases, publishes and marks one batch.
-    pub async fn run_once(&self) -> Result<PassOutcome, sqlx::Error> {
+    pub async fn run_once(&self) -> pp_db::Result<PassOutcome> {
         let schema = self.config.schema;
         // Lease: pick unsent rows nobody else holds, push their availability past the
         // lease, commit. Other replicas skip the locked rows, then the leased ones.

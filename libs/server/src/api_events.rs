@@ -201,11 +201,7 @@ async fn write_batches(
     }
 }
 
-async fn write_tenant(
-    pool: &PgPool,
-    schema: &'static str,
-    calls: &[ApiCall],
-) -> Result<(), sqlx::Error> {
+async fn write_tenant(pool: &PgPool, schema: &'static str, calls: &[ApiCall]) -> pp_db::Result<()> {
     let Some(first) = calls.first() else {
         return Ok(());
     };

@@ -1,7 +1,10 @@
-//! Per-tenant and per-user request budgets (GCRA, one second of burst).
+//! Per-tenant and per-user request budgets (GCRA, one second of burst), and a budget
+//! per client address for the public (unauthenticated) RPCs.
 //!
-//! Runs after authentication; public paths (no principal) pass. Limits are per
-//! replica: the cluster-wide budget is the configured rate × replicas.
+//! Runs after authentication: a call with a principal is charged to its tenant and
+//! user; a call without one (sign-up, login, refresh, key exchange) to its client
+//! address ([`crate::ClientAddr`]). Health and reflection are never limited. Limits
+//! are per replica: the cluster-wide budget is the configured rate × replicas.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -52,14 +55,39 @@ impl RateLimiter {
 pub struct RateLimitLayer {
     tenants: Arc<RateLimiter>,
     users: Arc<RateLimiter>,
+    clients: Arc<RateLimiter>,
 }
 
 impl RateLimitLayer {
     pub fn new(tenant_rate_per_sec: u32, user_rate_per_sec: u32) -> Self {
+        Self::with_public(tenant_rate_per_sec, user_rate_per_sec, u32::MAX)
+    }
+
+    /// Also limits unauthenticated calls to `public_rate_per_sec` per client address.
+    pub fn with_public(
+        tenant_rate_per_sec: u32,
+        user_rate_per_sec: u32,
+        public_rate_per_sec: u32,
+    ) -> Self {
         RateLimitLayer {
             tenants: Arc::new(RateLimiter::per_second(tenant_rate_per_sec)),
             users: Arc::new(RateLimiter::per_second(user_rate_per_sec)),
+            clients: Arc::new(RateLimiter::per_second(public_rate_per_sec)),
         }
+    }
+
+    fn admit_public(&self, client: std::net::IpAddr) -> Result<(), ApiError> {
+        // An IPv6 address is 16 bytes, like the limiter's keys (IPv4 as mapped IPv6).
+        let key = Uuid::from_bytes(match client {
+            std::net::IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(v6) => v6.octets(),
+        });
+        self.clients
+            .check(key, Instant::now())
+            .map_err(|retry_after| ApiError::ResourceExhausted {
+                reason: "CLIENT_RATE_LIMITED",
+                retry_after,
+            })
     }
 
     fn admit(&self, principal: &Principal) -> Result<(), ApiError> {
@@ -113,9 +141,16 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        if let Some(principal) = request.extensions().get::<Principal>()
-            && let Err(error) = self.layer.admit(principal)
-        {
+        let admitted = match request.extensions().get::<Principal>() {
+            Some(principal) => self.layer.admit(principal),
+            // Health and reflection (operators, probes) are not budgeted.
+            None if request.uri().path().starts_with("/grpc.") => Ok(()),
+            None => request
+                .extensions()
+                .get::<crate::ClientAddr>()
+                .map_or(Ok(()), |client| self.layer.admit_public(client.0)),
+        };
+        if let Err(error) = admitted {
             return Box::pin(async move { Ok(Status::from(error).into_http()) });
         }
         Box::pin(self.inner.call(request))

@@ -1,5 +1,6 @@
 //! The outermost layer: request id, span, trace parent, call context, one log line.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -10,14 +11,30 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
+use crate::client_addr::{ClientAddr, TrustedProxies};
+
 #[derive(Clone, Debug, Default)]
-pub struct RequestContextLayer;
+pub struct RequestContextLayer {
+    trusted_proxies: Arc<TrustedProxies>,
+}
+
+impl RequestContextLayer {
+    /// `trusted_proxies`: whose `x-forwarded-for` is believed for [`ClientAddr`].
+    pub fn new(trusted_proxies: TrustedProxies) -> Self {
+        RequestContextLayer {
+            trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+}
 
 impl<S> Layer<S> for RequestContextLayer {
     type Service = RequestContext<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequestContext { inner }
+        RequestContext {
+            inner,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
     }
 }
 
@@ -26,6 +43,7 @@ impl<S> Layer<S> for RequestContextLayer {
 #[derive(Clone, Debug)]
 pub struct RequestContext<S> {
     inner: S,
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// A client-supplied request id is kept if it is short and printable; otherwise a
@@ -67,6 +85,15 @@ where
         request
             .headers_mut()
             .insert(REQUEST_ID_HEADER, request_id.clone());
+        let peer = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|addr| addr.ip());
+        let client = ClientAddr::from_parts(&self.trusted_proxies, peer, request.headers());
+        if let Some(client) = client {
+            request.extensions_mut().insert(client);
+        }
         let method = request.uri().path().to_owned();
         let span = tracing::info_span!(
             "rpc",
@@ -74,6 +101,7 @@ where
             rpc.system = "grpc",
             rpc.method = %method,
             request_id = %request_id.to_str().unwrap_or_default(),
+            client.address = tracing::field::display(client.map_or_else(String::new, |c| c.to_string())),
             tenant_id = tracing::field::Empty,
             user_id = tracing::field::Empty,
         );

@@ -90,13 +90,14 @@ pub async fn serve(
 
     // Outermost first; see the crate docs for why in this order.
     let stack = ServiceBuilder::new()
-        .layer(RequestContextLayer)
+        .layer(RequestContextLayer::new(config.trusted_proxies.clone()))
         .layer(auth)
-        .option_layer(api_events)
-        .layer(RateLimitLayer::new(
+        .layer(RateLimitLayer::with_public(
             config.tenant_rate_per_sec,
             config.user_rate_per_sec,
+            config.public_rate_per_sec,
         ))
+        .option_layer(api_events)
         .into_inner();
 
     let draining = Arc::new(Notify::new());
@@ -121,6 +122,7 @@ pub async fn serve(
     let server = Server::builder()
         .timeout(config.request_timeout)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(Some(config.max_concurrent_streams))
         .layer(stack)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);

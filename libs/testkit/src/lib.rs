@@ -38,7 +38,7 @@ pub struct TestDb {
 
 impl TestDb {
     /// Creates the roles (once per cluster) and a new, empty database.
-    pub async fn create() -> Result<TestDb, sqlx::Error> {
+    pub async fn create() -> pp_db::Result<TestDb> {
         let admin_url = admin_url();
         let admin = pp_db::connect(&admin_url, 1).await?;
         sqlx::raw_sql(pp_db::BOOTSTRAP_SQL).execute(&admin).await?;
@@ -88,7 +88,7 @@ impl TestDb {
         &self,
         schema: &'static str,
         migrations: &[Migration],
-    ) -> Result<(), sqlx::Error> {
+    ) -> pp_db::Result<()> {
         let owner = pp_db::connect(&self.owner_url(), 1).await?;
         pp_db::migrate(&owner, schema, migrations).await?;
         owner.close().await;
@@ -99,14 +99,14 @@ impl TestDb {
     pub async fn pool_as(
         &self,
         service: &str,
-        max_connections: u32,
-    ) -> Result<PgPool, sqlx::Error> {
-        pp_db::connect(&self.role_url(service), max_connections).await
+        settings: impl Into<pp_db::PoolSettings>,
+    ) -> pp_db::Result<PgPool> {
+        pp_db::connect(&self.role_url(service), settings).await
     }
 
     /// A pool logged in as the owner (test set-up that production never does, such as
     /// suspending a tenant).
-    pub async fn owner_pool(&self) -> Result<PgPool, sqlx::Error> {
+    pub async fn owner_pool(&self) -> pp_db::Result<PgPool> {
         pp_db::connect(&self.owner_url(), 2).await
     }
 }

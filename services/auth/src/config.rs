@@ -16,6 +16,10 @@ pub struct AuthConfig {
     /// Older public keys still trusted during a rotation (JWKS JSON file), optional.
     pub previous_jwks_file: Option<String>,
     pub passwords: PasswordPolicy,
+    /// Memory all concurrent argon2id computations may use together
+    /// (`PULSEPOINT_ARGON2_MEMORY_BUDGET_MIB`, 128): their concurrency follows from it.
+    /// Keep it well under the container's limit (768 Mi in k8s/).
+    pub hashing_memory_budget_bytes: u64,
     pub shutdown_delay: std::time::Duration,
 }
 
@@ -41,6 +45,9 @@ impl AuthConfig {
                     PasswordPolicy::default().iterations,
                 )?,
             },
+            hashing_memory_budget_bytes: source
+                .parse::<u64>("PULSEPOINT_ARGON2_MEMORY_BUDGET_MIB", 128)?
+                .saturating_mul(1024 * 1024),
             shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
         })
     }

@@ -18,7 +18,8 @@ use pp_proto::auth::auth_service_server::AuthServiceServer;
 use tokio::net::TcpListener;
 
 pub use config::AuthConfig;
-use domain::passwords::PasswordPolicy;
+pub use domain::passwords::{Hasher, PasswordPolicy};
+pub use domain::throttle::LoginThrottle;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -26,6 +27,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "identity",
         sql: include_str!("../migrations/0001_identity.sql"),
     },
+    Migration {
+        version: 2,
+        name: "login_throttle",
+        sql: include_str!("../migrations/0002_login_throttle.sql"),
+    },
+    pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,
     pp_events::OUTBOX_TRACEPARENT_MIGRATION,
     pp_events::OUTBOX_BATCH_MIGRATION,
@@ -40,24 +47,6 @@ pub const PUBLIC_METHODS: &[&str] = &[
     "/pulsepoint.auth.v1.AuthService/GetJwks",
 ];
 
-/// Login throttling: failures allowed per window, per account and per client IP.
-#[derive(Debug, Clone, Copy)]
-pub struct LoginThrottle {
-    pub window_secs: i64,
-    pub max_failures_per_account: i64,
-    pub max_failures_per_ip: i64,
-}
-
-impl Default for LoginThrottle {
-    fn default() -> Self {
-        LoginThrottle {
-            window_secs: 15 * 60,
-            max_failures_per_account: 5,
-            max_failures_per_ip: 50,
-        }
-    }
-}
-
 /// Everything the handlers share.
 pub struct State {
     pub pool: PgPool,
@@ -66,7 +55,8 @@ pub struct State {
     /// Public keys published by GetJwks: the current key plus any still-trusted old ones.
     pub jwks: JwkSet,
     pub jwt: JwtConfig,
-    pub passwords: PasswordPolicy,
+    /// argon2id with bounded concurrency and memory.
+    pub hasher: Hasher,
     pub throttle: LoginThrottle,
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pp_auth::SigningKey;
 use pp_auth::keys::JwkSet;
 use pp_config::{ExposeSecret, Source};
-use pulsepoint_auth::{AuthConfig, Deps, LoginThrottle, MIGRATIONS, State};
+use pulsepoint_auth::{AuthConfig, Deps, Hasher, LoginThrottle, MIGRATIONS, State};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -64,7 +64,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let pool = pp_db::connect_lazy(
         config.database_url.expose_secret(),
-        config.server.database_pool_size,
+        pp_db::PoolSettings::new(config.server.database_pool_size)
+            .statement_timeout(config.server.database_statement_timeout),
     )?;
     if let Some(pubsub) = pp_events::PubSubConfig::from_source(&source) {
         pp_events::relay::spawn(pool.clone(), pubsub, "auth", std::future::pending());
@@ -80,7 +81,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             signing_key: Arc::new(signing_key),
             jwks,
             jwt: config.jwt,
-            passwords: config.passwords,
+            hasher: Hasher::with_memory_budget(
+                config.passwords,
+                config.hashing_memory_budget_bytes,
+            ),
             throttle: LoginThrottle::default(),
         },
     };

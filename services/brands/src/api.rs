@@ -13,6 +13,7 @@ use pp_error::{ApiError, FieldViolation};
 use pp_proto::brands as pb;
 use pp_proto::brands::brand_service_server::BrandService;
 use pp_proto::common;
+use pp_types::Violations;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -36,10 +37,6 @@ impl BrandApi {
     pub fn new(state: Arc<State>) -> Self {
         BrandApi { state }
     }
-}
-
-fn db(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
 }
 
 fn brand_proto(row: &BrandRow) -> pb::Brand {
@@ -66,9 +63,7 @@ async fn record_event(
         .with_brand(brand_id)
         .with_user(principal.user_id.0)
         .with_current_request_id();
-    pp_events::outbox::record(tx, SCHEMA, &event)
-        .await
-        .map_err(db)
+    Ok(pp_events::outbox::record(tx, SCHEMA, &event).await?)
 }
 
 fn cache_key(principal: &Principal, brand_id: Uuid) -> TenantKey {
@@ -97,10 +92,7 @@ impl BrandApi {
         fields: &BrandFields,
         field: &str,
     ) -> Result<(), ApiError> {
-        if store::is_time_zone(tx, &fields.time_zone)
-            .await
-            .map_err(db)?
-        {
+        if store::is_time_zone(tx, &fields.time_zone).await? {
             Ok(())
         } else {
             Err(ApiError::invalid(field, "is not a known IANA time zone"))
@@ -124,70 +116,34 @@ impl BrandApi {
         );
         let mut violations = Vec::new();
         fields.validate(None, "brand.", &mut violations);
-        if request.request_id.len() > 128 {
-            violations.push(FieldViolation::new(
-                "request_id",
-                "must have at most 128 characters",
-            ));
-        }
-        ApiError::check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        if !request.request_id.is_empty()
-            && let Some(bytes) =
-                idempotency::replay(&mut tx, SCHEMA, "CreateBrand", &request.request_id)
-                    .await
-                    .map_err(db)?
-        {
-            return pb::CreateBrandResponse::decode(bytes.as_slice()).map_err(ApiError::internal);
-        }
-        self.check_time_zone(&mut tx, &fields, "brand.time_zone")
-            .await?;
-        let row = store::insert(&mut tx, Uuid::new_v4(), &fields)
-            .await
-            .map_err(|err| {
-                if pp_db::is_unique_violation(&err) {
-                    ApiError::AlreadyExists("BRAND_NAME_TAKEN")
-                } else {
-                    db(err)
-                }
-            })?;
-        record_event(
-            &mut tx,
-            &principal,
-            "brand.created",
-            row.brand_id,
-            serde_json::json!({ "name": row.name }),
-        )
-        .await?;
-        let response = pb::CreateBrandResponse {
-            brand: Some(brand_proto(&row)),
+        let mut violations = Violations::from(violations);
+        violations.request_id("request_id", &request.request_id);
+        violations.finish()?;
+        let tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let scope = idempotency::Scope {
+            schema: SCHEMA,
+            rpc: "CreateBrand",
         };
-        if !request.request_id.is_empty()
-            && !idempotency::record(
+        idempotency::once(tx, scope, &request.request_id, |mut tx| async move {
+            self.check_time_zone(&mut tx, &fields, "brand.time_zone")
+                .await?;
+            let row = store::insert(&mut tx, Uuid::new_v4(), &fields)
+                .await
+                .map_err(|err| err.unique_as(ApiError::AlreadyExists("BRAND_NAME_TAKEN")))?;
+            record_event(
                 &mut tx,
-                SCHEMA,
-                "CreateBrand",
-                &request.request_id,
-                &response.encode_to_vec(),
+                &principal,
+                "brand.created",
+                row.brand_id,
+                serde_json::json!({ "name": row.name }),
             )
-            .await
-            .map_err(db)?
-        {
-            // A concurrent twin won: return its result, not ours.
-            tx.rollback().await.map_err(db)?;
-            let mut tx = TenantTx::begin(&self.state.pool, &principal)
-                .await
-                .map_err(db)?;
-            let bytes = idempotency::replay(&mut tx, SCHEMA, "CreateBrand", &request.request_id)
-                .await
-                .map_err(db)?
-                .ok_or_else(|| ApiError::internal("idempotency record vanished"))?;
-            return pb::CreateBrandResponse::decode(bytes.as_slice()).map_err(ApiError::internal);
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(response)
+            .await?;
+            let response = pb::CreateBrandResponse {
+                brand: Some(brand_proto(&row)),
+            };
+            Ok::<_, ApiError>((tx, response))
+        })
+        .await
     }
 
     async fn get(
@@ -206,14 +162,11 @@ impl BrandApi {
         {
             return Ok(pb::GetBrandResponse { brand: Some(brand) });
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
         let row = store::get(&mut tx, brand_id)
-            .await
-            .map_err(db)?
+            .await?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         let brand = brand_proto(&row);
         self.state
             .cache
@@ -229,11 +182,9 @@ impl BrandApi {
     ) -> Result<pb::ListBrandsResponse, ApiError> {
         principal.require(READERS)?;
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let (rows, next_page_token) = store::list(&mut tx, &page).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let (rows, next_page_token) = store::list(&mut tx, &page).await?;
+        tx.commit().await?;
         let brands = rows
             .iter()
             .filter(|b| principal.may_see_brand(b.brand_id))
@@ -278,22 +229,14 @@ impl BrandApi {
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
         if paths.iter().any(|p| p == "time_zone") {
             self.check_time_zone(&mut tx, &fields, "brand.time_zone")
                 .await?;
         }
         let row = store::update(&mut tx, brand_id, &fields, &paths)
             .await
-            .map_err(|err| {
-                if pp_db::is_unique_violation(&err) {
-                    ApiError::AlreadyExists("BRAND_NAME_TAKEN")
-                } else {
-                    db(err)
-                }
-            })?
+            .map_err(|err| err.unique_as(ApiError::AlreadyExists("BRAND_NAME_TAKEN")))?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))?;
         record_event(
             &mut tx,
@@ -303,7 +246,7 @@ impl BrandApi {
             serde_json::json!({ "fields": paths }),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         self.state
             .cache
             .delete(&cache_key(&principal, brand_id))
@@ -323,10 +266,8 @@ impl BrandApi {
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        if !store::delete(&mut tx, brand_id).await.map_err(db)? {
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        if !store::delete(&mut tx, brand_id).await? {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
         record_event(
@@ -337,7 +278,7 @@ impl BrandApi {
             serde_json::json!({}),
         )
         .await?;
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         self.state
             .cache
             .delete(&cache_key(&principal, brand_id))
@@ -381,11 +322,9 @@ impl BrandApi {
                 format!("must span at most {MAX_PORTFOLIO_DAYS} days"),
             ));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let rows = store::portfolio(&mut tx, start, end).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let rows = store::portfolio(&mut tx, start, end).await?;
+        tx.commit().await?;
 
         let mut totals: Vec<pb::CurrencyTotals> = Vec::new();
         let mut per_currency: std::collections::BTreeMap<String, (i64, i64)> = Default::default();

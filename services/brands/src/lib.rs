@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "brands",
         sql: include_str!("../migrations/0001_brands.sql"),
     },
+    pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,
     pp_events::OUTBOX_TRACEPARENT_MIGRATION,
     pp_events::OUTBOX_BATCH_MIGRATION,

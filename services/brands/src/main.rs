@@ -40,7 +40,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let state = State {
         pool: pp_db::connect_lazy(
             config.database_url.expose_secret(),
-            config.server.database_pool_size,
+            pp_db::PoolSettings::new(config.server.database_pool_size)
+                .statement_timeout(config.server.database_statement_timeout),
         )?,
         cache: Arc::new(pp_cache::Cache::new(&config.redis_url)),
     };

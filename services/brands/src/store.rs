@@ -21,18 +21,19 @@ pub struct BrandRow {
 
 const COLUMNS: &str = "brand_id, name, domain, currency_code, time_zone, created_at, updated_at";
 
-pub async fn is_time_zone(tx: &mut TenantTx, name: &str) -> Result<bool, sqlx::Error> {
+pub async fn is_time_zone(tx: &mut TenantTx, name: &str) -> pp_db::Result<bool> {
     sqlx::query_scalar("select exists (select 1 from pg_timezone_names where name = $1)")
         .bind(name)
         .fetch_one(tx.conn())
         .await
+        .map_err(Into::into)
 }
 
 pub async fn insert(
     tx: &mut TenantTx,
     brand_id: Uuid,
     fields: &BrandFields,
-) -> Result<BrandRow, sqlx::Error> {
+) -> pp_db::Result<BrandRow> {
     sqlx::query_as(&format!(
         "insert into brands.brands (tenant_id, brand_id, name, domain, currency_code, time_zone)
          values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3, $4, $5)
@@ -45,21 +46,20 @@ pub async fn insert(
     .bind(&fields.time_zone)
     .fetch_one(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
-pub async fn get(tx: &mut TenantTx, brand_id: Uuid) -> Result<Option<BrandRow>, sqlx::Error> {
+pub async fn get(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<Option<BrandRow>> {
     sqlx::query_as(&format!(
         "select {COLUMNS} from brands.brands where brand_id = $1"
     ))
     .bind(brand_id)
     .fetch_optional(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
-pub async fn list(
-    tx: &mut TenantTx,
-    page: &PageRequest,
-) -> Result<(Vec<BrandRow>, String), sqlx::Error> {
+pub async fn list(tx: &mut TenantTx, page: &PageRequest) -> pp_db::Result<(Vec<BrandRow>, String)> {
     let (after_time, after_id) = page.after_parts();
     let rows: Vec<BrandRow> = sqlx::query_as(&format!(
         "select {COLUMNS} from brands.brands where (created_at, brand_id) > ($1, $2)
@@ -82,7 +82,7 @@ pub async fn update(
     brand_id: Uuid,
     fields: &BrandFields,
     paths: &[String],
-) -> Result<Option<BrandRow>, sqlx::Error> {
+) -> pp_db::Result<Option<BrandRow>> {
     let has = |p: &str| paths.iter().any(|x| x == p);
     sqlx::query_as(&format!(
         "update brands.brands set
@@ -105,9 +105,10 @@ pub async fn update(
     .bind(&fields.time_zone)
     .fetch_optional(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
-pub async fn delete(tx: &mut TenantTx, brand_id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn delete(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<bool> {
     let result = sqlx::query("delete from brands.brands where brand_id = $1")
         .bind(brand_id)
         .execute(tx.conn())
@@ -129,7 +130,7 @@ pub async fn portfolio(
     tx: &mut TenantTx,
     start: NaiveDate,
     end: NaiveDate,
-) -> Result<Vec<BrandTotalsRow>, sqlx::Error> {
+) -> pp_db::Result<Vec<BrandTotalsRow>> {
     sqlx::query_as(
         "select b.brand_id, b.name, b.currency_code,
                 coalesce(sum(o.total_micros - o.refunded_micros), 0)::bigint as net_revenue_micros,
@@ -147,4 +148,5 @@ pub async fn portfolio(
     .bind(end)
     .fetch_all(tx.conn())
     .await
+    .map_err(Into::into)
 }

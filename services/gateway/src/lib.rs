@@ -117,7 +117,9 @@ pub async fn serve(
         .accept_http1(true)
         .timeout(config.server.request_timeout)
         .layer(cors(&config.cors_origins))
-        .layer(pp_server::RequestContextLayer)
+        .layer(pp_server::RequestContextLayer::new(
+            config.server.trusted_proxies.clone(),
+        ))
         .add_routes(Routes::from(router))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
 

@@ -87,11 +87,12 @@ impl Service<http::Request<Body>> for Proxy {
                 Ok(channel) => channel,
                 Err(status) => return Ok(status_response(status)),
             };
-            let peer = request
+            // The client address the request-context layer found (through the trusted
+            // proxies, see `PULSEPOINT_TRUSTED_PROXIES`).
+            let client = request
                 .extensions()
-                .get::<tonic::transport::server::TcpConnectInfo>()
-                .and_then(|info| info.remote_addr())
-                .map(|addr| addr.ip().to_string());
+                .get::<pp_server::ClientAddr>()
+                .map(|client| client.to_string());
             let (mut parts, body) = request.into_parts();
             for name in HOP_BY_HOP {
                 parts.headers.remove(*name);
@@ -100,9 +101,10 @@ impl Service<http::Request<Body>> for Proxy {
             // request. Without an exporter there is no span context and the client's
             // own traceparent (if any) passes through unchanged.
             pp_telemetry::inject_span_context(&tracing::Span::current(), &mut parts.headers);
-            // The gateway is the edge: the client address it saw replaces any claim.
+            // The backends trust the gateway, not the client: the address found here
+            // replaces whatever chain arrived.
             parts.headers.remove("x-forwarded-for");
-            if let Some(value) = peer.and_then(|ip| http::HeaderValue::from_str(&ip).ok()) {
+            if let Some(value) = client.and_then(|ip| http::HeaderValue::from_str(&ip).ok()) {
                 parts.headers.insert("x-forwarded-for", value);
             }
             let path = parts.uri.path_and_query().cloned();

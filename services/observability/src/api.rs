@@ -34,10 +34,6 @@ impl ObservabilityApi {
     }
 }
 
-fn db(error: sqlx::Error) -> ApiError {
-    ApiError::internal(error)
-}
-
 fn money(currency: &str, micros: i64) -> Money {
     Money {
         currency_code: currency.to_owned(),
@@ -258,13 +254,9 @@ impl ObservabilityApi {
             request.time_range.as_ref(),
         )?;
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let (rows, next_page_token) = store::list_events(&mut tx, &filter, &page)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let (rows, next_page_token) = store::list_events(&mut tx, &filter, &page).await?;
+        tx.commit().await?;
         Ok(pb::ListEventsResponse {
             events: rows.iter().map(event_proto).collect(),
             next_page_token,
@@ -313,16 +305,14 @@ impl ObservabilityApi {
             model: Some(request.model).filter(|m| !m.is_empty()),
             operation: Some(request.operation).filter(|o| !o.is_empty()),
         };
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let totals = store::usage(&mut tx, &filter, &[]).await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let totals = store::usage(&mut tx, &filter, &[]).await?;
         let groups = if dims.is_empty() {
             Vec::new()
         } else {
-            store::usage(&mut tx, &filter, &dims).await.map_err(db)?
+            store::usage(&mut tx, &filter, &dims).await?
         };
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         let currency = self.state.cost_currency.as_str();
         let to_totals = |row: &store::UsageRow| pb::UsageTotals {
             input_tokens: row.input_tokens,
@@ -389,22 +379,15 @@ impl ObservabilityApi {
             }
         };
         ApiError::check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let overall = store::accuracy(&mut tx, start, end, brand_id, "null::text")
-            .await
-            .map_err(db)?;
-        let by_category = store::accuracy(&mut tx, start, end, brand_id, "payload->>'category'")
-            .await
-            .map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let overall = store::accuracy(&mut tx, start, end, brand_id, "null::text").await?;
+        let by_category =
+            store::accuracy(&mut tx, start, end, brand_id, "payload->>'category'").await?;
         let trend_rows = match trend {
-            Some(bucket) => store::accuracy(&mut tx, start, end, brand_id, bucket)
-                .await
-                .map_err(db)?,
+            Some(bucket) => store::accuracy(&mut tx, start, end, brand_id, bucket).await?,
             None => Vec::new(),
         };
-        tx.commit().await.map_err(db)?;
+        tx.commit().await?;
         let stats = |row: &store::AccuracyRow| pb::AccuracyStats {
             feedback_count: row.feedback_count,
             average_rating: row.average_rating,
@@ -472,13 +455,10 @@ impl ObservabilityApi {
         let (start, end) = time_range("time_range", request.time_range.as_ref(), &mut violations);
         let brand_id = optional_uuid("brand_id", &request.brand_id, &mut violations);
         ApiError::check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let (rpcs, ai) = store::latency(&mut tx, start, end, brand_id, &request.method_prefix)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let (rpcs, ai) =
+            store::latency(&mut tx, start, end, brand_id, &request.method_prefix).await?;
+        tx.commit().await?;
         let stats = |row: &store::LatencyRow| pb::LatencyStats {
             name: row.name.clone(),
             model: row.model.clone().unwrap_or_default(),
@@ -560,9 +540,7 @@ impl ObservabilityApi {
             }
         };
         ApiError::check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
         let row = store::upsert_budget(
             &mut tx,
             &BudgetRow {
@@ -575,12 +553,9 @@ impl ObservabilityApi {
                 updated_at: Utc::now(),
             },
         )
-        .await
-        .map_err(db)?;
-        let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        .await?;
+        let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0).await?;
+        tx.commit().await?;
         Ok(pb::SetCostBudgetResponse {
             budget: Some(budget_proto(&row, spent)),
         })
@@ -596,18 +571,13 @@ impl ObservabilityApi {
             parse_uuid("brand_id", &request.brand_id)?;
             return Err(ApiError::NotFound("BUDGET_NOT_FOUND"));
         }
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
         let row = store::get_budget(&mut tx)
-            .await
-            .map_err(db)?
+            .await?
             .ok_or(ApiError::NotFound("BUDGET_NOT_FOUND"))?;
         let period = Period::parse(&row.period).unwrap_or(Period::Monthly);
-        let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0).await?;
+        tx.commit().await?;
         Ok(pb::GetCostBudgetResponse {
             budget: Some(budget_proto(&row, spent)),
         })
@@ -633,11 +603,9 @@ impl ObservabilityApi {
             ));
         }
         ApiError::check(violations)?;
-        let mut tx = TenantTx::begin(&self.state.pool, &principal)
-            .await
-            .map_err(db)?;
-        let Some(row) = store::get_budget(&mut tx).await.map_err(db)? else {
-            tx.commit().await.map_err(db)?;
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        let Some(row) = store::get_budget(&mut tx).await? else {
+            tx.commit().await?;
             return Ok(pb::CheckBudgetResponse {
                 allowed: true,
                 ..Default::default()
@@ -645,8 +613,8 @@ impl ObservabilityApi {
         };
         let period = Period::parse(&row.period).unwrap_or(Period::Monthly);
         let (start, end) = period.bounds(Utc::now());
-        let spent = store::spent_since(&mut tx, start).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
+        let spent = store::spent_since(&mut tx, start).await?;
+        tx.commit().await?;
         let allowed = budget::allowed(
             spent,
             estimated,

@@ -17,7 +17,7 @@ use crate::store::{self, EventRow, SCHEMA};
 pub const MODEL_CALLED: &str = "ai.model_called";
 
 /// Stores one event (idempotently); see [`ingest_batch`]. Returns whether it was new.
-pub async fn ingest(state: &State, event: &EventEnvelope) -> Result<bool, sqlx::Error> {
+pub async fn ingest(state: &State, event: &EventEnvelope) -> pp_db::Result<bool> {
     ingest_batch(state, std::slice::from_ref(event))
         .await
         .map(|new| new == 1)
@@ -31,7 +31,7 @@ pub async fn ingest(state: &State, event: &EventEnvelope) -> Result<bool, sqlx::
 ///
 /// On error nothing of the failing tenant's share is stored and the whole batch is
 /// redelivered; the shares already committed are then skipped as duplicates.
-pub async fn ingest_batch(state: &State, events: &[EventEnvelope]) -> Result<usize, sqlx::Error> {
+pub async fn ingest_batch(state: &State, events: &[EventEnvelope]) -> pp_db::Result<usize> {
     let mut by_tenant: BTreeMap<Uuid, BTreeMap<Uuid, &EventEnvelope>> = BTreeMap::new();
     for event in events {
         by_tenant
@@ -51,7 +51,7 @@ async fn ingest_tenant(
     state: &State,
     tenant: Uuid,
     events: &[&EventEnvelope],
-) -> Result<usize, sqlx::Error> {
+) -> pp_db::Result<usize> {
     let mut tx = TenantTx::begin_for_tenant(&state.pool, TenantId(tenant)).await?;
     let new: std::collections::HashSet<Uuid> = store::insert_events(&mut tx, events)
         .await?
@@ -101,7 +101,7 @@ async fn raise_alerts(
     tx: &mut TenantTx,
     tenant: Uuid,
     row: &store::BudgetRow,
-) -> Result<Vec<EventEnvelope>, sqlx::Error> {
+) -> pp_db::Result<Vec<EventEnvelope>> {
     let period = Period::parse(&row.period).unwrap_or(Period::Monthly);
     let (start, _) = period.bounds(chrono::Utc::now());
     let spent = store::spent_since(tx, start).await?;

@@ -29,10 +29,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ai_spend_daily",
         sql: include_str!("../migrations/0002_ai_spend_daily.sql"),
     },
+    pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,
     pp_events::OUTBOX_TRACEPARENT_MIGRATION,
     pp_events::OUTBOX_BATCH_MIGRATION,
 ];
+
+/// The Pub/Sub subscription this service reads (deploy/pubsub/setup.sh creates it;
+/// on the emulator, relays create it with the topic, see
+/// `PULSEPOINT_PUBSUB_SUBSCRIPTIONS`).
+pub const SUBSCRIPTION: &str = "pulsepoint-events-observability";
 
 pub struct State {
     pub pool: PgPool,

@@ -36,7 +36,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         log_format: source.string("PULSEPOINT_LOG_FORMAT", "json"),
         otlp_endpoint: source.raw("OTEL_EXPORTER_OTLP_ENDPOINT").map(str::to_owned),
     })?;
-    let pool = pp_db::connect_lazy(database_url.expose_secret(), server.database_pool_size)?;
+    let pool = pp_db::connect_lazy(
+        database_url.expose_secret(),
+        pp_db::PoolSettings::new(server.database_pool_size)
+            .statement_timeout(server.database_statement_timeout),
+    )?;
     let cache = Arc::new(pp_cache::Cache::new(
         &source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
     ));
@@ -50,7 +54,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
         let subscription = source.string(
             "PULSEPOINT_PUBSUB_SUBSCRIPTION",
-            pp_events::relay::OBSERVABILITY_SUBSCRIPTION,
+            pulsepoint_observability::SUBSCRIPTION,
         );
         tokio::spawn(pulsepoint_observability::run_subscriber(
             state.clone(),

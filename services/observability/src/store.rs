@@ -41,7 +41,7 @@ impl From<&EventEnvelope> for EventRow {
 pub async fn insert_events(
     tx: &mut TenantTx,
     events: &[&EventEnvelope],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> pp_db::Result<Vec<Uuid>> {
     let n = events.len();
     let (mut tenants, mut ids, mut types, mut times) = (
         Vec::with_capacity(n),
@@ -86,6 +86,7 @@ pub async fn insert_events(
     .bind(&payloads)
     .fetch_all(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
 /// Adds AI spend to the tenant's running total of `day` (UTC).
@@ -94,7 +95,7 @@ pub async fn add_spend(
     day: chrono::NaiveDate,
     cost_micros: i64,
     calls: i64,
-) -> Result<(), sqlx::Error> {
+) -> pp_db::Result<()> {
     sqlx::query(
         "insert into observability.ai_spend_daily (tenant_id, day, cost_micros, calls)
          values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3)
@@ -108,6 +109,7 @@ pub async fn add_spend(
     .execute(tx.conn())
     .await
     .map(drop)
+    .map_err(Into::into)
 }
 
 /// Filters of ListEvents / StreamEvents, already validated.
@@ -137,7 +139,7 @@ pub async fn list_events(
     tx: &mut TenantTx,
     filter: &EventFilter,
     page: &PageRequest,
-) -> Result<(Vec<EventRow>, String), sqlx::Error> {
+) -> pp_db::Result<(Vec<EventRow>, String)> {
     // First page: from the end of time PostgreSQL can store.
     let end_of_time = DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or_default();
     let (before_time, before_id) = page
@@ -213,7 +215,7 @@ pub async fn usage(
     tx: &mut TenantTx,
     filter: &UsageFilter,
     dims: &[Dimension],
-) -> Result<Vec<UsageRow>, sqlx::Error> {
+) -> pp_db::Result<Vec<UsageRow>> {
     let column =
         |dim: Dimension, expr: &'static str| if dims.contains(&dim) { expr } else { "null" };
     let model = column(Dimension::Model, "payload->>'model'");
@@ -248,6 +250,7 @@ pub async fn usage(
         .bind(&filter.operation)
         .fetch_all(tx.conn())
         .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -270,7 +273,7 @@ pub async fn latency(
     end: Option<DateTime<Utc>>,
     brand_id: Option<Uuid>,
     method_prefix: &str,
-) -> Result<(Vec<LatencyRow>, Vec<LatencyRow>), sqlx::Error> {
+) -> pp_db::Result<(Vec<LatencyRow>, Vec<LatencyRow>)> {
     const STATS: &str = "count(*) as count, count(*) filter (where status <> 'ok') as error_count,
         percentile_cont(0.5) within group (order by (payload->>'duration_ms')::float8) as p50,
         percentile_cont(0.95) within group (order by (payload->>'duration_ms')::float8) as p95,
@@ -326,7 +329,7 @@ pub async fn accuracy(
     end: Option<DateTime<Utc>>,
     brand_id: Option<Uuid>,
     bucket: &'static str,
-) -> Result<Vec<AccuracyRow>, sqlx::Error> {
+) -> pp_db::Result<Vec<AccuracyRow>> {
     let sql = format!(
         "select {bucket} as bucket,
             count(*) filter (where event_type = 'ai.feedback_provided') as feedback_count,
@@ -352,6 +355,7 @@ pub async fn accuracy(
         .bind(brand_id)
         .fetch_all(tx.conn())
         .await
+        .map_err(Into::into)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -365,10 +369,7 @@ pub struct BudgetRow {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn upsert_budget(
-    tx: &mut TenantTx,
-    budget: &BudgetRow,
-) -> Result<BudgetRow, sqlx::Error> {
+pub async fn upsert_budget(tx: &mut TenantTx, budget: &BudgetRow) -> pp_db::Result<BudgetRow> {
     sqlx::query_as(
         "insert into observability.cost_budgets (tenant_id, period, limit_micros, currency_code, warning_ratio, enforcement, updated_by)
          values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2, $3, $4, $5, $6)
@@ -385,17 +386,19 @@ pub async fn upsert_budget(
     .bind(budget.updated_by)
     .fetch_one(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
-pub async fn get_budget(tx: &mut TenantTx) -> Result<Option<BudgetRow>, sqlx::Error> {
+pub async fn get_budget(tx: &mut TenantTx) -> pp_db::Result<Option<BudgetRow>> {
     sqlx::query_as("select period, limit_micros, currency_code, warning_ratio, enforcement, updated_by, updated_at from observability.cost_budgets")
         .fetch_optional(tx.conn())
         .await
+    .map_err(Into::into)
 }
 
 /// AI spend since `since` (a UTC midnight: periods start at one), in micros, from
 /// the running daily totals.
-pub async fn spent_since(tx: &mut TenantTx, since: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+pub async fn spent_since(tx: &mut TenantTx, since: DateTime<Utc>) -> pp_db::Result<i64> {
     sqlx::query_scalar(
         "select coalesce(sum(cost_micros), 0)::bigint from observability.ai_spend_daily
          where day >= $1",
@@ -403,6 +406,7 @@ pub async fn spent_since(tx: &mut TenantTx, since: DateTime<Utc>) -> Result<i64,
     .bind(since.date_naive())
     .fetch_one(tx.conn())
     .await
+    .map_err(Into::into)
 }
 
 /// Records that `threshold` was crossed in the period; false if already recorded.
@@ -410,7 +414,7 @@ pub async fn claim_alert(
     tx: &mut TenantTx,
     period_start: DateTime<Utc>,
     threshold: &str,
-) -> Result<bool, sqlx::Error> {
+) -> pp_db::Result<bool> {
     let result = sqlx::query(
         "insert into observability.budget_alerts (tenant_id, period_start, threshold)
          values (nullif(current_setting('app.tenant_id', true), '')::uuid, $1, $2) on conflict do nothing",

@@ -73,7 +73,7 @@ async fn write_batch(
     tenant: Uuid,
     run: &str,
     seqs: std::ops::Range<usize>,
-) -> Result<(), sqlx::Error> {
+) -> pp_db::Result<()> {
     let mut tx = TenantTx::begin_for_tenant(pool, TenantId(tenant)).await?;
     for seq in seqs {
         pp_events::outbox::record(&mut tx, "brands", &event(tenant, run, seq)).await?;

@@ -119,7 +119,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     layer
                 });
                 let stack = ServiceBuilder::new()
-                    .layer(pp_server::RequestContextLayer)
+                    .layer(pp_server::RequestContextLayer::default())
                     .layer(auth)
                     .option_layer(api_events)
                     .layer(pp_server::RateLimitLayer::new(1_000_000_000, 1_000_000_000))

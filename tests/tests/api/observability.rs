@@ -726,7 +726,7 @@ async fn ten_thousand_events_survive_five_broker_restarts_into_the_store() {
         .expect("emulator");
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let pubsub = PubSubConfig::emulator(emulator.host(), "pulsepoint-test");
-    let subscription = pp_events::relay::OBSERVABILITY_SUBSCRIPTION;
+    let subscription = pulsepoint_observability::SUBSCRIPTION;
     pp_events::pubsub::bootstrap(&pubsub, &[subscription])
         .await
         .expect("bootstrap");

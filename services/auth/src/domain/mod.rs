@@ -2,5 +2,7 @@
 
 pub mod passwords;
 pub mod secrets;
+pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod validate;
