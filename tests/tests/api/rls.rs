@@ -132,3 +132,44 @@ async fn other_services_see_only_the_token_state_function_of_auth() {
         "a user id under another tenant is not active"
     );
 }
+
+#[tokio::test]
+async fn entering_a_tenant_closes_the_login_lookup() {
+    let db = pulsepoint_e2e::migrated_db().await.expect("db");
+    let pool = db.pool_as("auth", 1).await.expect("pool");
+    let email = format!("shared-{}@example.com", Uuid::new_v4().simple());
+    let (tenant_a, tenant_b) = (TenantId(Uuid::new_v4()), TenantId(Uuid::new_v4()));
+    for tenant in [tenant_a, tenant_b] {
+        let mut tx = TenantTx::begin_for_tenant(&pool, tenant).await.expect("tx");
+        sqlx::query("insert into auth.tenants (tenant_id, name) values ($1, 'T')")
+            .bind(tenant.0)
+            .execute(tx.conn())
+            .await
+            .expect("tenant");
+        sqlx::query("insert into auth.users (tenant_id, user_id, email, role) values ($1, $2, $3, 'admin')")
+            .bind(tenant.0)
+            .bind(Uuid::new_v4())
+            .bind(&email)
+            .execute(tx.conn())
+            .await
+            .expect("user");
+        tx.commit().await.expect("commit");
+    }
+    let mut tx = TenantTx::begin_lookup(&pool, pp_db::Lookup::LoginEmail, &email)
+        .await
+        .expect("lookup");
+    assert_eq!(visible_users(&mut tx).await, 2, "the lookup sees the email in every tenant");
+    tx.enter_tenant(tenant_a).await.expect("enter");
+    assert_eq!(
+        visible_users(&mut tx).await,
+        1,
+        "inside tenant A nothing of tenant B stays visible"
+    );
+}
+
+async fn visible_users(tx: &mut TenantTx) -> i64 {
+    sqlx::query_scalar("select count(*) from auth.users")
+        .fetch_one(tx.conn())
+        .await
+        .expect("count")
+}
