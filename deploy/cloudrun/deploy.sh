@@ -173,6 +173,9 @@ deploy_service() {
       "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
       "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
       "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
+      # Cloud Run's front end connects from a link-local address and appends the client
+      # to x-forwarded-for (docs/operations.md, "Client addresses behind proxies").
+      "PULSEPOINT_TRUSTED_PROXIES=${GATEWAY_TRUSTED_PROXIES:-169.254.0.0/16}"
     )
     flags+=(--ingress all --cpu 1 --memory 512Mi --min-instances 1 --max-instances 20)
     mapfile -t -O "${#flags[@]}" flags < <(vpc_flags all-traffic)
@@ -186,6 +189,9 @@ deploy_service() {
     [[ "${svc}" != auth ]] && env+=("PULSEPOINT_AUTH_URL=$(service_url auth)")
     case "${svc}" in
       auth)
+        # The gateway reaches auth through the VPC: trust the front end and the range
+        # its egress comes from, so the client the gateway found is the one throttled.
+        env+=("PULSEPOINT_TRUSTED_PROXIES=${AUTH_TRUSTED_PROXIES:-169.254.0.0/16,10.0.0.0/8}")
         secrets+=("/var/secrets/pulsepoint/signing/signing-key.pem=pulsepoint-auth-signing-key:latest")
         env+=("PULSEPOINT_SIGNING_KEY_FILE=/var/secrets/pulsepoint/signing/signing-key.pem")
         flags+=(--cpu 2 --memory 1Gi)  # argon2id is CPU and memory bound

@@ -15,7 +15,7 @@ use pp_proto::observability::observability_service_client::ObservabilityServiceC
 use pp_testkit::TestDb;
 use pulsepoint_auth::domain::passwords::PasswordPolicy;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 pub const ALLOWED_ORIGIN: &str = "https://app.pulsepoint.test";
@@ -71,7 +71,7 @@ pub struct Stack {
     pub observability: Arc<pulsepoint_observability::State>,
     pub signing_key: Arc<SigningKey>,
     pub jwt: JwtConfig,
-    shutdowns: Vec<oneshot::Sender<()>>,
+    shutdowns: Vec<CancellationToken>,
     pub static_dir: std::path::PathBuf,
 }
 
@@ -81,6 +81,7 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         reflection: true,
         request_timeout: Duration::from_secs(10),
         shutdown_grace: Duration::from_secs(2),
+        shutdown_delay: options.shutdown_delay,
         max_message_bytes: 1024 * 1024,
         tenant_rate_per_sec: options.tenant_rate_per_sec,
         user_rate_per_sec: options.user_rate_per_sec,
@@ -107,13 +108,35 @@ async fn listener() -> anyhow::Result<(TcpListener, SocketAddr)> {
 }
 
 fn shutdown_pair() -> (
-    oneshot::Sender<()>,
+    CancellationToken,
     impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let (tx, rx) = oneshot::channel::<()>();
-    (tx, async move {
-        let _ = rx.await;
-    })
+    let token = CancellationToken::new();
+    (token.clone(), token.cancelled_owned())
+}
+
+/// The context a service of the stack runs in: its own role's pool (with the
+/// production statement timeout), Redis, and a shutdown token of its own.
+async fn service_context(
+    options: &StackOptions,
+    db: &TestDb,
+    service: &str,
+    jwt: &JwtConfig,
+) -> anyhow::Result<pp_server::service::ServiceContext> {
+    let server = server_config(options);
+    let pool = db
+        .pool_as(
+            service,
+            pp_db::PoolSettings::new(8).statement_timeout(server.database_statement_timeout),
+        )
+        .await?;
+    Ok(pp_server::service::ServiceContext::new(
+        pp_config::Source::from_pairs(Vec::<(String, String)>::new()),
+        server,
+        jwt.clone(),
+        pool,
+        Arc::new(pp_cache::Cache::new(&options.redis_url)),
+    ))
 }
 
 /// A fresh database, migrated by the owner role.
@@ -150,9 +173,10 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     // auth
     let (auth_listener, auth_addr) = listener().await?;
-    let auth_state = pulsepoint_auth::State {
-        pool: db.pool_as("auth", 8).await?,
-        cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
+    let auth_ctx = service_context(&options, &db, "auth", &jwt).await?;
+    let auth_state = Arc::new(pulsepoint_auth::State {
+        pool: auth_ctx.pool.clone(),
+        cache: auth_ctx.cache.clone(),
         signing_key: signing_key.clone(),
         jwks: jwks.clone(),
         jwt: jwt.clone(),
@@ -162,39 +186,46 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
             options.hashing_memory_budget_bytes,
         ),
         throttle: options.login_throttle,
-    };
-    let (tx, signal) = shutdown_pair();
-    shutdowns.push(tx);
-    let deps = pulsepoint_auth::Deps {
-        server: server_config(&options),
-        state: auth_state,
-        shutdown_delay: options.shutdown_delay,
-    };
-    tokio::spawn(async move {
-        if let Err(err) = pulsepoint_auth::serve(deps, auth_listener, signal).await {
-            eprintln!("auth server: {err}");
+    });
+    let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
+    shutdowns.push(auth_ctx.shutdown.clone());
+    tokio::spawn({
+        let keys = keys.clone();
+        async move {
+            if let Err(err) = pp_server::service::serve::<pulsepoint_auth::Auth>(
+                auth_ctx,
+                auth_state,
+                keys,
+                auth_listener,
+            )
+            .await
+            {
+                eprintln!("auth server: {err}");
+            }
         }
     });
 
     // brands, verifying with the keys auth publishes
     let (brands_listener, brands_addr) = listener().await?;
-    let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
-    let brands_state = pulsepoint_brands::State {
-        pool: db.pool_as("brands", 8).await?,
-        cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
-    };
-    let auth_layer = pulsepoint_brands::auth_layer(keys, &jwt, &brands_state);
-    let (tx, signal) = shutdown_pair();
-    shutdowns.push(tx);
-    let deps = pulsepoint_brands::Deps {
-        server: server_config(&options),
-        state: brands_state,
-        auth: auth_layer,
-        shutdown_delay: options.shutdown_delay,
-    };
-    tokio::spawn(async move {
-        if let Err(err) = pulsepoint_brands::serve(deps, brands_listener, signal).await {
-            eprintln!("brands server: {err}");
+    let brands_ctx = service_context(&options, &db, "brands", &jwt).await?;
+    let brands_state = Arc::new(pulsepoint_brands::State {
+        pool: brands_ctx.pool.clone(),
+        cache: brands_ctx.cache.clone(),
+    });
+    shutdowns.push(brands_ctx.shutdown.clone());
+    tokio::spawn({
+        let keys = keys.clone();
+        async move {
+            if let Err(err) = pp_server::service::serve::<pulsepoint_brands::Brands>(
+                brands_ctx,
+                brands_state,
+                keys,
+                brands_listener,
+            )
+            .await
+            {
+                eprintln!("brands server: {err}");
+            }
         }
     });
 
@@ -264,7 +295,6 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
         static_dir: static_dir.clone(),
         backends,
-        shutdown_delay: options.shutdown_delay,
     };
     let (tx, signal) = shutdown_pair();
     shutdowns.push(tx);
@@ -312,8 +342,8 @@ impl Stack {
 
     /// Signals every server to shut down (health flips to NOT_SERVING first).
     pub fn shutdown(&mut self) {
-        for tx in self.shutdowns.drain(..) {
-            let _ = tx.send(());
+        for token in self.shutdowns.drain(..) {
+            token.cancel();
         }
     }
 }

@@ -184,6 +184,9 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Time between flipping health to NOT_SERVING and closing the listener, so load
+    /// balancers stop routing here first (`PULSEPOINT_SHUTDOWN_DELAY_MS`).
+    pub shutdown_delay: Duration,
     pub max_message_bytes: usize,
     /// Requests per second allowed per tenant and per user (token buckets).
     pub tenant_rate_per_sec: u32,
@@ -215,6 +218,7 @@ impl ServerConfig {
             reflection: source.bool("PULSEPOINT_REFLECTION", true)?,
             request_timeout: source.millis("PULSEPOINT_REQUEST_TIMEOUT_MS", 10_000)?,
             shutdown_grace: source.millis("PULSEPOINT_SHUTDOWN_GRACE_MS", 10_000)?,
+            shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
             max_message_bytes: source.parse("PULSEPOINT_MAX_MESSAGE_BYTES", 4 * 1024 * 1024)?,
             tenant_rate_per_sec: source.parse("PULSEPOINT_TENANT_RATE_PER_SEC", 500)?,
             user_rate_per_sec: source.parse("PULSEPOINT_USER_RATE_PER_SEC", 100)?,

@@ -125,36 +125,48 @@ fn backoff(attempts: i32, max: Duration) -> Duration {
 /// The message attribute carrying the W3C trace context of the recording change.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// Starts the relay of `schema`'s outbox in the background: bootstraps the topic, then
-/// relays until `shutdown`. Failures to reach the broker are retried forever; events
-/// wait in the outbox meanwhile.
+/// Starts the relay of `schema`'s outbox in the background (see [`run_until`]).
 pub fn spawn(
     pool: PgPool,
     pubsub: PubSubConfig,
     schema: &'static str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    tokio::spawn(async move {
-        let config = RelayConfig {
-            subscriptions: pubsub.subscriptions.clone(),
-            ..RelayConfig::for_schema(schema)
-        };
-        let subscriptions: Vec<&str> = pubsub.subscriptions.iter().map(String::as_str).collect();
-        let mut attempt: i32 = 0;
-        let relay = loop {
-            match pubsub::bootstrap(&pubsub, &subscriptions).await {
-                Ok(()) => match Relay::new(pool.clone(), pubsub.clone(), config.clone()).await {
-                    Ok(relay) => break relay,
-                    Err(err) => tracing::warn!(%err, "outbox relay: publisher unavailable"),
-                },
-                Err(err) => tracing::warn!(%err, "outbox relay: broker unavailable"),
-            }
-            attempt += 1;
-            tokio::time::sleep(backoff(attempt, Duration::from_secs(10))).await;
-        };
-        tracing::info!(schema, topic = %pubsub.topic_path(), "outbox relay running");
-        relay.run(shutdown).await;
-    });
+    tokio::spawn(run_until(pool, pubsub, schema, shutdown));
+}
+
+/// Relays `schema`'s outbox until `shutdown`: bootstraps the topic, then relays.
+/// Failures to reach the broker are retried forever; events wait in the outbox
+/// meanwhile.
+pub async fn run_until(
+    pool: PgPool,
+    pubsub: PubSubConfig,
+    schema: &'static str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let config = RelayConfig {
+        subscriptions: pubsub.subscriptions.clone(),
+        ..RelayConfig::for_schema(schema)
+    };
+    let subscriptions: Vec<&str> = pubsub.subscriptions.iter().map(String::as_str).collect();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut attempt: i32 = 0;
+    let relay = loop {
+        match pubsub::bootstrap(&pubsub, &subscriptions).await {
+            Ok(()) => match Relay::new(pool.clone(), pubsub.clone(), config.clone()).await {
+                Ok(relay) => break relay,
+                Err(err) => tracing::warn!(%err, "outbox relay: publisher unavailable"),
+            },
+            Err(err) => tracing::warn!(%err, "outbox relay: broker unavailable"),
+        }
+        attempt += 1;
+        tokio::select! {
+            () = tokio::time::sleep(backoff(attempt, Duration::from_secs(10))) => {}
+            () = &mut shutdown => return,
+        }
+    };
+    tracing::info!(schema, topic = %pubsub.topic_path(), "outbox relay running");
+    relay.run(shutdown).await;
 }
 
 impl Relay {

@@ -20,8 +20,13 @@ pub async fn fetch_jwks(auth_url: &str) -> Result<JwkSet, String> {
     JwkSet::from_json(&response.into_inner().jwks_json).map_err(|err| err.to_string())
 }
 
-/// Loads the key set, retrying while auth starts, then refreshes it every `every`.
-pub async fn load_and_refresh(auth_url: String, every: Duration) -> Result<Arc<KeyStore>, String> {
+/// Loads the key set, retrying while auth starts, then refreshes it every `every`
+/// until `shutdown`.
+pub async fn load_and_refresh(
+    auth_url: String,
+    every: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Arc<KeyStore>, String> {
     let mut last_error = String::new();
     let mut keys = None;
     for attempt in 0..30 {
@@ -42,8 +47,12 @@ pub async fn load_and_refresh(auth_url: String, every: Duration) -> Result<Arc<K
     let keys = keys.ok_or_else(|| format!("could not fetch JWKS from {auth_url}: {last_error}"))?;
     let refreshed = keys.clone();
     tokio::spawn(async move {
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = &mut shutdown => return,
+            }
             match fetch_jwks(&auth_url).await {
                 Ok(set) => {
                     if let Err(err) = refreshed.replace(&set) {

@@ -20,6 +20,7 @@ pub mod jwks;
 pub mod rate_limit;
 pub mod request_context;
 pub mod serve;
+pub mod service;
 pub mod token_status;
 
 pub use api_events::ApiEventsLayer;

@@ -24,9 +24,6 @@ pub struct ServeOptions {
     /// Fully-qualified names reported by health (besides the overall `""`).
     pub health_names: Vec<&'static str>,
     pub auth: AuthLayer,
-    /// Time between flipping health to NOT_SERVING and closing the listener, so load
-    /// balancers stop routing here first.
-    pub shutdown_delay: Duration,
     /// Records `api.request` events into the service's outbox when set.
     pub api_events: Option<crate::ApiEventsLayer>,
 }
@@ -59,7 +56,6 @@ pub async fn serve(
         config,
         health_names,
         auth,
-        shutdown_delay,
         api_events,
     } = options;
     let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -74,18 +70,7 @@ pub async fn serve(
 
     let mut routes = routes.add_service(health_service);
     if config.reflection {
-        let v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1();
-        let v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha();
-        match (v1, v1alpha) {
-            (Ok(v1), Ok(v1alpha)) => routes = routes.add_service(v1).add_service(v1alpha),
-            (Err(err), _) | (_, Err(err)) => tracing::error!(%err, "reflection disabled"),
-        }
+        routes = add_reflection(routes);
     }
 
     // Outermost first; see the crate docs for why in this order.
@@ -100,40 +85,81 @@ pub async fn serve(
         .option_layer(api_events)
         .into_inner();
 
-    let draining = Arc::new(Notify::new());
-    let signal = {
-        let draining = draining.clone();
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: health NOT_SERVING");
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: health NOT_SERVING");
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        for name in &health_names {
             reporter
-                .set_service_status("", ServingStatus::NotServing)
+                .set_service_status(*name, ServingStatus::NotServing)
                 .await;
-            for name in &health_names {
-                reporter
-                    .set_service_status(*name, ServingStatus::NotServing)
-                    .await;
-            }
-            tokio::time::sleep(shutdown_delay).await;
-            draining.notify_one();
         }
     };
+    serve_and_drain(
+        signal,
+        config.shutdown_delay,
+        config.shutdown_grace,
+        |signal| {
+            Server::builder()
+                .timeout(config.request_timeout)
+                .http2_keepalive_interval(Some(Duration::from_secs(30)))
+                .max_concurrent_streams(Some(config.max_concurrent_streams))
+                .layer(stack)
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        },
+    )
+    .await
+}
 
-    let server = Server::builder()
-        .timeout(config.request_timeout)
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .max_concurrent_streams(Some(config.max_concurrent_streams))
-        .layer(stack)
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+/// Adds gRPC reflection (v1 and v1alpha, for grpcurl 1.8) of the whole API and health.
+pub fn add_reflection(routes: Routes) -> Routes {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha();
+    match (v1, v1alpha) {
+        (Ok(v1), Ok(v1alpha)) => routes.add_service(v1).add_service(v1alpha),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::error!(%err, "reflection disabled");
+            routes
+        }
+    }
+}
 
-    let grace = config.shutdown_grace;
+/// Runs a server built by `server` until `signal` (plus `delay`, during which load
+/// balancers see NOT_SERVING and stop routing here), then lets in-flight calls finish
+/// for at most `grace`: tonic's own drain has no upper bound.
+pub async fn serve_and_drain<F, E>(
+    signal: impl Future<Output = ()> + Send + 'static,
+    delay: Duration,
+    grace: Duration,
+    server: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> F,
+) -> Result<(), E>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    let draining = Arc::new(Notify::new());
+    let stop = {
+        let draining = draining.clone();
+        Box::pin(async move {
+            signal.await;
+            tokio::time::sleep(delay).await;
+            draining.notify_one();
+        })
+    };
     let drain_deadline = async move {
         draining.notified().await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result,
+        result = server(stop) => result,
         () = drain_deadline => {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections");
             Ok(())
@@ -147,7 +173,6 @@ pub struct ServiceSpec {
     /// The fully-qualified service name health reports.
     pub health_name: &'static str,
     pub auth: AuthLayer,
-    pub shutdown_delay: Duration,
     /// The pool and schema whose outbox receives the service's `api.*` events.
     pub pool: sqlx::PgPool,
     pub schema: &'static str,
@@ -165,7 +190,6 @@ pub async fn serve_service(
     let options = ServeOptions {
         health_names: vec![spec.health_name],
         auth: spec.auth,
-        shutdown_delay: spec.shutdown_delay,
         api_events: spec
             .config
             .api_events

@@ -1,16 +1,11 @@
-//! The auth service's settings.
+//! The auth service's own settings (the shared ones are `pp_config::ServerConfig`).
 
-use pp_config::{ConfigError, JwtConfig, SecretString, ServerConfig, Source};
+use pp_config::{ConfigError, Source};
 
 use crate::domain::passwords::PasswordPolicy;
 
 #[derive(Debug)]
 pub struct AuthConfig {
-    pub server: ServerConfig,
-    pub jwt: JwtConfig,
-    pub database_url: SecretString,
-    pub owner_database_url: Option<SecretString>,
-    pub redis_url: String,
     /// PKCS#8 PEM of the Ed25519 signing key.
     pub signing_key_file: String,
     /// Older public keys still trusted during a rotation (JWKS JSON file), optional.
@@ -20,17 +15,11 @@ pub struct AuthConfig {
     /// (`PULSEPOINT_ARGON2_MEMORY_BUDGET_MIB`, 128): their concurrency follows from it.
     /// Keep it well under the container's limit (768 Mi in k8s/).
     pub hashing_memory_budget_bytes: u64,
-    pub shutdown_delay: std::time::Duration,
 }
 
 impl AuthConfig {
     pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
         Ok(AuthConfig {
-            server: ServerConfig::from_source(source, "0.0.0.0:50051")?,
-            jwt: JwtConfig::from_source(source),
-            database_url: source.secret("PULSEPOINT_DATABASE_URL")?,
-            owner_database_url: source.optional_secret("PULSEPOINT_DATABASE_OWNER_URL"),
-            redis_url: source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
             signing_key_file: source.required("PULSEPOINT_SIGNING_KEY_FILE")?,
             previous_jwks_file: source
                 .raw("PULSEPOINT_PREVIOUS_JWKS_FILE")
@@ -48,7 +37,6 @@ impl AuthConfig {
             hashing_memory_budget_bytes: source
                 .parse::<u64>("PULSEPOINT_ARGON2_MEMORY_BUDGET_MIB", 128)?
                 .saturating_mul(1024 * 1024),
-            shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The auth service: tenants, users, tokens, API keys, JWKS.
 //!
-//! `api.rs` adapts gRPC to the rules in `domain/` and the SQL in `store.rs`.
+//! `api/` adapts gRPC (one module per resource) to the flows and rules in `domain/`
+//! and the SQL in `store.rs`.
 
 pub mod api;
 pub mod config;
@@ -10,12 +11,13 @@ pub mod store;
 use std::sync::Arc;
 
 use pp_auth::keys::JwkSet;
-use pp_auth::{KeyStore, PublicMethods, SigningKey};
+use pp_auth::{KeyStore, SigningKey};
 use pp_cache::Cache;
-use pp_config::{JwtConfig, ServerConfig};
+use pp_config::JwtConfig;
 use pp_db::{Migration, PgPool};
 use pp_proto::auth::auth_service_server::AuthServiceServer;
-use tokio::net::TcpListener;
+use pp_server::service::{BoxError, Service, ServiceContext, ServiceDef};
+use tonic::service::Routes;
 
 pub use config::AuthConfig;
 pub use domain::passwords::{Hasher, PasswordPolicy};
@@ -60,50 +62,87 @@ pub struct State {
     pub throttle: LoginThrottle,
 }
 
-/// What the service needs to run, already built (main builds it from config; tests
-/// build it directly).
-pub struct Deps {
-    pub server: ServerConfig,
-    pub state: State,
-    pub shutdown_delay: std::time::Duration,
-}
+/// How often expired login-throttle counters are deleted.
+const THROTTLE_PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Serves the auth service on `listener` until `shutdown`.
-pub async fn serve(
-    deps: Deps,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let Deps {
-        server,
-        state,
-        shutdown_delay,
-    } = deps;
-    let keys = Arc::new(KeyStore::from_jwks(&state.jwks).unwrap_or_default());
-    let auth = pp_server::serve::auth_layer(
-        keys,
-        &state.jwt,
-        state.pool.clone(),
-        state.cache.clone(),
-        PublicMethods::new(PUBLIC_METHODS.iter().copied()),
-    );
-    let max = server.max_message_bytes;
-    let spec = pp_server::serve::ServiceSpec {
-        config: server,
-        health_name: "pulsepoint.auth.v1.AuthService",
-        auth,
-        shutdown_delay,
-        pool: state.pool.clone(),
-        schema: "auth",
+/// The auth service, as `pp_server::service` runs it.
+pub struct Auth;
+
+impl Service for Auth {
+    const DEF: ServiceDef = ServiceDef {
+        name: "auth",
+        grpc_service: "pulsepoint.auth.v1.AuthService",
+        default_addr: "0.0.0.0:50051",
+        migrations: &[("auth", MIGRATIONS)],
+        public_methods: PUBLIC_METHODS,
     };
-    let service = AuthServiceServer::new(api::AuthApi::new(Arc::new(state)))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    pp_server::serve::serve_service(
-        spec,
-        listener,
-        tonic::service::Routes::new(service),
-        shutdown,
-    )
-    .await
+    type State = State;
+
+    async fn state(ctx: &ServiceContext) -> Result<State, BoxError> {
+        let config = AuthConfig::from_source(&ctx.source)?;
+        let pem = std::fs::read_to_string(&config.signing_key_file).map_err(|err| {
+            format!(
+                "PULSEPOINT_SIGNING_KEY_FILE {}: {err}",
+                config.signing_key_file
+            )
+        })?;
+        let signing_key = SigningKey::from_pkcs8_pem(&pem)
+            .map_err(|err| format!("PULSEPOINT_SIGNING_KEY_FILE: {err}"))?;
+        let mut jwks = JwkSet {
+            keys: vec![signing_key.public_jwk()],
+        };
+        if let Some(path) = &config.previous_jwks_file {
+            let previous = JwkSet::from_json(&std::fs::read_to_string(path)?)?;
+            jwks.keys.extend(
+                previous
+                    .keys
+                    .into_iter()
+                    .filter(|k| k.kid != signing_key.kid()),
+            );
+        }
+        tracing::info!(kid = signing_key.kid(), "signing key loaded");
+        Ok(State {
+            pool: ctx.pool.clone(),
+            cache: ctx.cache.clone(),
+            signing_key: Arc::new(signing_key),
+            jwks,
+            jwt: ctx.jwt.clone(),
+            hasher: Hasher::with_memory_budget(
+                config.passwords,
+                config.hashing_memory_budget_bytes,
+            ),
+            throttle: LoginThrottle::default(),
+        })
+    }
+
+    fn own_keys(state: &State) -> Option<Arc<KeyStore>> {
+        Some(Arc::new(
+            KeyStore::from_jwks(&state.jwks).unwrap_or_default(),
+        ))
+    }
+
+    fn tasks(ctx: &ServiceContext, state: &Arc<State>) {
+        let (pool, window) = (state.pool.clone(), state.throttle.window_secs);
+        let shutdown = ctx.shutdown.clone();
+        ctx.spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(THROTTLE_PRUNE_EVERY) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                match store::prune_login_throttle(&pool, window * 2).await {
+                    Ok(pruned) => tracing::debug!(pruned, "login throttle counters pruned"),
+                    Err(err) => tracing::warn!(%err, "login throttle prune failed"),
+                }
+            }
+        });
+    }
+
+    fn routes(state: Arc<State>, max_message_bytes: usize) -> Routes {
+        Routes::new(
+            AuthServiceServer::new(api::AuthApi::new(state))
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+        )
+    }
 }

@@ -1,20 +1,16 @@
 //! The brands service: a tenant's stores, and their portfolio totals.
 
 pub mod api;
-pub mod config;
 pub mod domain;
 pub mod store;
 
 use std::sync::Arc;
 
-use pp_auth::{AuthLayer, PublicMethods};
 use pp_cache::Cache;
-use pp_config::ServerConfig;
 use pp_db::{Migration, PgPool};
 use pp_proto::brands::brand_service_server::BrandServiceServer;
-use tokio::net::TcpListener;
-
-pub use config::BrandsConfig;
+use pp_server::service::{BoxError, Service, ServiceContext, ServiceDef};
+use tonic::service::Routes;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -41,56 +37,31 @@ pub struct State {
     pub cache: Arc<Cache>,
 }
 
-pub struct Deps {
-    pub server: ServerConfig,
-    pub state: State,
-    pub auth: AuthLayer,
-    pub shutdown_delay: std::time::Duration,
-}
+/// The brands service, as `pp_server::service` runs it.
+pub struct Brands;
 
-/// The auth layer for brands: no public RPCs.
-pub fn auth_layer(
-    keys: Arc<pp_auth::KeyStore>,
-    jwt: &pp_config::JwtConfig,
-    state: &State,
-) -> AuthLayer {
-    pp_server::serve::auth_layer(
-        keys,
-        jwt,
-        state.pool.clone(),
-        state.cache.clone(),
-        PublicMethods::default(),
-    )
-}
-
-pub async fn serve(
-    deps: Deps,
-    listener: TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let Deps {
-        server,
-        state,
-        auth,
-        shutdown_delay,
-    } = deps;
-    let max = server.max_message_bytes;
-    let spec = pp_server::serve::ServiceSpec {
-        config: server,
-        health_name: "pulsepoint.brands.v1.BrandService",
-        auth,
-        shutdown_delay,
-        pool: state.pool.clone(),
-        schema: "brands",
+impl Service for Brands {
+    const DEF: ServiceDef = ServiceDef {
+        name: "brands",
+        grpc_service: "pulsepoint.brands.v1.BrandService",
+        default_addr: "0.0.0.0:50052",
+        migrations: &[("brands", MIGRATIONS), ("commerce", COMMERCE_MIGRATIONS)],
+        public_methods: &[],
     };
-    let service = BrandServiceServer::new(api::BrandApi::new(Arc::new(state)))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
-    pp_server::serve::serve_service(
-        spec,
-        listener,
-        tonic::service::Routes::new(service),
-        shutdown,
-    )
-    .await
+    type State = State;
+
+    async fn state(ctx: &ServiceContext) -> Result<State, BoxError> {
+        Ok(State {
+            pool: ctx.pool.clone(),
+            cache: ctx.cache.clone(),
+        })
+    }
+
+    fn routes(state: Arc<State>, max_message_bytes: usize) -> Routes {
+        Routes::new(
+            BrandServiceServer::new(api::BrandApi::new(state))
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+        )
+    }
 }

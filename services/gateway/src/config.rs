@@ -13,7 +13,6 @@ pub struct GatewayConfig {
     pub static_dir: PathBuf,
     /// Service full name → backend URL.
     pub backends: HashMap<String, String>,
-    pub shutdown_delay: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -70,7 +69,6 @@ impl GatewayConfig {
             cors_origins,
             static_dir: PathBuf::from(source.string("PULSEPOINT_STATIC_DIR", "frontend/dist")),
             backends,
-            shutdown_delay: source.millis("PULSEPOINT_SHUTDOWN_DELAY_MS", 2_000)?,
         })
     }
 }

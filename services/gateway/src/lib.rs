@@ -19,7 +19,6 @@ use std::time::Duration;
 use axum::Router;
 use http::{HeaderName, Method};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
@@ -74,15 +73,7 @@ pub async fn serve(
 
     let mut local = Routes::new(health_service);
     if config.server.reflection {
-        let v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(pp_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
-        local = local.add_service(v1).add_service(v1alpha);
+        local = pp_server::serve::add_reflection(local);
     }
 
     let proxy = Proxy::new(&config.backends, INTERNAL_METHODS)?;
@@ -97,38 +88,33 @@ pub async fn serve(
     let router =
         router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));
 
-    let draining = std::sync::Arc::new(Notify::new());
-    let signal = {
-        let draining = draining.clone();
-        let delay = config.shutdown_delay;
-        async move {
-            shutdown.await;
-            reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
-            tokio::time::sleep(delay).await;
-            draining.notify_one();
-        }
+    let signal = async move {
+        shutdown.await;
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
     };
-
-    // Outermost first: CORS (answers preflights), request context; grpc-web → gRPC
-    // happens on the proxied routes.
-    let server = Server::builder()
-        .accept_http1(true)
-        .timeout(config.server.request_timeout)
-        .layer(cors(&config.cors_origins))
-        .layer(pp_server::RequestContextLayer::new(
-            config.server.trusted_proxies.clone(),
-        ))
-        .add_routes(Routes::from(router))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
-
-    let grace = config.server.shutdown_grace;
-    tokio::select! {
-        result = server => result.map_err(Into::into),
-        () = async move { draining.notified().await; tokio::time::sleep(grace).await } => {
-            tracing::warn!("drain deadline passed; closing remaining connections");
-            Ok(())
-        }
-    }
+    // Outermost first: CORS (answers preflights), request context (request id, client
+    // address through the trusted proxies); grpc-web → gRPC happens on the proxied
+    // routes.
+    let server = &config.server;
+    pp_server::serve::serve_and_drain(
+        signal,
+        server.shutdown_delay,
+        server.shutdown_grace,
+        |signal| {
+            Server::builder()
+                .accept_http1(true)
+                .timeout(server.request_timeout)
+                .max_concurrent_streams(Some(server.max_concurrent_streams))
+                .layer(cors(&config.cors_origins))
+                .layer(pp_server::RequestContextLayer::new(
+                    server.trusted_proxies.clone(),
+                ))
+                .add_routes(Routes::from(router))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        },
+    )
+    .await
+    .map_err(Into::into)
 }

@@ -139,17 +139,17 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let Deps {
-        server,
+        mut server,
         state,
         auth,
         shutdown_delay,
     } = deps;
+    server.shutdown_delay = shutdown_delay;
     let max = server.max_message_bytes;
     let spec = pp_server::serve::ServiceSpec {
         config: server,
         health_name: "pulsepoint.observability.v1.ObservabilityService",
         auth,
-        shutdown_delay,
         pool: state.pool.clone(),
         schema: "observability",
     };

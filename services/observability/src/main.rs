@@ -66,7 +66,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         tracing::warn!("PULSEPOINT_PUBSUB_PROJECT unset: no events will be received");
     }
     let auth_url = source.string("PULSEPOINT_AUTH_URL", "http://127.0.0.1:50051");
-    let keys = pp_server::jwks::load_and_refresh(auth_url, Duration::from_secs(60)).await?;
+    let keys = pp_server::jwks::load_and_refresh(
+        auth_url,
+        Duration::from_secs(60),
+        std::future::pending(),
+    )
+    .await?;
     let auth = pulsepoint_observability::auth_layer(keys, &jwt, &state);
     let listener = tokio::net::TcpListener::bind(server.listen_addr).await?;
     tracing::info!(addr = %server.listen_addr, "pulsepoint-observability listening");

@@ -89,10 +89,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 anyhow::bail!("--database-url (or PULSEPOINT_DATABASE_URL) is required");
             }
             let jwt = JwtConfig::from_source(&Source::from_env()?);
-            let keys =
-                pp_server::jwks::load_and_refresh(args.auth_url.clone(), Duration::from_secs(60))
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+            let keys = pp_server::jwks::load_and_refresh(
+                args.auth_url.clone(),
+                Duration::from_secs(60),
+                std::future::pending(),
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
             let pool = pp_db::connect_lazy(&args.database_url, 4)?;
             let cache = std::sync::Arc::new(pp_cache::Cache::new(&args.redis_url));
             let events_pool = pool.clone();

@@ -74,9 +74,12 @@ async fn one_client_cannot_lock_everyone_out_of_login() {
     let status = assert_code(throttled, Code::ResourceExhausted);
     assert_eq!(reason(&status), "LOGIN_THROTTLED");
     // … and nobody else is.
-    auth.login(from("198.51.100.2", login_as(&tenant.admin_email, PASSWORD)))
-        .await
-        .expect("another client's correct login");
+    auth.login(from(
+        "198.51.100.2",
+        login_as(&tenant.admin_email, PASSWORD),
+    ))
+    .await
+    .expect("another client's correct login");
 }
 
 #[tokio::test]
@@ -112,8 +115,11 @@ async fn concurrent_guesses_are_counted_before_hashing() {
         let mut auth = auth.clone();
         let email = tenant.admin_email.clone();
         async move {
-            auth.login(from("198.51.100.7", login_as(&email, &format!("guess-{i}-wrong"))))
-                .await
+            auth.login(from(
+                "198.51.100.7",
+                login_as(&email, &format!("guess-{i}-wrong")),
+            ))
+            .await
         }
     });
     let results = join_all(guesses).await;
@@ -125,7 +131,10 @@ async fn concurrent_guesses_are_counted_before_hashing() {
         .iter()
         .filter(|r| r.as_ref().err().map(tonic::Status::code) == Some(Code::ResourceExhausted))
         .count();
-    assert!(verified <= 5, "{verified} guesses reached the password check");
+    assert!(
+        verified <= 5,
+        "{verified} guesses reached the password check"
+    );
     assert_eq!(verified + throttled, 30, "{results:?}");
     // The owner, elsewhere, is not locked out by it.
     let mut auth = auth;
@@ -218,8 +227,11 @@ async fn public_rpcs_are_rate_limited_per_client_address() {
         .filter(|s| s.code() == Code::ResourceExhausted)
         .collect();
     assert!(!limited.is_empty(), "30 calls at once from one address");
-    assert!(limited.iter().all(|s| reason(s) == "CLIENT_RATE_LIMITED"
-        && pp_error::retry_delay(s).is_some()));
+    assert!(
+        limited
+            .iter()
+            .all(|s| reason(s) == "CLIENT_RATE_LIMITED" && pp_error::retry_delay(s).is_some())
+    );
     // Another address has its own budget.
     let mut auth = auth;
     let other = auth
@@ -313,7 +325,13 @@ async fn idempotent_rpcs_retried_fifty_times_at_once_act_once() {
     .await;
     let users: HashSet<String> = users
         .into_iter()
-        .map(|r| r.expect("create user").into_inner().user.expect("user").user_id)
+        .map(|r| {
+            r.expect("create user")
+                .into_inner()
+                .user
+                .expect("user")
+                .user_id
+        })
         .collect();
     assert_eq!(users.len(), 1, "one user, the same answer 50 times");
     let mut listing = auth.clone();
@@ -386,7 +404,13 @@ async fn idempotent_rpcs_retried_fifty_times_at_once_act_once() {
     .await;
     let created: HashSet<String> = created
         .into_iter()
-        .map(|r| r.expect("create brand").into_inner().brand.expect("brand").brand_id)
+        .map(|r| {
+            r.expect("create brand")
+                .into_inner()
+                .brand
+                .expect("brand")
+                .brand_id
+        })
         .collect();
     assert_eq!(created.len(), 1);
     let mut listing = brands.clone();

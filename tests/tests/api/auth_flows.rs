@@ -392,6 +392,7 @@ async fn jwks_lets_other_services_verify() {
     let keys = pp_server::jwks::load_and_refresh(
         format!("http://{}", stack.auth_addr),
         Duration::from_secs(3600),
+        std::future::pending(),
     )
     .await
     .expect("jwks");

@@ -146,19 +146,25 @@ async fn entering_a_tenant_closes_the_login_lookup() {
             .execute(tx.conn())
             .await
             .expect("tenant");
-        sqlx::query("insert into auth.users (tenant_id, user_id, email, role) values ($1, $2, $3, 'admin')")
-            .bind(tenant.0)
-            .bind(Uuid::new_v4())
-            .bind(&email)
-            .execute(tx.conn())
-            .await
-            .expect("user");
+        sqlx::query(
+            "insert into auth.users (tenant_id, user_id, email, role) values ($1, $2, $3, 'admin')",
+        )
+        .bind(tenant.0)
+        .bind(Uuid::new_v4())
+        .bind(&email)
+        .execute(tx.conn())
+        .await
+        .expect("user");
         tx.commit().await.expect("commit");
     }
     let mut tx = TenantTx::begin_lookup(&pool, pp_db::Lookup::LoginEmail, &email)
         .await
         .expect("lookup");
-    assert_eq!(visible_users(&mut tx).await, 2, "the lookup sees the email in every tenant");
+    assert_eq!(
+        visible_users(&mut tx).await,
+        2,
+        "the lookup sees the email in every tenant"
+    );
     tx.enter_tenant(tenant_a).await.expect("enter");
     assert_eq!(
         visible_users(&mut tx).await,
