@@ -139,6 +139,20 @@ async fn service_context(
     ))
 }
 
+/// Serves `S` in the background exactly as `pp_server::service::run` would.
+fn spawn_service<S: pp_server::service::Service>(
+    ctx: pp_server::service::ServiceContext,
+    state: Arc<S::State>,
+    keys: Arc<KeyStore>,
+    listener: TcpListener,
+) {
+    tokio::spawn(async move {
+        if let Err(err) = pp_server::service::serve::<S>(ctx, state, keys, listener).await {
+            eprintln!("{} server: {err}", S::DEF.name);
+        }
+    });
+}
+
 /// A fresh database, migrated by the owner role.
 pub async fn migrated_db() -> anyhow::Result<TestDb> {
     let db = TestDb::create().await?;
@@ -189,21 +203,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     });
     let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
     shutdowns.push(auth_ctx.shutdown.clone());
-    tokio::spawn({
-        let keys = keys.clone();
-        async move {
-            if let Err(err) = pp_server::service::serve::<pulsepoint_auth::Auth>(
-                auth_ctx,
-                auth_state,
-                keys,
-                auth_listener,
-            )
-            .await
-            {
-                eprintln!("auth server: {err}");
-            }
-        }
-    });
+    spawn_service::<pulsepoint_auth::Auth>(auth_ctx, auth_state, keys.clone(), auth_listener);
 
     // brands, verifying with the keys auth publishes
     let (brands_listener, brands_addr) = listener().await?;
@@ -213,21 +213,12 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         cache: brands_ctx.cache.clone(),
     });
     shutdowns.push(brands_ctx.shutdown.clone());
-    tokio::spawn({
-        let keys = keys.clone();
-        async move {
-            if let Err(err) = pp_server::service::serve::<pulsepoint_brands::Brands>(
-                brands_ctx,
-                brands_state,
-                keys,
-                brands_listener,
-            )
-            .await
-            {
-                eprintln!("brands server: {err}");
-            }
-        }
-    });
+    spawn_service::<pulsepoint_brands::Brands>(
+        brands_ctx,
+        brands_state,
+        keys.clone(),
+        brands_listener,
+    );
 
     // observability
     let (observability_listener, observability_addr) = listener().await?;

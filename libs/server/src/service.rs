@@ -96,9 +96,7 @@ pub trait Service: 'static {
     type State: Send + Sync + 'static;
 
     /// Builds the state from configuration (`run` only; tests build it directly).
-    fn state(
-        ctx: &ServiceContext,
-    ) -> impl Future<Output = Result<Self::State, BoxError>> + Send;
+    fn state(ctx: &ServiceContext) -> impl Future<Output = Result<Self::State, BoxError>> + Send;
 
     /// The keys that verify tokens, when the service holds them itself (auth).
     /// Otherwise `run` fetches auth's JWKS and refreshes it.
