@@ -22,7 +22,8 @@
 #               stage-selecting `FROM ${SERVICE}` that checkov cannot resolve
 #   bigquery    deploy/pubsub/bigquery-events-schema.json is valid and has the columns the
 #               Pub/Sub subscription, partitioning and clustering need
-#   lint        shellcheck on deploy/**/*.sh and this script (skipped without shellcheck)
+#   lint        shellcheck on deploy/**/*.sh, this script and scripts/docker-targets.sh
+#               (skipped without shellcheck)
 #
 # Needs: bash, python3 (3.11+, with venv), kubectl. Network: only PyPI, on the first run.
 # Env: K8S_VERSION (default 1.32.0), PYTHON (default python3), VERBOSE=1 shows tool output.
@@ -450,7 +451,7 @@ check_shellcheck() {
     return 0
   fi
   mapfile -t files < <(find deploy -type f -name '*.sh' | sort)
-  files+=(scripts/validate-deploy.sh)
+  files+=(scripts/validate-deploy.sh scripts/docker-targets.sh)
   if shellcheck "${files[@]}" >"${log}" 2>&1; then
     report PASS lint "shellcheck: ${#files[@]} scripts clean"
   else
