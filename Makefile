@@ -60,5 +60,6 @@ bench: ## load generator: figures to target/bench/results.json, table in docs/pe
 k8s-validate: ## render and validate k8s/, Dockerfile, compose statically
 	bash scripts/validate-deploy.sh
 
-docker: ## build one image per service (needs a Docker engine)
-	for svc in auth brands gateway; do docker build -f deploy/Dockerfile --target pulsepoint-$$svc -t pulsepoint-$$svc:dev .; done
+docker: ## build one image per service: the pulsepoint-* targets of deploy/Dockerfile (needs a Docker engine)
+	set -e; targets="$$(bash scripts/docker-targets.sh)"; \
+	for target in $$targets; do docker build -f deploy/Dockerfile --target "$$target" -t "$$target:dev" . || exit 1; done

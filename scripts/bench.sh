@@ -3,6 +3,11 @@
 # run as alternating baseline/variant rounds; figures to target/bench/results.json,
 # the table to docs/performance.md (between the bench markers). Method: that page.
 #
+# This script only orchestrates: it builds, starts the database, servers and emulator,
+# runs the rows and cleans up. Each run side appends one line to target/bench/runs.jsonl
+# (`pulsepoint-loadgen record`; format in tests/src/bench/runs.rs), and `pulsepoint-loadgen
+# report` turns that file into results.json and the table (tests/src/bench/report/).
+#
 # Uses a fresh database and free ports; stops everything it started, drops its
 # database and its role on exit. Nothing here asserts timings: targets are reported.
 #
@@ -31,6 +36,9 @@ db_concurrency="${PP_BENCH_DB_CONCURRENCY:-16}"
 events="${PP_BENCH_EVENTS:-20000}"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+# A failed run is recorded with the end of its stderr: keep anyhow's backtraces out of it
+# (a panic still prints its own under RUST_BACKTRACE).
+export RUST_LIB_BACKTRACE=0
 
 work="$(mktemp -d)"
 db="pp_bench_$(date +%s)_$$"
@@ -116,7 +124,6 @@ log "pgbench -i (scale 1) in ${db}"
 pgbench -i -q -s 1 "${db_admin_url}" >"${work}/pgbench-init.log" 2>&1
 
 # --- servers ---------------------------------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() { # port name
   for _ in $(seq 1 300); do port_open "$1" && return 0; sleep 0.1; done
@@ -130,10 +137,9 @@ start() { # name command... (env assignments first, via env)
   eval "pid_${name//-/_}=${pid}"
 }
 
-auth_port=$(free_port); brands_port=$(free_port); bypass_port=$(free_port)
-cached_port=$(free_port); cached_events_port=$(free_port)
-gateway_port=$(free_port); bare_port=$(free_port); echo_auth_port=$(free_port); echo_full_port=$(free_port)
-echo_events_port=$(free_port)
+ports="$("${loadgen}" free-ports 10)"
+read -r auth_port brands_port bypass_port cached_port cached_events_port gateway_port bare_port \
+  echo_auth_port echo_full_port echo_events_port <<<"${ports}"
 
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_SHUTDOWN_GRACE_MS=1000
 # Rate limits out of the way (the defaults, 100/s per user, would be the bottleneck).
@@ -177,65 +183,25 @@ for pair in "${brands_port}:brands" "${bypass_port}:brands-bypass" "${gateway_po
 done
 
 log "tenant, token and brand through the API"
-setup_json="$("${loadgen}" setup --auth-url "${auth_url}" --brands-url "http://127.0.0.1:${brands_port}")"
-token="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])' <<<"${setup_json}")"
-brand_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["brand_id"])' <<<"${setup_json}")"
-tenant_id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["tenant_id"])' <<<"${setup_json}")"
+setup="$("${loadgen}" setup --auth-url "${auth_url}" --brands-url "http://127.0.0.1:${brands_port}" --format words)"
+read -r tenant_id token brand_id <<<"${setup}"
 
 # --- runs --------------------------------------------------------------------------------
-record() { # row round side json
-  printf '{"row":"%s","round":%d,"side":"%s","result":%s}\n' "$1" "$2" "$3" "$4" >> "${runs}"
+record() { # row round side command... (the command prints the run's JSON line)
+  local row=$1 round=$2 side=$3 status=0 out
+  shift 3
+  out="$("$@" 2>"${work}/run.err")" || status=$?
+  "${loadgen}" record --runs "${runs}" --row "${row}" --round "${round}" --side "${side}" \
+    --status "${status}" --stderr "${work}/run.err" <<<"${out}"
+}
+record_info() { # row json: figures about a row that are not a run (merged into the row's info)
+  "${loadgen}" record --runs "${runs}" --row "$1" --side info <<<"$2"
 }
 
-load() { # label args... → JSON on stdout (an {"error":…} object when the run fails)
+load() { # label args...
   local label=$1; shift
-  local out
-  if out="$("${load_pin[@]}" "${loadgen}" load --label "${label}" --duration "${seconds}" --warmup "${warmup}" \
-      --token "${token}" --db-comm postgres "$@" 2>"${work}/load-last.err")"; then
-    echo "${out}"
-  else
-    python3 -c 'import json,sys; print(json.dumps({"error": sys.stdin.read()[-500:]}))' < "${work}/load-last.err"
-  fi
-}
-
-pgbench_run() { # label → JSON on stdout
-  local label=$1 prefix="${work}/pgb_$1_$RANDOM"
-  local before after output
-  before="$("${loadgen}" cpu-ticks --comm postgres)"
-  output="$("${load_pin[@]}" pgbench -n -S -M prepared -c "${db_concurrency}" -j 1 -T "${seconds}" \
-    -l --log-prefix="${prefix}" "${db_admin_url}" 2>&1)" || true
-  after="$("${loadgen}" cpu-ticks --comm postgres)"
-  PGB_OUTPUT="${output}" python3 - "${label}" "${prefix}" "${db_concurrency}" "${seconds}" "${before}" "${after}" <<'PY'
-import glob, json, os, re, sys
-label, prefix, clients, seconds, before, after = sys.argv[1:7]
-text = os.environ["PGB_OUTPUT"]
-tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
-count = re.search(r"number of transactions actually processed: (\d+)", text)
-if not tps or not count:
-    print(json.dumps({"label": label, "error": text[-500:]})); sys.exit(0)
-lat = []
-for path in glob.glob(prefix + "*"):
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 3:
-                lat.append(int(parts[2]))
-lat.sort()
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else None
-b, a = json.loads(before), json.loads(after)
-n = int(count.group(1))
-db_cpu = (a["comm_ticks"] - b["comm_ticks"]) / a["ticks_per_sec"]
-print(json.dumps({
-    "label": label, "rpc": "pgbench -S -M prepared", "clients": int(clients),
-    "seconds": float(seconds), "count": n, "errors": 0, "rps": float(tps.group(1)),
-    "p50_us": q(0.50), "p90_us": q(0.90), "p99_us": q(0.99), "max_us": lat[-1] if lat else None,
-    # PostgreSQL is the server here; the window includes pgbench's connection set-up.
-    "server_cpu_us_per_req": db_cpu * 1e6 / n if n else None,
-    "server_cpu_util": db_cpu / float(seconds),
-    "db_cpu_us_per_req": db_cpu * 1e6 / n if n else None,
-}))
-PY
-  rm -f "${prefix}"*
+  "${load_pin[@]}" "${loadgen}" load --label "${label}" --duration "${seconds}" --warmup "${warmup}" \
+    --token "${token}" --db-comm postgres "$@"
 }
 
 # Each row: a baseline and a variant command (bash functions taking a label), run in
@@ -247,11 +213,11 @@ row() { # name baseline_fn variant_fn [rounds]
   log "row ${name} (${n} rounds)"
   for r in $(seq 1 "${n}"); do
     if (( r % 2 == 1 )); then
-      record "${name}" "${r}" baseline "$(${base} "${name}-b${r}")"
-      record "${name}" "${r}" variant "$(${variant} "${name}-v${r}")"
+      record "${name}" "${r}" baseline "${base}" "${name}-b${r}"
+      record "${name}" "${r}" variant "${variant}" "${name}-v${r}"
     else
-      record "${name}" "${r}" variant "$(${variant} "${name}-v${r}")"
-      record "${name}" "${r}" baseline "$(${base} "${name}-b${r}")"
+      record "${name}" "${r}" variant "${variant}" "${name}-v${r}"
+      record "${name}" "${r}" baseline "${base}" "${name}-b${r}"
     fi
   done
 }
@@ -274,11 +240,12 @@ get_brand_cached() { load "$1" --target "http://127.0.0.1:${cached_port}" --rpc 
   --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_cached}"; }
 get_brand_cached_events() { load "$1" --target "http://127.0.0.1:${cached_events_port}" --rpc get-brand --brand-id "${brand_id}" \
   --connections "${connections}" --concurrency "${db_concurrency}" --server-pid "${pid_brands_cached_events}"; }
-pgbench_s() { pgbench_run "$1"; }
+pgbench_s() { "${load_pin[@]}" "${loadgen}" pgbench --label "$1" --url "${db_admin_url}" \
+  --clients "${db_concurrency}" --seconds "${seconds}"; }
 
 log "warming up (pgbench, GetBrand)"
 "${load_pin[@]}" pgbench -n -S -M prepared -c "${db_concurrency}" -j 1 -T 2 "${db_admin_url}" >/dev/null 2>&1 || true
-get_brand warm >/dev/null
+get_brand warm >/dev/null || log "warm-up GetBrand failed (see the rows' errors)"
 
 row echo_auth echo_bare echo_auth
 row echo_full_stack echo_bare echo_full
@@ -286,8 +253,8 @@ row get_brand_vs_pgbench pgbench_s get_brand
 row rls get_brand_bypass get_brand
 row grpc_web get_brand get_brand_web
 if wanted api_events; then
-  get_brand_cached warm >/dev/null
-  get_brand_cached_events warm >/dev/null
+  get_brand_cached warm >/dev/null || log "warm-up of the api_events servers failed"
+  get_brand_cached_events warm >/dev/null || log "warm-up of the api_events servers failed"
 fi
 # Small effect, noisy machine: more rounds (an off/off run of this row spread 0.87–1.15).
 row api_events get_brand_cached get_brand_cached_events "${PP_BENCH_EVENT_ROUNDS:-9}"
@@ -297,7 +264,7 @@ if wanted api_events; then
   outbox_rows="$(psql "${db_admin_url}" -At -c \
     "select count(*) from brands.outbox o, regexp_split_to_table(o.batch, E'\\n') as line(json)
      where o.batch is not null and line.json like '%\"api.request\"%BrandService/GetBrand%'")"
-  printf '{"row":"api_events","round":0,"side":"info","result":{"outbox_rows":%d}}\n' "${outbox_rows:-0}" >> "${runs}"
+  record_info api_events "$(printf '{"outbox_rows":%d}' "${outbox_rows:-0}")"
 fi
 row api_events_echo echo_full echo_events
 if wanted api_events_echo; then
@@ -306,8 +273,7 @@ if wanted api_events_echo; then
     "select count(*) from brands.outbox o, regexp_split_to_table(o.batch, E'\\n') as line(json)
      where o.batch is not null and line.json like '%\"api.request\"%EchoService%'")"
   dropped="$(sed -n 's/^api events dropped: //p' "${work}/echo-events.log" | tail -n1)"
-  printf '{"row":"api_events_echo","round":0,"side":"info","result":{"outbox_rows":%d,"dropped":%d}}\n' \
-    "${outbox_echo_rows:-0}" "${dropped:-0}" >> "${runs}"
+  record_info api_events_echo "$(printf '{"outbox_rows":%d,"dropped":%d}' "${outbox_echo_rows:-0}" "${dropped:-0}")"
 fi
 
 # --- events end to end: outbox → relay → Pub/Sub emulator → observability -------------
@@ -316,8 +282,9 @@ fi
 # into brands.outbox and times them into observability.events.
 events_e2e() {
   command -v gcloud >/dev/null || { log "gcloud not found: events row skipped"; return 0; }
-  local pubsub_port relay_port obs_port host java_pid=""
-  pubsub_port=$(free_port); relay_port=$(free_port); obs_port=$(free_port)
+  local pubsub_port relay_port obs_port host java_pid="" ports
+  ports="$("${loadgen}" free-ports 3)"
+  read -r pubsub_port relay_port obs_port <<<"${ports}"
   host="127.0.0.1:${pubsub_port}"
   mkdir -p "${work}/pubsub"
   log "row events_e2e: Pub/Sub emulator on ${host}"
@@ -344,159 +311,22 @@ events_e2e() {
   wait_port "${relay_port}" brands-relay || return 1
   wait_port "${obs_port}" observability || return 1
   [[ -z "${emulator_java}" ]] && emulator_java="$(pgrep -f "java.*--port=${pubsub_port}" | head -n1 || true)"
-  local out
-  if ! out="$("${load_pin[@]}" "${loadgen}" events --label events_e2e --count "${events}" \
-      --database-url "$(role_url brands)" --store-url "${db_admin_url}" --tenant-id "${tenant_id}" \
-      --server-pid "${pid_brands_relay}" --server-pid "${pid_observability}" \
-      ${emulator_java:+--broker-pid "${emulator_java}"} --db-comm postgres 2>"${work}/events.err")"; then
-    out="$(python3 -c 'import json,sys; print(json.dumps({"error": sys.stdin.read()[-500:]}))' < "${work}/events.err")"
-  fi
-  record events_e2e 1 variant "${out}"
+  record events_e2e 1 variant events_run
+}
+events_run() {
+  "${load_pin[@]}" "${loadgen}" events --label events_e2e --count "${events}" \
+    --database-url "$(role_url brands)" --store-url "${db_admin_url}" --tenant-id "${tenant_id}" \
+    --server-pid "${pid_brands_relay}" --server-pid "${pid_observability}" \
+    ${emulator_java:+--broker-pid "${emulator_java}"} --db-comm postgres
 }
 if (( events > 0 )) && wanted events_e2e; then events_e2e || log "events row failed"; fi
 
 # --- results -----------------------------------------------------------------------------
-doc_arg="docs/performance.md"
-[[ "${PP_BENCH_NO_DOC:-0}" == 1 ]] && doc_arg=""
-BENCH_CORES="${cores}" BENCH_PINNING="${pinning}" BENCH_LOAD1="${load1}" BENCH_ROUNDS="${rounds}" \
-BENCH_SECONDS="${seconds}" BENCH_WARMUP="${warmup}" BENCH_CONNECTIONS="${connections}" \
-BENCH_CONCURRENCY="${concurrency}" BENCH_DB_CONCURRENCY="${db_concurrency}" BENCH_STARTED="${bench_started}" \
-python3 - "${runs}" "${out_dir}/results.json" "${doc_arg}" <<'PY'
-import json, os, statistics, sys, datetime, subprocess
-runs_path, results_path, doc_path = sys.argv[1:4]
-env = os.environ
-meta = {
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
-    "cores": int(env["BENCH_CORES"]),
-    "pinning": env["BENCH_PINNING"],
-    "load_average_at_start": float(env["BENCH_LOAD1"]),
-    "rounds": int(env["BENCH_ROUNDS"]), "seconds_per_run": float(env["BENCH_SECONDS"]),
-    "warmup_seconds": float(env["BENCH_WARMUP"]),
-    "connections": int(env["BENCH_CONNECTIONS"]), "concurrency_echo": int(env["BENCH_CONCURRENCY"]),
-    "concurrency_db": int(env["BENCH_DB_CONCURRENCY"]),
-    "bench_wall_seconds": None,
-}
-ROWS = {
-    "echo_auth": ("Echo: bare tonic → behind pp_auth::AuthLayer (PgRedisTokenStatus)", "bare echo", "echo + AuthLayer", 0.95),
-    "echo_full_stack": ("Echo: bare tonic → full shared stack (context + auth + rate limit, JSON log)", "bare echo", "echo + full stack", None),
-    "get_brand_vs_pgbench": ("GetBrand (token check + RLS tx + select) vs pgbench -S", "pgbench -S -M prepared", "GetBrand", 0.6),
-    "rls": ("GetBrand: RLS on vs the same path with RLS bypassed", "GetBrand, BYPASSRLS role", "GetBrand, RLS on", 0.95),
-    "grpc_web": ("GetBrand: grpc-web via gateway vs native gRPC direct", "native gRPC → brands", "grpc-web → gateway → brands", 0.6),
-    "api_events": ("GetBrand (production read path: Redis up, cache hit): api.request recording off → on", "GetBrand, PULSEPOINT_API_EVENTS=off", "GetBrand, recording on", 0.95),
-    "api_events_echo": ("Stress: echo, full stack, api.request recording off → on (every call an outbox row)", "echo + full stack", "echo + full stack + ApiEventsLayer", None),
-}
-by_row = {}
-info = {}
-for line in open(runs_path):
-    line = line.strip()
-    if not line:
-        continue
-    rec = json.loads(line)
-    if rec["side"] == "info":
-        info.setdefault(rec["row"], {}).update(rec["result"])
-        continue
-    by_row.setdefault(rec["row"], {}).setdefault(rec["round"], {})[rec["side"]] = rec["result"]
-
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-rows = []
-for key, (title, bname, vname, target) in ROWS.items():
-    rounds = by_row.get(key, {})
-    per_round = []
-    for r in sorted(rounds):
-        b, v = rounds[r].get("baseline", {}), rounds[r].get("variant", {})
-        ok = "rps" in b and "rps" in v and b.get("rps")
-        per_round.append({
-            "round": r, "baseline": b, "variant": v,
-            "rps_ratio": (v["rps"] / b["rps"]) if ok else None,
-            "cpu_per_req_ratio": (v["server_cpu_us_per_req"] / b["server_cpu_us_per_req"])
-                if ok and v.get("server_cpu_us_per_req") and b.get("server_cpu_us_per_req") else None,
-        })
-    side = lambda s, k: med([p[s].get(k) for p in per_round])
-    ratio = med([p["rps_ratio"] for p in per_round])
-    errors = sum((p["baseline"].get("errors") or 0) + (p["variant"].get("errors") or 0) for p in per_round)
-    failed_runs = sum(("error" in p["baseline"]) + ("error" in p["variant"]) for p in per_round)
-    rows.append({
-        "name": key, "title": title,
-        "baseline": {"name": bname, **{k: side("baseline", k) for k in ("rps", "p50_us", "p99_us", "server_cpu_us_per_req", "server_cpu_util", "db_cpu_us_per_req", "client_cpu_util")}},
-        "variant": {"name": vname, **{k: side("variant", k) for k in ("rps", "p50_us", "p99_us", "server_cpu_us_per_req", "server_cpu_util", "db_cpu_us_per_req", "client_cpu_util")}},
-        "median_rps_ratio": ratio,
-        "median_cpu_per_req_ratio": med([p["cpu_per_req_ratio"] for p in per_round]),
-        "target": target,
-        "pass": (ratio >= target) if (ratio is not None and target is not None) else None,
-        "errors": errors, "failed_runs": failed_runs,
-        "rounds": per_round,
-        **({"info": info[key]} if key in info else {}),
-    })
-# Events end to end (informational, one run, no baseline): events/s stored and lag.
-e2e = by_row.get("events_e2e", {}).get(1, {}).get("variant")
-if e2e is not None:
-    rows.append({
-        "name": "events_e2e",
-        "title": "Events end to end: brands.outbox → relay → Pub/Sub emulator → observability.events",
-        "target": None, "pass": None, "median_rps_ratio": None,
-        "failed_runs": int("error" in e2e), "errors": 0,
-        "result": e2e,
-    })
-meta["bench_wall_seconds"] = int(datetime.datetime.now().timestamp()) - int(env["BENCH_STARTED"])
-results = {"meta": meta, "rows": rows}
-with open(results_path, "w") as f:
-    json.dump(results, f, indent=2)
-
-def fmt(v, spec="{:,.0f}"):
-    return "–" if v is None else spec.format(v)
-lines = [
-    f"Run {meta['date']} at {meta['commit'] or 'uncommitted'}; {meta['cores']} cores, {meta['pinning']}; "
-    f"{meta['rounds']} rounds × {meta['seconds_per_run']:g} s per side (after {meta['warmup_seconds']:g} s warm-up); "
-    f"{meta['connections']} connections, {meta['concurrency_echo']} in flight (echo) / {meta['concurrency_db']} (database rows, pgbench -c); "
-    f"1-min load average at start {meta['load_average_at_start']:.2f}.",
-    "",
-    "| Comparison | Baseline rps | Variant rps | Median ratio | Target | Baseline p50 / p99 µs | Variant p50 / p99 µs | Server CPU µs/req (base → var) | DB CPU µs/req (base → var) | Met |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
-]
-for row in rows:
-    if row["name"] == "events_e2e":
-        e = row["result"]
-        if "error" in e:
-            lines.append(f"| {row['title']} (failed: see results.json) | – | – | – | – | – | – | – | – | – |")
-            continue
-        note = "" if e.get("complete") else f" (only {e['stored']:,} of {e['events']:,} stored)"
-        lines.append(
-            f"| {row['title']}{note} <br>*{e['events']:,} events written as pp_brands ({e['written_per_sec']:,.0f}/s)* → "
-            f"*stored events/s; lag = received_at − occurred_at, **ms*** | – | {fmt(e.get('rps'))} | – | – | – | "
-            f"lag {fmt(e.get('lag_p50_ms'))} / {fmt(e.get('lag_p99_ms'))} ms | "
-            f"– → {fmt(e.get('server_cpu_us_per_req'), '{:.1f}')} (relay + obs.; emulator {fmt(e.get('broker_cpu_us_per_req'), '{:.1f}')}) | "
-            f"– → {fmt(e.get('db_cpu_us_per_req'), '{:.1f}')} | – |")
-        continue
-    b, v = row["baseline"], row["variant"]
-    met = "–" if row["pass"] is None else ("yes" if row["pass"] else "**no**")
-    note = f" ({row['errors']} errors)" if row["errors"] else ""
-    note += f" ({row['failed_runs']} failed runs)" if row["failed_runs"] else ""
-    if row.get("info"):
-        info = row["info"]
-        note += f" ({info['outbox_rows']:,} events written"
-        note += f", {info['dropped']:,} dropped)" if "dropped" in info else ")"
-    lines.append(
-        f"| {row['title']}{note} <br>*{b['name']}* → *{v['name']}* | {fmt(b['rps'])} | {fmt(v['rps'])} | "
-        f"{fmt(row['median_rps_ratio'], '{:.2f}')} | {fmt(row['target'], '≥ {:.2f}')} | "
-        f"{fmt(b['p50_us'])} / {fmt(b['p99_us'])} | {fmt(v['p50_us'])} / {fmt(v['p99_us'])} | "
-        f"{fmt(b['server_cpu_us_per_req'], '{:.1f}')} → {fmt(v['server_cpu_us_per_req'], '{:.1f}')} | "
-        f"{fmt(b['db_cpu_us_per_req'], '{:.1f}')} → {fmt(v['db_cpu_us_per_req'], '{:.1f}')} | {met} |")
-table = "\n".join(lines)
-print(table)
-if doc_path:
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    text = open(doc_path).read()
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = f"{head}{begin}\n{table}\n{end}{tail}"
-    else:
-        text += f"\n## Latest results\n\n{begin}\n{table}\n{end}\n"
-    with open(doc_path, "w") as f:
-        f.write(text)
-PY
+doc_args=(--doc docs/performance.md)
+[[ "${PP_BENCH_NO_DOC:-0}" == 1 ]] && doc_args=()
+"${loadgen}" report --runs "${runs}" --results "${out_dir}/results.json" "${doc_args[@]}" \
+  --commit "$(git rev-parse --short HEAD 2>/dev/null || true)" --cores "${cores}" --pinning "${pinning}" \
+  --load-average "${load1}" --rounds "${rounds}" --seconds "${seconds}" --warmup "${warmup}" \
+  --connections "${connections}" --concurrency "${concurrency}" --db-concurrency "${db_concurrency}" \
+  --started "${bench_started}"
 log "results: ${out_dir}/results.json ($(( $(date +%s) - bench_started )) s)"

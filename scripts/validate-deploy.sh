@@ -12,15 +12,18 @@
 #   binaries    deploy/Dockerfile matches the workspace in both directions: every package it
 #               names (`cargo build -p/--bin <pkg>`, `FROM ... AS pulsepoint-*` targets) is a
 #               workspace member declared in services/*/Cargo.toml, and every binary of a
-#               services/*/Cargo.toml has a build stage and a target named after it; the
-#               compose build targets and the pulsepoint-* images of the rendered manifests
-#               are Dockerfile targets
+#               services/*/Cargo.toml has a build stage, a target named after it, a compose
+#               service built from that target and, in every rendered overlay, a Deployment
+#               running that image; the compose build targets and the pulsepoint-* images of
+#               the rendered manifests are Dockerfile targets; scripts/docker-targets.sh (the
+#               list `make docker` builds) reads exactly the Dockerfile's pulsepoint-* targets
 #   images      every FROM in deploy/Dockerfile is one of its own stages or a registry image
 #               pinned to a version tag or digest (never implicit/latest); covers the
 #               stage-selecting `FROM ${SERVICE}` that checkov cannot resolve
 #   bigquery    deploy/pubsub/bigquery-events-schema.json is valid and has the columns the
 #               Pub/Sub subscription, partitioning and clustering need
-#   lint        shellcheck on deploy/**/*.sh and this script (skipped without shellcheck)
+#   lint        shellcheck on deploy/**/*.sh, this script and scripts/docker-targets.sh
+#               (skipped without shellcheck)
 #
 # Needs: bash, python3 (3.11+, with venv), kubectl. Network: only PyPI, on the first run.
 # Env: K8S_VERSION (default 1.32.0), PYTHON (default python3), VERBOSE=1 shows tool output.
@@ -236,11 +239,13 @@ check_compose() {
 
 # --------------------------------------------------------------------------------- binaries
 check_binaries() {
-  local log="${work}/binaries.log"
-  if "${venv}/bin/python" -u - "${repo_root}" "${work}/rendered" >"${log}" 2>&1 <<'PY'
+  local log="${work}/binaries.log" docker_targets="${work}/docker-targets.txt"
+  bash scripts/docker-targets.sh >"${docker_targets}" 2>/dev/null || true
+  if "${venv}/bin/python" -u - "${repo_root}" "${work}/rendered" "${docker_targets}" >"${log}" 2>&1 <<'PY'
 import glob, os, re, sys, tomllib
+import yaml
 
-root, rendered = sys.argv[1], sys.argv[2]
+root, rendered, docker_targets = sys.argv[1], sys.argv[2], sys.argv[3]
 rel = lambda p: os.path.relpath(p, root)
 text = open(os.path.join(root, "deploy/Dockerfile"), encoding="utf-8").read()
 # Join continuation lines, drop comments, then collect `cargo build ... -p NAME` / `--bin NAME`
@@ -301,11 +306,40 @@ for b, pkg in sorted(binaries.items()):
                       f"no `FROM runtime AS {b}` target (add it like auth/brands)")
 # 3. Compose build targets and rendered pulsepoint-* images are Dockerfile targets.
 compose = open(os.path.join(root, "deploy/docker-compose.yml"), encoding="utf-8").read()
-for t in sorted(set(re.findall(r"^\s+target:\s*[\"']?([A-Za-z0-9_.-]+)", compose, re.M))):
+compose_targets = set(re.findall(r"^\s+target:\s*[\"']?([A-Za-z0-9_.-]+)", compose, re.M))
+for t in sorted(compose_targets):
     if t not in stages:
         errors.append(f"deploy/docker-compose.yml: build target {t} is not a stage of deploy/Dockerfile")
+# 4. Every service binary runs somewhere: a compose service built from its target, and a
+#    Deployment with its image in every rendered overlay.
+for b, pkg in sorted(binaries.items()):
+    if b not in compose_targets:
+        errors.append(f"{b}: {rel(services[pkg][0])}/Cargo.toml builds it, but no deploy/docker-compose.yml "
+                      f"service builds `target: {b}` (add one like auth/brands)")
+overlay_files = sorted(glob.glob(os.path.join(rendered, "*.yaml")))
+if not overlay_files:
+    errors.append("no rendered k8s overlay to look for the services' Deployments in (see check render)")
+for path in overlay_files:
+    deployed = set()
+    for doc in yaml.safe_load_all(open(path, encoding="utf-8")):
+        if not isinstance(doc, dict) or doc.get("kind") != "Deployment":
+            continue
+        pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for container in pod.get("containers") or []:
+            image = str(container.get("image", ""))
+            deployed.add(image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0])
+    for b, pkg in sorted(binaries.items()):
+        if b not in deployed:
+            errors.append(f"{b}: {rel(services[pkg][0])}/Cargo.toml builds it, but k8s overlay "
+                          f"{os.path.basename(path)[:-5]} renders no Deployment running image {b} "
+                          "(add k8s/base/<svc>.yaml like auth/brands)")
+# 5. `make docker` builds what this check validated: scripts/docker-targets.sh reads the same targets.
+listed = open(docker_targets, encoding="utf-8").read().split()
+if sorted(listed) != sorted(targets):
+    errors.append(f"scripts/docker-targets.sh (make docker) lists {' '.join(listed) or 'nothing'}, but the "
+                  f"pulsepoint-* targets of deploy/Dockerfile are {' '.join(targets) or 'none'}")
 images = set()
-for path in sorted(glob.glob(os.path.join(rendered, "*.yaml"))):
+for path in overlay_files:
     for img in re.findall(r"^\s+image:\s*[\"']?(\S+?)[\"']?\s*$", open(path, encoding="utf-8").read(), re.M):
         base = img.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
         if base.startswith("pulsepoint-"):
@@ -319,7 +353,8 @@ for e in dict.fromkeys(errors):
 if errors:
     sys.exit(1)
 print(f"{len(binaries)} service binaries, each with a build stage and a target: "
-      f"{' '.join(sorted(binaries)) or '-'}; compose targets and {len(images)} k8s images match",
+      f"{' '.join(sorted(binaries)) or '-'}; each in compose and deployed in {len(overlay_files)} overlays; "
+      f"compose targets, {len(images)} k8s images and make docker match",
       file=sys.stderr)
 PY
   then
@@ -416,7 +451,7 @@ check_shellcheck() {
     return 0
   fi
   mapfile -t files < <(find deploy -type f -name '*.sh' | sort)
-  files+=(scripts/validate-deploy.sh)
+  files+=(scripts/validate-deploy.sh scripts/docker-targets.sh)
   if shellcheck "${files[@]}" >"${log}" 2>&1; then
     report PASS lint "shellcheck: ${#files[@]} scripts clean"
   else

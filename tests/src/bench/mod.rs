@@ -6,12 +6,29 @@
 //! - [`cpu`]: `/proc/<pid>/stat` reading.
 //! - [`setup`]: a tenant, a token and a brand through the real API.
 //! - [`events`]: events end to end, outbox → relay → Pub/Sub → observability store.
+//! - [`pgbench`]: one pgbench run with the same figures as [`load`].
+//! - [`runs`]: the raw figures of a bench run (runs.jsonl), one line per run side.
+//! - [`report`]: runs.jsonl → results.json and the table of docs/performance.md.
 
 pub mod cpu;
 pub mod events;
 pub mod load;
+pub mod pgbench;
+pub mod report;
+pub mod runs;
 pub mod server;
 pub mod setup;
+
+/// `count` distinct free TCP ports on 127.0.0.1 (all bound at once, then released).
+pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|listener| Ok(listener.local_addr()?.port()))
+        .collect()
+}
 
 /// Code generated from tests/proto/echo.proto by tests/build.rs.
 pub mod echo_pb {

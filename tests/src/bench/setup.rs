@@ -13,9 +13,19 @@ pub struct SetupArgs {
     pub auth_url: String,
     #[arg(long, default_value = "http://127.0.0.1:50052")]
     pub brands_url: String,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
 }
 
-/// Prints `{"tenant_id":…,"token":…,"brand_id":…}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `{"tenant_id":…,"token":…,"brand_id":…}`
+    Json,
+    /// `<tenant_id> <token> <brand_id>` on one line, for `read` in a shell script.
+    Words,
+}
+
+/// Prints the tenant id, the access token and the brand id (see [`Format`]).
 pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let mut auth = AuthServiceClient::new(connect_channel(&args.auth_url).await?);
@@ -48,9 +58,12 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<()> {
         .await?
         .into_inner();
     let brand_id = created.brand.unwrap_or_default().brand_id;
-    println!(
-        "{}",
-        serde_json::json!({"tenant_id": tenant_id, "token": token, "brand_id": brand_id})
-    );
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({"tenant_id": tenant_id, "token": token, "brand_id": brand_id})
+        ),
+        Format::Words => println!("{tenant_id} {token} {brand_id}"),
+    }
     Ok(())
 }

@@ -5,10 +5,15 @@
 //! pulsepoint-loadgen load --target URL --rpc echo|get-brand|get-brand-web \
 //!     --connections N --concurrency M --duration S [--token T] [--brand-id ID] \
 //!     [--server-pid PID …] [--db-comm postgres]          # one JSON line on stdout
-//! pulsepoint-loadgen setup --auth-url URL --brands-url URL   # tenant, token, brand (JSON)
-//! pulsepoint-loadgen cpu-ticks [--pid PID …] [--comm NAME]   # utime+stime ticks (JSON)
+//! pulsepoint-loadgen pgbench --url URL [--clients N] [--seconds S]  # one JSON line
+//! pulsepoint-loadgen setup --auth-url URL --brands-url URL [--format json|words]
 //! pulsepoint-loadgen events --database-url URL --store-url URL --tenant-id T \
 //!     [--count N] [--server-pid PID …] [--broker-pid PID]  # outbox → store (JSON)
+//! pulsepoint-loadgen free-ports N                        # N free ports, one line
+//! pulsepoint-loadgen record --runs FILE --row R --round N --side baseline|variant|info \
+//!     [--status S] [--stderr FILE] < run-output          # one line into runs.jsonl
+//! pulsepoint-loadgen report --runs FILE --results FILE [--doc docs/performance.md] \
+//!     --cores … --pinning … (the run's conditions)       # results.json + the table
 //! ```
 //!
 //! Run the load side with one tokio thread (it is pinned to one core by the bench).
@@ -31,17 +36,18 @@ enum Command {
     ServeEcho(bench::server::ServeArgs),
     /// Closed-loop load against one target; prints one JSON line.
     Load(bench::load::LoadArgs),
+    /// One pgbench -S run, measured like `load`; prints one JSON line.
+    Pgbench(bench::pgbench::PgbenchArgs),
     /// Signs up a tenant and creates a brand; prints tenant_id, token, brand_id.
     Setup(bench::setup::SetupArgs),
     /// Writes events into brands.outbox and times them into observability.events.
     Events(bench::events::EventsArgs),
-    /// CPU ticks (utime+stime) of processes, for runs the loadgen does not drive.
-    CpuTicks {
-        #[arg(long = "pid")]
-        pids: Vec<u32>,
-        #[arg(long)]
-        comm: Option<String>,
-    },
+    /// Free TCP ports on 127.0.0.1, distinct, space-separated on one line.
+    FreePorts { count: usize },
+    /// Appends one run's output (stdin) to the runs file, as a failure if it failed.
+    Record(bench::runs::RecordArgs),
+    /// The runs file → results.json and the table (stdout, and the doc's bench section).
+    Report(bench::report::ReportArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,20 +60,19 @@ fn main() -> anyhow::Result<()> {
             .block_on(bench::server::serve(args)),
         // The load side runs on one thread: no cross-thread hand-offs on its core.
         Command::Load(args) => current_thread()?.block_on(bench::load::run(args)),
+        Command::Pgbench(args) => bench::pgbench::run(args),
         Command::Setup(args) => current_thread()?.block_on(bench::setup::run(args)),
         Command::Events(args) => current_thread()?.block_on(bench::events::run(args)),
-        Command::CpuTicks { pids, comm } => {
-            let sample = bench::cpu::sample(&pids, comm.as_deref());
-            println!(
-                "{}",
-                serde_json::json!({
-                    "server_ticks": sample.server,
-                    "comm_ticks": sample.db,
-                    "ticks_per_sec": bench::cpu::clock_ticks_per_sec(),
-                })
-            );
+        Command::FreePorts { count } => {
+            let ports: Vec<String> = bench::free_ports(count)?
+                .iter()
+                .map(u16::to_string)
+                .collect();
+            println!("{}", ports.join(" "));
             Ok(())
         }
+        Command::Record(args) => bench::runs::record(args),
+        Command::Report(args) => bench::report::run(args),
     }
 }
 
