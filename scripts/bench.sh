@@ -301,7 +301,8 @@ events_e2e() {
   # Earlier rows left api.request events unpublished in brands.outbox (no relay ran);
   # mark them sent so the relay starts with an empty backlog.
   psql "${db_admin_url}" -q -c "update brands.outbox set published_at = now() where published_at is null"
-  local pubsub_env=(PULSEPOINT_PUBSUB_PROJECT=pp-bench PUBSUB_EMULATOR_HOST="${host}")
+  local pubsub_env=(PULSEPOINT_PUBSUB_PROJECT=pp-bench PUBSUB_EMULATOR_HOST="${host}"
+    PULSEPOINT_PUBSUB_SUBSCRIPTIONS=pulsepoint-events-observability)
   start brands-relay "${pubsub_env[@]}" PULSEPOINT_LISTEN_ADDR="127.0.0.1:${relay_port}" \
     PULSEPOINT_DATABASE_URL="$(role_url brands)" PULSEPOINT_AUTH_URL="${auth_url}" \
     PULSEPOINT_REDIS_URL="${dead_redis}" "${bin}/pulsepoint-brands"
