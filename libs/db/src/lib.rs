@@ -89,13 +89,3 @@ pub fn connect_lazy(url: &str, settings: impl Into<PoolSettings>) -> Result<PgPo
 }
 
 pub use pp_types::convert::timestamp;
-
-/// True when the error is a unique violation (SQLSTATE 23505).
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
-}
-
-/// True when the error is an RLS `WITH CHECK` violation (SQLSTATE 42501).
-pub fn is_rls_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("42501"))
-}

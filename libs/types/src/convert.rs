@@ -62,6 +62,25 @@ impl Violations {
         converted
     }
 
+    /// A calendar date (`pulsepoint.common.v1.Date`), required.
+    pub fn date(
+        &mut self,
+        field: &str,
+        value: Option<&pp_proto::common::Date>,
+    ) -> Option<chrono::NaiveDate> {
+        let parsed = value.and_then(|d| {
+            chrono::NaiveDate::from_ymd_opt(
+                d.year,
+                d.month.try_into().ok()?,
+                d.day.try_into().ok()?,
+            )
+        });
+        if parsed.is_none() {
+            self.add(field, "must be a valid calendar date");
+        }
+        parsed
+    }
+
     /// Keeps the value of `result`, or its field violations.
     pub fn take<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
         match result {

@@ -3,24 +3,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use pp_auth::principal::parse_uuid;
 use pp_auth::{Principal, Role};
 use pp_cache::TenantKey;
-use pp_db::timestamp;
 use pp_db::{PageRequest, TenantTx, idempotency};
-use pp_error::{ApiError, FieldViolation};
+use pp_error::ApiError;
 use pp_proto::brands as pb;
 use pp_proto::brands::brand_service_server::BrandService;
-use pp_proto::common;
 use pp_types::Violations;
+use pp_types::convert::{money, timestamp};
+use pp_types::parse_uuid;
 use prost::Message;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::State;
 use crate::domain::brand::{self, BrandFields};
-use crate::domain::money::from_micros;
 use crate::store::{self, BrandRow, SCHEMA};
 
 /// Roles that may change brands; every role may read.
@@ -70,20 +67,6 @@ fn cache_key(principal: &Principal, brand_id: Uuid) -> TenantKey {
     TenantKey::new(principal.tenant_id, format_args!("brand:{brand_id}"))
 }
 
-fn date(
-    field: &str,
-    value: Option<&common::Date>,
-    violations: &mut Vec<FieldViolation>,
-) -> Option<NaiveDate> {
-    let parsed = value.and_then(|d| {
-        NaiveDate::from_ymd_opt(d.year, d.month.try_into().ok()?, d.day.try_into().ok()?)
-    });
-    if parsed.is_none() {
-        violations.push(FieldViolation::new(field, "must be a valid calendar date"));
-    }
-    parsed
-}
-
 impl BrandApi {
     /// A time zone Postgres does not know is a field violation, checked before writing.
     async fn check_time_zone(
@@ -114,9 +97,8 @@ impl BrandApi {
             &input.currency_code,
             &input.time_zone,
         );
-        let mut violations = Vec::new();
-        fields.validate(None, "brand.", &mut violations);
-        let mut violations = Violations::from(violations);
+        let mut violations = Violations::new();
+        fields.validate(None, "brand.", violations.list());
         violations.request_id("request_id", &request.request_id);
         violations.finish()?;
         let tx = TenantTx::begin(&self.state.pool, &principal).await?;
@@ -205,27 +187,19 @@ impl BrandApi {
         let input = request
             .brand
             .ok_or_else(|| ApiError::invalid("brand", "is required"))?;
-        let mut violations = Vec::new();
-        let brand_id = match parse_uuid("brand.brand_id", &input.brand_id) {
-            Ok(id) => Some(id),
-            Err(ApiError::InvalidArgument(v)) => {
-                violations.extend(v);
-                None
-            }
-            Err(other) => return Err(other),
-        };
+        let mut violations = Violations::new();
+        let brand_id = violations.uuid("brand.brand_id", &input.brand_id);
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
-        brand::validate_mask(&paths, &mut violations);
+        brand::validate_mask(&paths, violations.list());
         let fields = BrandFields {
             name: input.name.trim().to_owned(),
             domain: input.domain.trim().to_lowercase(),
             currency_code: input.currency_code.trim().to_owned(),
             time_zone: input.time_zone.trim().to_owned(),
         };
-        fields.validate(Some(&paths), "brand.", &mut violations);
-        ApiError::check(violations)?;
-        let brand_id =
-            brand_id.ok_or_else(|| ApiError::invalid("brand.brand_id", "is required"))?;
+        fields.validate(Some(&paths), "brand.", violations.list());
+        violations.finish()?;
+        let brand_id = brand_id.ok_or_else(|| ApiError::internal("validated id missing"))?;
         if !principal.may_see_brand(brand_id) {
             return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
         }
@@ -295,18 +269,10 @@ impl BrandApi {
         let Some(range) = request.date_range else {
             return Err(ApiError::invalid("date_range", "is required"));
         };
-        let mut violations = Vec::new();
-        let start = date(
-            "date_range.start_date",
-            range.start_date.as_ref(),
-            &mut violations,
-        );
-        let end = date(
-            "date_range.end_date",
-            range.end_date.as_ref(),
-            &mut violations,
-        );
-        ApiError::check(violations)?;
+        let mut violations = Violations::new();
+        let start = violations.date("date_range.start_date", range.start_date.as_ref());
+        let end = violations.date("date_range.end_date", range.end_date.as_ref());
+        violations.finish()?;
         let (Some(start), Some(end)) = (start, end) else {
             return Err(ApiError::invalid("date_range", "is required"));
         };
@@ -343,15 +309,15 @@ impl BrandApi {
                 pb::BrandTotals {
                     brand_id: row.brand_id.to_string(),
                     brand_name: row.name.clone(),
-                    net_revenue: Some(from_micros(&row.currency_code, row.net_revenue_micros)),
+                    net_revenue: Some(money(&row.currency_code, row.net_revenue_micros)),
                     order_count: row.order_count,
-                    average_order_value: Some(from_micros(&row.currency_code, average)),
+                    average_order_value: Some(money(&row.currency_code, average)),
                 }
             })
             .collect();
         for (currency, (micros, orders)) in per_currency {
             totals.push(pb::CurrencyTotals {
-                net_revenue: Some(from_micros(&currency, micros)),
+                net_revenue: Some(money(&currency, micros)),
                 currency_code: currency,
                 order_count: orders,
             });

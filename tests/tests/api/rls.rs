@@ -64,7 +64,7 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
         .execute(&pool)
         .await
         .expect_err("insert without context must fail");
-    assert!(pp_db::is_rls_violation(&insert), "{insert}");
+    assert!(pp_db::DbError::from(insert).is_rls_violation());
 
     // Tenant A's context cannot write a tenant-B row.
     let mut tx = TenantTx::begin_for_tenant(&pool, tenant_a)
@@ -76,7 +76,7 @@ async fn service_roles_are_plain_and_rls_fails_closed() {
         .execute(tx.conn())
         .await
         .expect_err("cross-tenant insert must fail");
-    assert!(pp_db::is_rls_violation(&cross), "{cross}");
+    assert!(pp_db::DbError::from(cross).is_rls_violation());
     tx.rollback().await.expect("rollback");
 
     // One connection, alternating tenants: each sees exactly its own row, and the

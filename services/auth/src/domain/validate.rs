@@ -47,15 +47,6 @@ pub fn name(field: &str, value: &str, max: usize, violations: &mut Vec<FieldViol
     }
 }
 
-pub fn request_id(field: &str, value: &str, violations: &mut Vec<FieldViolation>) {
-    if value.len() > 128 {
-        violations.push(FieldViolation::new(
-            field,
-            "must have at most 128 characters",
-        ));
-    }
-}
-
 pub fn normalize_email(value: &str) -> String {
     value.trim().to_lowercase()
 }

@@ -1,4 +1,3 @@
 //! Brand rules, free of tonic and SQL.
 
 pub mod brand;
-pub mod money;
