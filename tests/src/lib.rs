@@ -73,6 +73,8 @@ pub struct Stack {
     pub jwt: JwtConfig,
     shutdowns: Vec<CancellationToken>,
     pub static_dir: std::path::PathBuf,
+    /// The services run the way `pp_server::service::run` runs them.
+    servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn server_config(options: &StackOptions) -> ServerConfig {
@@ -145,12 +147,12 @@ fn spawn_service<S: pp_server::service::Service>(
     state: Arc<S::State>,
     keys: Arc<KeyStore>,
     listener: TcpListener,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(err) = pp_server::service::serve::<S>(ctx, state, keys, listener).await {
             eprintln!("{} server: {err}", S::DEF.name);
         }
-    });
+    })
 }
 
 /// A fresh database, migrated by the owner role.
@@ -203,7 +205,12 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     });
     let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
     shutdowns.push(auth_ctx.shutdown.clone());
-    spawn_service::<pulsepoint_auth::Auth>(auth_ctx, auth_state, keys.clone(), auth_listener);
+    let mut servers = vec![spawn_service::<pulsepoint_auth::Auth>(
+        auth_ctx,
+        auth_state,
+        keys.clone(),
+        auth_listener,
+    )];
 
     // brands, verifying with the keys auth publishes
     let (brands_listener, brands_addr) = listener().await?;
@@ -213,12 +220,12 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         cache: brands_ctx.cache.clone(),
     });
     shutdowns.push(brands_ctx.shutdown.clone());
-    spawn_service::<pulsepoint_brands::Brands>(
+    servers.push(spawn_service::<pulsepoint_brands::Brands>(
         brands_ctx,
         brands_state,
         keys.clone(),
         brands_listener,
-    );
+    ));
 
     // observability
     let (observability_listener, observability_addr) = listener().await?;
@@ -307,6 +314,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         jwt,
         shutdowns,
         static_dir,
+        servers,
     })
 }
 
@@ -329,6 +337,15 @@ impl Stack {
         Ok(ObservabilityServiceClient::new(
             channel(self.observability_addr).await?,
         ))
+    }
+
+    /// Shuts every server down and waits until the services have stopped, background
+    /// tasks included (what `run` waits for before the process exits).
+    pub async fn stop(&mut self) {
+        self.shutdown();
+        for server in self.servers.drain(..) {
+            let _ = server.await;
+        }
     }
 
     /// Signals every server to shut down (health flips to NOT_SERVING first).

@@ -181,6 +181,11 @@ impl KeyStore {
         self.keys.read().ok()?.get(kid).cloned()
     }
 
+    /// Whether `kid` is (still) in the set.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.keys.read().is_ok_and(|k| k.contains_key(kid))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.read().map(|k| k.is_empty()).unwrap_or(true)
     }

@@ -196,7 +196,7 @@ mod tests {
             exp: now + 60,
             iat: now,
             nbf: now,
-            sid: None,
+            sid: Some(uuid::Uuid::new_v4().to_string()),
             typ: TOKEN_TYPE_ACCESS.into(),
         })
         .expect("sign")

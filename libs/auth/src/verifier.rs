@@ -7,7 +7,7 @@ use dashmap::DashMap;
 use jsonwebtoken::{Algorithm, Validation};
 use uuid::Uuid;
 
-use crate::claims::{AccessClaims, TOKEN_TYPE_ACCESS};
+use crate::claims::{ACCESS_TOKEN_TTL_SECS, AccessClaims, TOKEN_TYPE_ACCESS};
 use crate::keys::KeyStore;
 use crate::principal::{Principal, TenantId, UserId};
 use crate::role::Role;
@@ -33,17 +33,33 @@ pub enum VerifyError {
     Claims,
     #[error("not an access token")]
     WrongType,
+    #[error("token lives longer than an access token may")]
+    Lifetime,
 }
 
 /// Verified tokens kept at most this many; the cache is cleared when it grows past it.
 const MAX_CACHED_TOKENS: usize = 100_000;
 
+/// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+/// A verified token: who it names, and the key that signed it. The key is checked
+/// again on every hit, so a key withdrawn from the JWKS stops its tokens at once.
+#[derive(Debug, Clone)]
+struct Verified {
+    principal: Principal,
+    kid: Box<str>,
+}
+
 pub struct TokenVerifier {
     keys: Arc<KeyStore>,
     validation: Validation,
-    /// Full token text → principal. Keyed on the whole token (not the signature) so a
-    /// tampered header or payload can never hit the cache.
-    verified: DashMap<Box<str>, Principal>,
+    /// Longest `exp - iat` accepted (plus the leeway): a token minted with a longer
+    /// life (a leaked signing key, a bug in the issuer) is refused.
+    max_lifetime_secs: i64,
+    /// Full token text → verification. Keyed on the whole token (not the signature) so
+    /// a tampered header or payload can never hit the cache.
+    verified: DashMap<Box<str>, Verified>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -62,7 +78,19 @@ pub(crate) fn now_unix() -> i64 {
 }
 
 impl TokenVerifier {
+    /// A verifier accepting tokens that live at most [`ACCESS_TOKEN_TTL_SECS`].
     pub fn new(keys: Arc<KeyStore>, issuer: &str, audience: &str) -> Self {
+        Self::with_max_lifetime(keys, issuer, audience, ACCESS_TOKEN_TTL_SECS)
+    }
+
+    /// A verifier accepting tokens whose `exp - iat` is at most `max_lifetime_secs`
+    /// (plus the leeway).
+    pub fn with_max_lifetime(
+        keys: Arc<KeyStore>,
+        issuer: &str,
+        audience: &str,
+        max_lifetime_secs: i64,
+    ) -> Self {
         // The algorithm is pinned: `alg: none`, HS256 (even "signed" with the public
         // key) and anything else is refused before a key is looked at.
         let mut validation = Validation::new(Algorithm::EdDSA);
@@ -71,10 +99,11 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
         TokenVerifier {
             keys,
             validation,
+            max_lifetime_secs,
             verified: DashMap::new(),
         }
     }
@@ -87,22 +116,27 @@ impl TokenVerifier {
     pub fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         let now = now_unix();
         if let Some(cached) = self.verified.get(token) {
-            if cached.expires_at > now {
-                return Ok(cached.clone());
-            }
+            let refused = if cached.principal.expires_at <= now {
+                VerifyError::Expired
+            } else if !self.keys.contains(&cached.kid) {
+                VerifyError::UnknownKey
+            } else {
+                return Ok(cached.principal.clone());
+            };
             drop(cached);
             self.verified.remove(token);
-            return Err(VerifyError::Expired);
+            return Err(refused);
         }
-        let principal = self.verify_uncached(token)?;
+        let verified = self.verify_uncached(token, now)?;
         if self.verified.len() >= MAX_CACHED_TOKENS {
             self.verified.clear();
         }
-        self.verified.insert(token.into(), principal.clone());
+        let principal = verified.principal.clone();
+        self.verified.insert(token.into(), verified);
         Ok(principal)
     }
 
-    fn verify_uncached(&self, token: &str) -> Result<Principal, VerifyError> {
+    fn verify_uncached(&self, token: &str, now: i64) -> Result<Verified, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::Algorithm);
@@ -126,7 +160,18 @@ impl TokenVerifier {
                     _ => VerifyError::Malformed,
                 }
             })?;
-        principal_from_claims(data.claims)
+        let claims = data.claims;
+        let leeway = LEEWAY_SECS as i64;
+        if claims.iat > now + leeway {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs + leeway {
+            return Err(VerifyError::Lifetime);
+        }
+        Ok(Verified {
+            principal: principal_from_claims(claims)?,
+            kid: kid.into(),
+        })
     }
 }
 
@@ -152,7 +197,10 @@ fn principal_from_claims(claims: AccessClaims) -> Result<Principal, VerifyError>
             .map_err(|_| VerifyError::Claims)?,
         brand_scope,
         token_id: uuid(&claims.jti)?,
-        session_id: claims.sid.as_deref().map(uuid).transpose()?,
+        // Every access token the auth service issues names its session (a login's
+        // refresh family, or the API key it was exchanged for): revoking the session
+        // must reach the token, so a token without one is refused.
+        session_id: Some(uuid(claims.sid.as_deref().ok_or(VerifyError::Claims)?)?),
         expires_at: claims.exp,
     })
 }
@@ -179,7 +227,7 @@ mod tests {
             exp: now + 900,
             iat: now,
             nbf: now,
-            sid: None,
+            sid: Some(Uuid::new_v4().to_string()),
             typ: TOKEN_TYPE_ACCESS.into(),
         }
     }
@@ -269,5 +317,113 @@ mod tests {
         let other = SigningKey::generate().expect("key");
         let token = other.sign(&claims(now_unix())).expect("sign");
         assert_eq!(verifier.verify(&token), Err(VerifyError::UnknownKey));
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_its_key_leaves_the_key_set() {
+        let (key, verifier) = setup();
+        let token = key.sign(&claims(now_unix())).expect("sign");
+        verifier.verify(&token).expect("valid, and now cached");
+
+        // The JWKS refresh withdraws the key (a rotation that retires it, or a leak).
+        let successor = SigningKey::generate().expect("key");
+        verifier
+            .keys()
+            .replace(&JwkSet {
+                keys: vec![successor.public_jwk()],
+            })
+            .expect("replace");
+        assert_eq!(verifier.verify(&token), Err(VerifyError::UnknownKey));
+        // And it stays refused (the entry is gone, the uncached path says the same).
+        assert_eq!(verifier.verify(&token), Err(VerifyError::UnknownKey));
+    }
+
+    #[test]
+    fn refuses_a_token_living_longer_than_an_access_token() {
+        let (key, verifier) = setup();
+        let now = now_unix();
+        let leeway = LEEWAY_SECS as i64;
+        let mut longest = claims(now);
+        longest.exp = now + ACCESS_TOKEN_TTL_SECS + leeway;
+        assert!(verifier.verify(&key.sign(&longest).expect("sign")).is_ok());
+
+        let mut too_long = claims(now);
+        too_long.exp = now + ACCESS_TOKEN_TTL_SECS + leeway + 1;
+        assert_eq!(
+            verifier.verify(&key.sign(&too_long).expect("sign")),
+            Err(VerifyError::Lifetime)
+        );
+        // A year-long token backdated so that it looks fresh is no better.
+        let mut backdated = claims(now);
+        backdated.iat = now - 365 * 24 * 3600;
+        backdated.nbf = backdated.iat;
+        backdated.exp = now + 60;
+        assert_eq!(
+            verifier.verify(&key.sign(&backdated).expect("sign")),
+            Err(VerifyError::Lifetime)
+        );
+    }
+
+    #[test]
+    fn the_max_lifetime_is_configurable() {
+        let key = SigningKey::generate().expect("key");
+        let store = KeyStore::from_jwks(&JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .expect("store");
+        let verifier = TokenVerifier::with_max_lifetime(Arc::new(store), ISS, AUD, 60);
+        let now = now_unix();
+        let mut short = claims(now);
+        short.exp = now + 60;
+        assert!(verifier.verify(&key.sign(&short).expect("sign")).is_ok());
+        // The default lifetime is too long for this verifier.
+        assert_eq!(
+            verifier.verify(&key.sign(&claims(now)).expect("sign")),
+            Err(VerifyError::Lifetime)
+        );
+    }
+
+    #[test]
+    fn refuses_a_missing_or_future_iat() {
+        let (key, verifier) = setup();
+        let now = now_unix();
+        let mut no_iat = serde_json::to_value(claims(now)).expect("value");
+        no_iat.as_object_mut().expect("object").remove("iat");
+        assert_eq!(
+            verifier.verify(&key.sign(&no_iat).expect("sign")),
+            Err(VerifyError::Claims)
+        );
+        let mut future = claims(now);
+        future.iat = now + 600;
+        assert_eq!(
+            verifier.verify(&key.sign(&future).expect("sign")),
+            Err(VerifyError::NotYetValid)
+        );
+    }
+
+    #[test]
+    fn refuses_an_access_token_without_a_session() {
+        let (key, verifier) = setup();
+        let mut no_sid = claims(now_unix());
+        no_sid.sid = None;
+        assert_eq!(
+            verifier.verify(&key.sign(&no_sid).expect("sign")),
+            Err(VerifyError::Claims)
+        );
+        let mut bad_sid = claims(now_unix());
+        bad_sid.sid = Some("not-a-uuid".into());
+        assert_eq!(
+            verifier.verify(&key.sign(&bad_sid).expect("sign")),
+            Err(VerifyError::Claims)
+        );
+        let good = claims(now_unix());
+        let principal = verifier
+            .verify(&key.sign(&good).expect("sign"))
+            .expect("valid");
+        assert_eq!(
+            principal.session_id.map(|s| s.to_string()),
+            good.sid,
+            "the session reaches the principal"
+        );
     }
 }

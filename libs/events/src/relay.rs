@@ -11,6 +11,10 @@ use uuid::Uuid;
 
 use crate::pubsub::{self, PubSubConfig};
 
+mod pacing;
+
+use pacing::{Pacing, backoff, run_paced};
+
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     /// The service schema whose `outbox` is relayed.
@@ -115,11 +119,6 @@ pub struct PassOutcome {
     pub published: usize,
     /// Rows that failed (retried after their backoff).
     pub failed: usize,
-}
-
-fn backoff(attempts: i32, max: Duration) -> Duration {
-    let exp = attempts.clamp(0, 16) as u32;
-    (Duration::from_millis(100) * 2u32.saturating_pow(exp)).min(max)
 }
 
 /// The message attribute carrying the W3C trace context of the recording change.
@@ -317,35 +316,10 @@ impl Relay {
         })
     }
 
-    /// Relays until `shutdown` completes.
+    /// Relays until `shutdown` completes, paced as `relay/pacing.rs` describes.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut errors = 0;
-        loop {
-            let pause = match self.run_once().await {
-                Ok(outcome) if outcome.failed > 0 => {
-                    errors += 1;
-                    backoff(errors, self.config.max_backoff)
-                }
-                Ok(outcome) if outcome.published > 0 => {
-                    errors = 0;
-                    Duration::ZERO
-                }
-                Ok(_) => {
-                    errors = 0;
-                    self.config.idle_poll
-                }
-                Err(err) => {
-                    errors += 1;
-                    tracing::warn!(%err, "outbox relay pass failed");
-                    backoff(errors, self.config.max_backoff)
-                }
-            };
-            tokio::select! {
-                () = &mut shutdown => break,
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
+        let pacing = Pacing::new(self.config.idle_poll, self.config.max_backoff);
+        run_paced(|| self.run_once(), pacing, shutdown).await;
         self.publisher.flush().await;
     }
 }

@@ -1,32 +1,29 @@
 //! `api.request` / `api.error` events for every authenticated RPC, recorded off the
-//! hot path: the layer only `try_send`s a small record to a bounded channel; a
-//! background task wakes every 200 ms, serializes the records straight to JSON
-//! envelopes and writes them per tenant as one bulk outbox row (see
-//! `pp_events::outbox::record_batch`); the relay publishes one message per event. No
-//! database write happens inside a request.
-//! When the channel is full (the database is far behind) records are dropped and
-//! counted, never waited for.
+//! hot path: the layer only pushes a small record into a buffer queued per tenant
+//! ([`buffer`]); a background task ([`writer`]) wakes every 200 ms, serializes the
+//! records straight to JSON envelopes and writes them per tenant as one bulk outbox
+//! row (see `pp_events::outbox::record_batch`); the relay publishes one message per
+//! event. No database write happens inside a request.
+//! When a tenant's queue (or the buffer) is full, the database being far behind or the
+//! tenant flooding, its records are dropped and counted, never waited for; other
+//! tenants' records still get in.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use pp_auth::{Principal, TenantId};
-use pp_db::{PgPool, TenantTx};
-use tokio::sync::mpsc;
+use pp_auth::Principal;
+use pp_db::PgPool;
 use tower_layer::Layer;
 use tower_service::Service;
 use uuid::Uuid;
 
-/// Calls waiting to be written (at most); beyond this they are dropped and counted.
-const CHANNEL_CAPACITY: usize = 20_000;
-const FLUSH_EVERY: Duration = Duration::from_millis(200);
-/// Tries per tenant batch (backoff 0.2, 0.4, 0.8, 1.6 s between them).
-const WRITE_ATTEMPTS: u32 = 5;
+mod buffer;
+mod writer;
+
+use buffer::{Limits, PendingCalls};
 
 /// One finished RPC.
 #[derive(Debug, Clone)]
@@ -45,22 +42,50 @@ struct ApiCall {
 /// The sending side, shared by the layer; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ApiEventsLayer {
-    tx: mpsc::Sender<ApiCall>,
-    dropped: Arc<AtomicU64>,
+    sender: Arc<Sender>,
+}
+
+/// Closes the buffer when the last layer is gone, so the writer flushes and stops.
+#[derive(Debug)]
+struct Sender {
+    pending: Arc<PendingCalls>,
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.pending.close();
+    }
 }
 
 impl ApiEventsLayer {
     /// Starts the writer task for `schema`'s outbox and returns the layer.
     pub fn start(pool: PgPool, schema: &'static str) -> Self {
-        let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-        let dropped = Arc::<AtomicU64>::default();
-        tokio::spawn(write_batches(pool, schema, rx, dropped.clone()));
-        ApiEventsLayer { tx, dropped }
+        let (layer, writer) = Self::with_writer(pool, schema);
+        tokio::spawn(writer);
+        layer
     }
 
-    /// Records dropped because the writer was behind.
+    /// The layer and its writer, for the caller to run (and wait for): the writer
+    /// flushes what is left and ends once the last copy of the layer is dropped, i.e.
+    /// when the server that holds it has stopped.
+    pub fn with_writer(
+        pool: PgPool,
+        schema: &'static str,
+    ) -> (Self, impl std::future::Future<Output = ()> + Send + 'static) {
+        let pending = Arc::new(PendingCalls::new(Limits::DEFAULT));
+        let writer = writer::run(pending.clone(), writer::OutboxSink { pool, schema });
+        (Self::over(pending), writer)
+    }
+
+    fn over(pending: Arc<PendingCalls>) -> Self {
+        ApiEventsLayer {
+            sender: Arc::new(Sender { pending }),
+        }
+    }
+
+    /// Records dropped because the writer was behind or their tenant was flooding.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.sender.pending.dropped()
     }
 }
 
@@ -143,78 +168,6 @@ impl ApiCall {
     }
 }
 
-async fn write_batches(
-    pool: PgPool,
-    schema: &'static str,
-    mut rx: mpsc::Receiver<ApiCall>,
-    dropped: Arc<AtomicU64>,
-) {
-    let mut batch: Vec<ApiCall> = Vec::with_capacity(CHANNEL_CAPACITY);
-    let mut behind = false;
-    let mut dropped_reported = 0;
-    loop {
-        // Wait for a first call, then let calls pile up for FLUSH_EVERY without waking
-        // this task for each one, then take them all: one outbox row per tenant and
-        // flush. A writer that found the channel full flushes again at once.
-        if rx.recv_many(&mut batch, CHANNEL_CAPACITY).await == 0 {
-            return; // every sender is gone
-        }
-        if !behind {
-            tokio::time::sleep(FLUSH_EVERY).await;
-        }
-        loop {
-            let room = CHANNEL_CAPACITY.saturating_sub(batch.len());
-            if room == 0 || rx.recv_many(&mut batch, room).now_or_never().unwrap_or(0) == 0 {
-                break;
-            }
-        }
-        behind = batch.len() >= CHANNEL_CAPACITY;
-        batch.sort_by_key(|call| call.tenant_id);
-        for tenant_calls in batch.chunk_by(|a, b| a.tenant_id == b.tenant_id) {
-            // The database may be briefly away: retry with backoff (the channel keeps
-            // taking calls meanwhile, and drops what does not fit). Event ids are fixed
-            // per call, so a retry after a commit whose answer was lost only publishes
-            // duplicates, which the store absorbs.
-            let mut attempt = 0;
-            while let Err(err) = write_tenant(&pool, schema, tenant_calls).await {
-                attempt += 1;
-                if attempt >= WRITE_ATTEMPTS {
-                    dropped.fetch_add(tenant_calls.len() as u64, Ordering::Relaxed);
-                    tracing::error!(%err, count = tenant_calls.len(), "api events not recorded; dropped");
-                    break;
-                }
-                tracing::warn!(%err, attempt, "api events not recorded yet; retrying");
-                tokio::time::sleep(Duration::from_millis(100) * 2u32.pow(attempt)).await;
-            }
-        }
-        batch.clear();
-        // Drops happen on the request path, silently there: say so here, once per flush.
-        let dropped_now = dropped.load(Ordering::Relaxed);
-        if dropped_now > dropped_reported {
-            tracing::warn!(
-                dropped = dropped_now - dropped_reported,
-                total = dropped_now,
-                "api events dropped: the writer fell behind"
-            );
-            dropped_reported = dropped_now;
-        }
-    }
-}
-
-async fn write_tenant(pool: &PgPool, schema: &'static str, calls: &[ApiCall]) -> pp_db::Result<()> {
-    let Some(first) = calls.first() else {
-        return Ok(());
-    };
-    let events = calls
-        .iter()
-        .map(ApiCall::serialized)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
-    let mut tx = TenantTx::begin_for_tenant(pool, TenantId(first.tenant_id)).await?;
-    pp_events::outbox::record_batch(&mut tx, schema, &events).await?;
-    tx.commit().await
-}
-
 impl<S> Layer<S> for ApiEventsLayer {
     type Service = ApiEvents<S>;
 
@@ -290,9 +243,8 @@ where
                 request_id,
                 at,
             };
-            if layer.tx.try_send(call).is_err() {
-                layer.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            // Full: dropped and counted by the buffer, reported by the writer.
+            layer.sender.pending.push(call);
             result
         })
     }
@@ -301,6 +253,97 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::FutureExt as _;
+    use pp_auth::{Role, TenantId, UserId};
+    use tower_test::mock;
+
+    /// A finished call of `tenant_id`, as the layer records it.
+    pub(crate) fn call_of(tenant_id: Uuid) -> ApiCall {
+        ApiCall {
+            event_id: Uuid::now_v7(),
+            tenant_id,
+            user_id: Uuid::now_v7(),
+            role: "analyst",
+            method: "/pulsepoint.brands.v1.BrandService/ListBrands".into(),
+            grpc_code: 0,
+            duration_ms: 1.0,
+            request_id: None,
+            at: Utc::now(),
+        }
+    }
+
+    fn principal(tenant: Uuid) -> Principal {
+        Principal {
+            tenant_id: TenantId(tenant),
+            user_id: UserId(Uuid::new_v4()),
+            role: Role::Manager,
+            brand_scope: None,
+            token_id: Uuid::new_v4(),
+            session_id: Some(Uuid::new_v4()),
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[tokio::test]
+    async fn records_authenticated_calls_with_their_code_and_skips_public_ones() {
+        let pending = Arc::new(PendingCalls::new(Limits::DEFAULT));
+        let (mut service, mut handle) = mock::spawn_layer::<http::Request<()>, http::Response<()>, _>(
+            ApiEventsLayer::over(pending.clone()),
+        );
+        let tenant = Uuid::new_v4();
+        let mut send = |principal: Option<Principal>, grpc_status: Option<&str>| {
+            assert!(service.poll_ready().is_ready());
+            let mut request = http::Request::builder()
+                .uri("/pulsepoint.brands.v1.BrandService/GetBrand")
+                .header(pp_auth::context::REQUEST_ID_HEADER, "req-7")
+                .body(())
+                .expect("request");
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
+            let response = service.call(request);
+            let (_, reply) = handle
+                .next_request()
+                .now_or_never()
+                .flatten()
+                .expect("forwarded");
+            let mut answer = http::Response::new(());
+            if let Some(code) = grpc_status {
+                answer
+                    .headers_mut()
+                    .insert("grpc-status", code.parse().expect("header"));
+            }
+            reply.send_response(answer);
+            response
+        };
+        send(Some(principal(tenant)), None).await.expect("ok");
+        send(Some(principal(tenant)), Some("5")).await.expect("ok");
+        send(None, Some("16")).await.expect("ok");
+
+        let drained = pending.drain();
+        assert_eq!(drained.batches.len(), 1, "one tenant");
+        let (recorded_tenant, calls) = &drained.batches[0];
+        assert_eq!(*recorded_tenant, tenant);
+        let codes: Vec<i32> = calls.iter().map(|c| c.grpc_code).collect();
+        assert_eq!(codes, vec![0, 5], "the public call is not recorded");
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.request_id.as_deref() == Some("req-7")
+                    && c.method == "/pulsepoint.brands.v1.BrandService/GetBrand")
+        );
+    }
+
+    #[test]
+    fn the_last_layer_gone_closes_the_buffer() {
+        let pending = Arc::new(PendingCalls::new(Limits::DEFAULT));
+        let layer = ApiEventsLayer::over(pending.clone());
+        let copy = layer.clone();
+        drop(layer);
+        assert!(!pending.is_closed());
+        drop(copy);
+        assert!(pending.is_closed());
+    }
 
     #[test]
     fn serialized_api_event_is_an_event_envelope() {

@@ -131,10 +131,13 @@ pub async fn serve<S: Service>(
         ctx.cache.clone(),
         PublicMethods::new(S::DEF.public_methods.iter().copied()),
     );
-    let api_events = ctx
-        .server
-        .api_events
-        .then(|| crate::ApiEventsLayer::start(ctx.pool.clone(), S::DEF.name));
+    // The event writer is a background task like the others: it flushes its last
+    // batch once the server (holding the layer) is gone, within the grace below.
+    let api_events = ctx.server.api_events.then(|| {
+        let (layer, writer) = crate::ApiEventsLayer::with_writer(ctx.pool.clone(), S::DEF.name);
+        ctx.spawn(writer);
+        layer
+    });
     let routes = S::routes(state, ctx.server.max_message_bytes);
     let options = crate::ServeOptions {
         health_names: vec![S::DEF.grpc_service],

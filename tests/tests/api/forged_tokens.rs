@@ -137,6 +137,37 @@ async fn forged_tokens_are_refused() {
     .await;
     assert_refused(
         &stack,
+        "missing iat",
+        &variant(&|c| {
+            c.as_object_mut().expect("object").remove("iat");
+        }),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "iat in the future",
+        &variant(&|c| c["iat"] = json!(now + 600)),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "lives longer than an access token",
+        &variant(&|c| {
+            c["iat"] = json!(now);
+            c["exp"] = json!(now + 30 * 24 * 3600);
+        }),
+    )
+    .await;
+    assert_refused(
+        &stack,
+        "no session",
+        &variant(&|c| {
+            c.as_object_mut().expect("object").remove("sid");
+        }),
+    )
+    .await;
+    assert_refused(
+        &stack,
         "not an access token",
         &variant(&|c| c["typ"] = json!("refresh")),
     )

@@ -149,3 +149,30 @@ async fn health_flips_to_not_serving_on_shutdown() {
         ServingStatus::NotServing as i32
     );
 }
+
+#[tokio::test]
+async fn a_stopped_service_has_written_its_last_api_events() {
+    let mut stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    stack
+        .brands()
+        .await
+        .expect("client")
+        .list_brands(authed(&tenant.admin_token, Default::default()))
+        .await
+        .expect("list");
+    // The writer batches for 200 ms; a service that stops sooner must still flush.
+    stack.stop().await;
+    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
+    let tenant_id = pp_auth::TenantId::parse("tenant_id", &tenant.tenant_id).expect("uuid");
+    let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, tenant_id)
+        .await
+        .expect("tx");
+    let recorded: i64 = sqlx::query_scalar(
+        "select coalesce(sum(events), 0)::bigint from brands.outbox where event_type = 'batch'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .expect("outbox");
+    assert_eq!(recorded, 1, "the ListBrands call's api.request event");
+}
