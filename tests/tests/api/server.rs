@@ -176,3 +176,39 @@ async fn a_stopped_service_has_written_its_last_api_events() {
     .expect("outbox");
     assert_eq!(recorded, 1, "the ListBrands call's api.request event");
 }
+
+#[tokio::test]
+async fn calls_refused_by_the_rate_limiter_write_no_events() {
+    let mut stack = spawn_stack(StackOptions {
+        user_rate_per_sec: 1,
+        ..StackOptions::default()
+    })
+    .await
+    .expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let mut brands = stack.brands().await.expect("client");
+    let mut admitted = 0;
+    for _ in 0..6 {
+        match brands
+            .list_brands(authed(&tenant.admin_token, Default::default()))
+            .await
+        {
+            Ok(_) => admitted += 1,
+            Err(status) => assert_eq!(status.code(), Code::ResourceExhausted),
+        }
+    }
+    assert!(admitted < 6, "the limiter refused some of 6 calls at once");
+    stack.stop().await;
+    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
+    let tenant_id = pp_auth::TenantId::parse("tenant_id", &tenant.tenant_id).expect("uuid");
+    let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, tenant_id)
+        .await
+        .expect("tx");
+    let recorded: i64 = sqlx::query_scalar(
+        "select coalesce(sum(events), 0)::bigint from brands.outbox where event_type = 'batch'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .expect("outbox");
+    assert_eq!(recorded, admitted, "one api.request event per admitted call, none for refused ones");
+}
