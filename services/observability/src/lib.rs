@@ -4,19 +4,21 @@
 pub mod api;
 pub mod budget;
 pub mod ingest;
+pub mod live;
+pub mod range;
 pub mod store;
 
 use std::sync::Arc;
 
-use pp_auth::{AuthLayer, PublicMethods};
+use pp_auth::{AuthLayer, CachedTokenStatus, PublicMethods, TokenVerifier};
 use pp_cache::Cache;
-use pp_config::ServerConfig;
+use pp_config::{ConfigError, ServerConfig, Source};
 use pp_db::{Migration, PgPool};
 use pp_proto::observability::observability_service_server::ObservabilityServiceServer;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
 
-pub use ingest::ingest;
+pub use ingest::{ingest, store_deliveries};
+pub use live::StreamLimits;
 
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -33,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
     pp_events::OUTBOX_MIGRATION,
     pp_events::OUTBOX_TRACEPARENT_MIGRATION,
     pp_events::OUTBOX_BATCH_MIGRATION,
+    Migration {
+        version: 3,
+        name: "known_statuses",
+        sql: include_str!("../migrations/0003_known_statuses.sql"),
+    },
 ];
 
 /// The Pub/Sub subscription this service reads (deploy/pubsub/setup.sh creates it;
@@ -43,22 +50,63 @@ pub const SUBSCRIPTION: &str = "pulsepoint-events-observability";
 pub struct State {
     pub pool: PgPool,
     pub cache: Arc<Cache>,
-    /// Newly stored events, for StreamEvents (each subscriber filters by tenant).
-    pub live: broadcast::Sender<Arc<store::EventRow>>,
+    /// Newly stored events, per tenant, for StreamEvents.
+    pub live: live::Hub,
+    /// "Is this token still good", shared with the auth layer (see [`auth_layer`]):
+    /// open streams re-check their token through it.
+    pub token_status: Arc<CachedTokenStatus>,
+    /// Deliveries refused by the subscriber.
+    pub refusals: ingest::Refusals,
     /// The currency model costs are recorded in (the price table's).
     pub cost_currency: String,
 }
 
 impl State {
     pub fn new(pool: PgPool, cache: Arc<Cache>) -> Self {
-        let (live, _) = broadcast::channel(4096);
+        Self::with_stream_limits(pool, cache, StreamLimits::default())
+    }
+
+    pub fn with_stream_limits(pool: PgPool, cache: Arc<Cache>, limits: StreamLimits) -> Self {
+        let token_status = Arc::new(CachedTokenStatus::new(Arc::new(
+            pp_server::PgRedisTokenStatus::new(pool.clone(), cache.clone()),
+        )));
         State {
             pool,
             cache,
-            live,
+            live: live::Hub::new(limits),
+            token_status,
+            refusals: ingest::Refusals::default(),
             cost_currency: "USD".into(),
         }
     }
+}
+
+/// Stream limits from `PULSEPOINT_OBSERVABILITY_STREAMS_PER_USER` (default 5),
+/// `…_STREAMS_PER_TENANT` (100) and `…_STREAM_BUFFER` (events, 1024); each at least 1.
+pub fn stream_limits(source: &Source) -> Result<StreamLimits, ConfigError> {
+    let defaults = StreamLimits::default();
+    let positive = |key: &str, default: usize| -> Result<usize, ConfigError> {
+        let value: usize = source.parse(key, default)?;
+        if value == 0 {
+            return Err(ConfigError::Invalid {
+                key: key.to_owned(),
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        Ok(value)
+    };
+    Ok(StreamLimits {
+        per_user: positive(
+            "PULSEPOINT_OBSERVABILITY_STREAMS_PER_USER",
+            defaults.per_user,
+        )?,
+        per_tenant: positive(
+            "PULSEPOINT_OBSERVABILITY_STREAMS_PER_TENANT",
+            defaults.per_tenant,
+        )?,
+        buffer: positive("PULSEPOINT_OBSERVABILITY_STREAM_BUFFER", defaults.buffer)?,
+        recheck: defaults.recheck,
+    })
 }
 
 pub struct Deps {
@@ -68,16 +116,17 @@ pub struct Deps {
     pub shutdown_delay: std::time::Duration,
 }
 
+/// The shared authentication layer, asking the state's token status (the one open
+/// streams re-check) rather than a copy of its own.
 pub fn auth_layer(
     keys: Arc<pp_auth::KeyStore>,
     jwt: &pp_config::JwtConfig,
     state: &State,
 ) -> AuthLayer {
-    pp_server::serve::auth_layer(
-        keys,
-        jwt,
-        state.pool.clone(),
-        state.cache.clone(),
+    let verifier = Arc::new(TokenVerifier::new(keys, &jwt.issuer, &jwt.audience));
+    AuthLayer::new(
+        verifier,
+        state.token_status.clone(),
         PublicMethods::default(),
     )
 }
@@ -94,43 +143,16 @@ pub async fn run_subscriber(
         subscription,
         move |deliveries| {
             let state = state.clone();
-            async move { store_deliveries(&state, deliveries).await }
+            async move {
+                store_deliveries(&state, deliveries)
+                    .await
+                    .map(drop)
+                    .map_err(|err| err.to_string())
+            }
         },
         shutdown,
     )
     .await;
-}
-
-/// Stores a delivered batch. An event recorded inside a traced request gets a span in
-/// that request's trace (child of the `traceparent` it travelled with), lasting as
-/// long as its batch took to store.
-async fn store_deliveries(
-    state: &State,
-    deliveries: Vec<pp_events::consumer::Delivery>,
-) -> Result<(), String> {
-    let spans: Vec<tracing::Span> = deliveries
-        .iter()
-        .filter_map(|delivery| {
-            let traceparent = delivery.traceparent.as_deref()?;
-            let span = tracing::info_span!(
-                "observability.store_event",
-                otel.kind = "consumer",
-                messaging.system = "gcp_pubsub",
-                messaging.operation = "process",
-                event.type = %delivery.event.event_type,
-                event.id = %delivery.event.event_id,
-            );
-            pp_telemetry::set_parent_from_traceparent(&span, traceparent);
-            Some(span)
-        })
-        .collect();
-    let events: Vec<pp_events::EventEnvelope> = deliveries
-        .into_iter()
-        .map(|delivery| delivery.event)
-        .collect();
-    let result = ingest::ingest_batch(state, &events).await;
-    drop(spans);
-    result.map(drop).map_err(|err| err.to_string())
 }
 
 pub async fn serve(

@@ -44,7 +44,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let cache = Arc::new(pp_cache::Cache::new(
         &source.string("PULSEPOINT_REDIS_URL", "redis://127.0.0.1:6379"),
     ));
-    let state = Arc::new(State::new(pool.clone(), cache));
+    let limits = pulsepoint_observability::stream_limits(&source)?;
+    let state = Arc::new(State::with_stream_limits(pool.clone(), cache, limits));
     if let Some(pubsub) = pp_events::PubSubConfig::from_source(&source) {
         pp_events::relay::spawn(
             pool,
