@@ -39,6 +39,11 @@ pub struct StackOptions {
     pub password_policy: PasswordPolicy,
     pub hashing_memory_budget_bytes: u64,
     pub login_throttle: pulsepoint_auth::LoginThrottle,
+    /// The `statement_timeout` of every service pool, as in production
+    /// (`PULSEPOINT_DATABASE_STATEMENT_TIMEOUT_MS`).
+    pub database_statement_timeout: Duration,
+    /// Live-tail caps and buffer of the observability service.
+    pub observability_streams: pulsepoint_observability::StreamLimits,
 }
 
 impl Default for StackOptions {
@@ -57,12 +62,24 @@ impl Default for StackOptions {
             },
             hashing_memory_budget_bytes: 128 * 1024 * 1024,
             login_throttle: pulsepoint_auth::LoginThrottle::default(),
+            database_statement_timeout: Duration::from_secs(5),
+            observability_streams: pulsepoint_observability::StreamLimits::default(),
         }
     }
 }
 
+/// One gRPC service the stack runs, by its full name (`package.Service`).
+#[derive(Debug, Clone)]
+pub struct ServedService {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+}
+
 pub struct Stack {
     pub db: TestDb,
+    /// Every gRPC service the stack runs behind the gateway: the gateway routes
+    /// exactly these, and the cross-tenant and role tests call every RPC of each.
+    pub services: Vec<ServedService>,
     pub auth_addr: SocketAddr,
     pub brands_addr: SocketAddr,
     pub gateway_addr: SocketAddr,
@@ -86,7 +103,7 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         user_rate_per_sec: options.user_rate_per_sec,
         api_events: true,
         database_pool_size: 4,
-        database_statement_timeout: Duration::from_secs(5),
+        database_statement_timeout: options.database_statement_timeout,
         max_concurrent_streams: 200,
         trusted_proxies: options.trusted_proxies.clone(),
         public_rate_per_sec: options.public_rate_per_sec,
@@ -147,11 +164,15 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     };
     let jwt = test_jwt();
     let mut shutdowns = Vec::new();
+    // Every service pool with the statement timeout production configures.
+    let pool_settings = |connections: u32| {
+        pp_db::PoolSettings::new(connections).statement_timeout(options.database_statement_timeout)
+    };
 
     // auth
     let (auth_listener, auth_addr) = listener().await?;
     let auth_state = pulsepoint_auth::State {
-        pool: db.pool_as("auth", 8).await?,
+        pool: db.pool_as("auth", pool_settings(8)).await?,
         cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
         signing_key: signing_key.clone(),
         jwks: jwks.clone(),
@@ -180,7 +201,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     let (brands_listener, brands_addr) = listener().await?;
     let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
     let brands_state = pulsepoint_brands::State {
-        pool: db.pool_as("brands", 8).await?,
+        pool: db.pool_as("brands", pool_settings(8)).await?,
         cache: Arc::new(pp_cache::Cache::new(&options.redis_url)),
     };
     let auth_layer = pulsepoint_brands::auth_layer(keys, &jwt, &brands_state);
@@ -200,9 +221,10 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     // observability
     let (observability_listener, observability_addr) = listener().await?;
-    let observability = Arc::new(pulsepoint_observability::State::new(
-        db.pool_as("observability", 8).await?,
+    let observability = Arc::new(pulsepoint_observability::State::with_stream_limits(
+        db.pool_as("observability", pool_settings(8)).await?,
         Arc::new(pp_cache::Cache::new(&options.redis_url)),
+        options.observability_streams,
     ));
     let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
     let auth_layer = pulsepoint_observability::auth_layer(keys, &jwt, &observability);
@@ -229,7 +251,12 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         for schema in ["auth", "brands", "observability"] {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
-            pp_events::relay::spawn(db.pool_as(schema, 2).await?, pubsub.clone(), schema, signal);
+            pp_events::relay::spawn(
+                db.pool_as(schema, pool_settings(2)).await?,
+                pubsub.clone(),
+                schema,
+                signal,
+            );
         }
         let (tx, signal) = shutdown_pair();
         shutdowns.push(tx);
@@ -250,15 +277,24 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         "<!doctype html><title>Pulsepoint</title>",
     )?;
     let (gateway_listener, gateway_addr) = listener().await?;
-    let mut backends = HashMap::new();
-    backends.insert(
-        "pulsepoint.auth.v1.AuthService".to_owned(),
-        format!("http://{auth_addr}"),
-    );
-    backends.insert(
-        "pulsepoint.brands.v1.BrandService".to_owned(),
-        format!("http://{brands_addr}"),
-    );
+    let services = vec![
+        ServedService {
+            name: pp_proto::auth::auth_service_server::SERVICE_NAME,
+            addr: auth_addr,
+        },
+        ServedService {
+            name: pp_proto::brands::brand_service_server::SERVICE_NAME,
+            addr: brands_addr,
+        },
+        ServedService {
+            name: pp_proto::observability::observability_service_server::SERVICE_NAME,
+            addr: observability_addr,
+        },
+    ];
+    let backends: HashMap<String, String> = services
+        .iter()
+        .map(|service| (service.name.to_owned(), format!("http://{}", service.addr)))
+        .collect();
     let gateway_config = pulsepoint_gateway::GatewayConfig {
         server: server_config(&options),
         cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
@@ -277,6 +313,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     Ok(Stack {
         db,
+        services,
         auth_addr,
         brands_addr,
         gateway_addr,
