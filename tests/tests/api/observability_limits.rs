@@ -640,6 +640,56 @@ async fn a_delivery_whose_envelope_names_another_tenant_than_its_attribute_is_re
 }
 
 #[tokio::test]
+async fn an_event_type_ending_in_a_dot_filters_by_prefix() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let tenant_id: Uuid = tenant.tenant_id.parse().expect("uuid");
+    let ai = EventEnvelope::new(tenant_id, "ai.model_called", json!({}));
+    let other = EventEnvelope::new(tenant_id, "aix.other", json!({}));
+    for event in [&ai, &other] {
+        pulsepoint_observability::ingest(&stack.observability, event)
+            .await
+            .expect("ingest");
+    }
+    let listed = events_of(&stack, &tenant.admin_token, &["ai."]).await;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.event_id.clone())
+            .collect::<Vec<_>>(),
+        vec![ai.event_id.to_string()]
+    );
+    let mut client = stack.observability().await.expect("client");
+    let mut tail = client
+        .stream_events(authed(
+            &tenant.admin_token,
+            StreamEventsRequest {
+                event_types: vec!["ai.".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("open")
+        .into_inner();
+    let later_other = EventEnvelope::new(tenant_id, "aix.other", json!({}));
+    let later_ai = EventEnvelope::new(tenant_id, "ai.answer_generated", json!({}));
+    for event in [&later_other, &later_ai] {
+        pulsepoint_observability::ingest(&stack.observability, event)
+            .await
+            .expect("ingest");
+    }
+    let first = tokio::time::timeout(Duration::from_secs(5), tail.next())
+        .await
+        .expect("an event")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(
+        first.event.expect("event").event_id,
+        later_ai.event_id.to_string()
+    );
+}
+
+#[tokio::test]
 async fn a_producers_own_failure_word_is_stored_and_filtered_as_a_failure() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Acme").await;

@@ -132,7 +132,11 @@ pub struct EventFilter {
 
 impl EventFilter {
     pub fn matches(&self, event: &EventRow) -> bool {
-        (self.event_types.is_empty() || self.event_types.contains(&event.event_type))
+        (self.event_types.is_empty()
+            || self
+                .event_types
+                .iter()
+                .any(|t| type_matches(t, &event.event_type)))
             && self.brand_id.is_none_or(|b| event.brand_id == Some(b))
             && self.user_id.is_none_or(|u| event.user_id == Some(u))
             && self.start.is_none_or(|s| event.occurred_at >= s)
@@ -142,6 +146,15 @@ impl EventFilter {
                 .brand_scope
                 .as_ref()
                 .is_none_or(|scope| event.brand_id.is_some_and(|b| scope.contains(&b)))
+    }
+}
+
+/// A type filter entry: the type itself, or, ending in ".", a prefix ("ai.").
+fn type_matches(filter: &str, event_type: &str) -> bool {
+    if filter.ends_with('.') {
+        event_type.starts_with(filter)
+    } else {
+        event_type == filter
     }
 }
 
@@ -160,7 +173,9 @@ pub async fn list_events(
         "select tenant_id, event_id, event_type, occurred_at, brand_id, user_id, request_id, status, payload
          from observability.events
          where (occurred_at, event_id) < ($1, $2)
-           and (cardinality($3::text[]) = 0 or event_type = any($3))
+           and (cardinality($3::text[]) = 0 or event_type = any($3)
+                or exists (select 1 from unnest($3::text[]) as prefix
+                           where right(prefix, 1) = '.' and starts_with(event_type, prefix)))
            and ($4::uuid is null or brand_id = $4)
            and ($5::uuid is null or user_id = $5)
            and occurred_at >= $6
