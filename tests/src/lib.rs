@@ -39,6 +39,11 @@ pub struct StackOptions {
     pub password_policy: PasswordPolicy,
     pub hashing_memory_budget_bytes: u64,
     pub login_throttle: pulsepoint_auth::LoginThrottle,
+    /// The `statement_timeout` of every service pool, as in production
+    /// (`PULSEPOINT_DATABASE_STATEMENT_TIMEOUT_MS`).
+    pub database_statement_timeout: Duration,
+    /// Live-tail caps and buffer of the observability service.
+    pub observability_streams: pulsepoint_observability::StreamLimits,
 }
 
 impl Default for StackOptions {
@@ -57,12 +62,24 @@ impl Default for StackOptions {
             },
             hashing_memory_budget_bytes: 128 * 1024 * 1024,
             login_throttle: pulsepoint_auth::LoginThrottle::default(),
+            database_statement_timeout: Duration::from_secs(5),
+            observability_streams: pulsepoint_observability::StreamLimits::default(),
         }
     }
 }
 
+/// One gRPC service the stack runs, by its full name (`package.Service`).
+#[derive(Debug, Clone)]
+pub struct ServedService {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+}
+
 pub struct Stack {
     pub db: TestDb,
+    /// Every gRPC service the stack runs behind the gateway: the gateway routes
+    /// exactly these, and the cross-tenant and role tests call every RPC of each.
+    pub services: Vec<ServedService>,
     pub auth_addr: SocketAddr,
     pub brands_addr: SocketAddr,
     pub gateway_addr: SocketAddr,
@@ -89,7 +106,7 @@ fn server_config(options: &StackOptions) -> ServerConfig {
         user_rate_per_sec: options.user_rate_per_sec,
         api_events: true,
         database_pool_size: 4,
-        database_statement_timeout: Duration::from_secs(5),
+        database_statement_timeout: options.database_statement_timeout,
         max_concurrent_streams: 200,
         trusted_proxies: options.trusted_proxies.clone(),
         public_rate_per_sec: options.public_rate_per_sec,
@@ -186,6 +203,10 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     };
     let jwt = test_jwt();
     let mut shutdowns = Vec::new();
+    // Every service pool with the statement timeout production configures.
+    let pool_settings = |connections: u32| {
+        pp_db::PoolSettings::new(connections).statement_timeout(options.database_statement_timeout)
+    };
 
     // auth
     let (auth_listener, auth_addr) = listener().await?;
@@ -229,27 +250,19 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     // observability
     let (observability_listener, observability_addr) = listener().await?;
-    let observability = Arc::new(pulsepoint_observability::State::new(
-        db.pool_as("observability", 8).await?,
-        Arc::new(pp_cache::Cache::new(&options.redis_url)),
+    let observability_ctx = service_context(&options, &db, "observability", &jwt).await?;
+    let observability = Arc::new(pulsepoint_observability::State::with_stream_limits(
+        observability_ctx.pool.clone(),
+        observability_ctx.cache.clone(),
+        options.observability_streams,
     ));
-    let keys = Arc::new(KeyStore::from_jwks(&jwks)?);
-    let auth_layer = pulsepoint_observability::auth_layer(keys, &jwt, &observability);
-    let (tx, signal) = shutdown_pair();
-    shutdowns.push(tx);
-    let deps = pulsepoint_observability::Deps {
-        server: server_config(&options),
-        state: observability.clone(),
-        auth: auth_layer,
-        shutdown_delay: options.shutdown_delay,
-    };
-    tokio::spawn(async move {
-        if let Err(err) =
-            pulsepoint_observability::serve(deps, observability_listener, signal).await
-        {
-            eprintln!("observability server: {err}");
-        }
-    });
+    shutdowns.push(observability_ctx.shutdown.clone());
+    servers.push(spawn_service::<pulsepoint_observability::Observability>(
+        observability_ctx,
+        observability.clone(),
+        keys.clone(),
+        observability_listener,
+    ));
 
     // The event pipeline, when a broker is given.
     if let Some(host) = &options.pubsub_emulator {
@@ -258,7 +271,12 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         for schema in ["auth", "brands", "observability"] {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
-            pp_events::relay::spawn(db.pool_as(schema, 2).await?, pubsub.clone(), schema, signal);
+            pp_events::relay::spawn(
+                db.pool_as(schema, pool_settings(2)).await?,
+                pubsub.clone(),
+                schema,
+                signal,
+            );
         }
         let (tx, signal) = shutdown_pair();
         shutdowns.push(tx);
@@ -279,15 +297,24 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         "<!doctype html><title>Pulsepoint</title>",
     )?;
     let (gateway_listener, gateway_addr) = listener().await?;
-    let mut backends = HashMap::new();
-    backends.insert(
-        "pulsepoint.auth.v1.AuthService".to_owned(),
-        format!("http://{auth_addr}"),
-    );
-    backends.insert(
-        "pulsepoint.brands.v1.BrandService".to_owned(),
-        format!("http://{brands_addr}"),
-    );
+    let services = vec![
+        ServedService {
+            name: pp_proto::auth::auth_service_server::SERVICE_NAME,
+            addr: auth_addr,
+        },
+        ServedService {
+            name: pp_proto::brands::brand_service_server::SERVICE_NAME,
+            addr: brands_addr,
+        },
+        ServedService {
+            name: pp_proto::observability::observability_service_server::SERVICE_NAME,
+            addr: observability_addr,
+        },
+    ];
+    let backends: HashMap<String, String> = services
+        .iter()
+        .map(|service| (service.name.to_owned(), format!("http://{}", service.addr)))
+        .collect();
     let gateway_config = pulsepoint_gateway::GatewayConfig {
         server: server_config(&options),
         cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
@@ -305,6 +332,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
 
     Ok(Stack {
         db,
+        services,
         auth_addr,
         brands_addr,
         gateway_addr,

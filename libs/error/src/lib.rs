@@ -53,6 +53,9 @@ pub enum ApiError {
     Unavailable(&'static str),
     /// The work took longer than it may (a statement timeout, a deadline).
     DeadlineExceeded(&'static str),
+    /// Data the client asked for was lost on the way (a live stream whose reader fell
+    /// behind): `missed` items, which the client may fetch again another way.
+    DataLoss { reason: &'static str, missed: u64 },
     /// A bug or an unexpected failure. The cause is logged, the client sees a generic message.
     Internal(String),
 }
@@ -85,7 +88,8 @@ impl ApiError {
             | ApiError::FailedPrecondition(reason)
             | ApiError::Unavailable(reason)
             | ApiError::DeadlineExceeded(reason)
-            | ApiError::ResourceExhausted { reason, .. } => reason,
+            | ApiError::ResourceExhausted { reason, .. }
+            | ApiError::DataLoss { reason, .. } => reason,
             ApiError::PermissionDenied => "PERMISSION_DENIED",
             ApiError::Internal(_) => "INTERNAL",
         }
@@ -103,11 +107,11 @@ impl std::error::Error for ApiError {}
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         let reason = error.reason();
-        let mut details = ErrorDetails::with_error_info(
-            reason,
-            ERROR_DOMAIN,
-            std::collections::HashMap::<String, String>::new(),
-        );
+        let mut metadata = std::collections::HashMap::<String, String>::new();
+        if let ApiError::DataLoss { missed, .. } = &error {
+            metadata.insert("missed".to_owned(), missed.to_string());
+        }
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
         let (code, message) = match &error {
             ApiError::InvalidArgument(violations) => {
                 for violation in violations {
@@ -147,6 +151,12 @@ impl From<ApiError> for Status {
             ApiError::DeadlineExceeded(_) => (
                 Code::DeadlineExceeded,
                 "took too long, retry with a narrower request".to_owned(),
+            ),
+            ApiError::DataLoss { missed, .. } => (
+                Code::DataLoss,
+                format!(
+                    "missed {missed} events: the reader fell behind; list them to fill the gap"
+                ),
             ),
             ApiError::Internal(cause) => {
                 // The span carries the request id and tenant id.

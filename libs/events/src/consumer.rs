@@ -21,12 +21,15 @@ const STREAMS: usize = 4;
 /// Messages the broker may have outstanding (unacked) per stream.
 const MAX_OUTSTANDING: i64 = 1_000;
 
-/// One delivered event and the trace context it was recorded in (the `traceparent`
-/// attribute, see [`crate::relay::TRACEPARENT`]).
+/// One delivered event, the trace context it was recorded in (the `traceparent`
+/// attribute, see [`crate::relay::TRACEPARENT`]) and the tenant the message was
+/// published for (the `tenant_id` attribute, see [`crate::relay::TENANT_ID`]), which a
+/// consumer compares with the envelope's before trusting either.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub event: EventEnvelope,
     pub traceparent: Option<String>,
+    pub tenant_attribute: Option<String>,
 }
 
 /// Delivers every message of `subscription` to `handle` in batches (all acked on
@@ -102,7 +105,13 @@ pub async fn consume<F, Fut>(
                             }
                             let traceparent =
                                 message.attributes.get(crate::relay::TRACEPARENT).cloned();
-                            events.push(Delivery { event, traceparent });
+                            let tenant_attribute =
+                                message.attributes.get(crate::relay::TENANT_ID).cloned();
+                            events.push(Delivery {
+                                event,
+                                traceparent,
+                                tenant_attribute,
+                            });
                             handlers.push(handler);
                         }
                         Err(err) => {

@@ -82,7 +82,7 @@ impl PendingRow {
         let message = |data: Vec<u8>, event_type: &str| {
             let mut attributes = vec![
                 ("event_type".to_owned(), event_type.to_owned()),
-                ("tenant_id".to_owned(), tenant.clone()),
+                (TENANT_ID.to_owned(), tenant.clone()),
             ];
             if let Some(traceparent) = &self.traceparent {
                 attributes.push((TRACEPARENT.to_owned(), traceparent.clone()));
@@ -123,6 +123,10 @@ pub struct PassOutcome {
 
 /// The message attribute carrying the W3C trace context of the recording change.
 pub const TRACEPARENT: &str = "traceparent";
+
+/// The message attribute naming the tenant of the outbox row the message came from
+/// (also its ordering key); consumers check the envelope against it.
+pub const TENANT_ID: &str = "tenant_id";
 
 /// Starts the relay of `schema`'s outbox in the background (see [`run_until`]).
 pub fn spawn(

@@ -36,10 +36,21 @@ pub fn auth_layer(
     cache: Arc<pp_cache::Cache>,
     public: PublicMethods,
 ) -> AuthLayer {
-    let verifier = Arc::new(TokenVerifier::new(keys, &jwt.issuer, &jwt.audience));
     let status = Arc::new(CachedTokenStatus::new(Arc::new(PgRedisTokenStatus::new(
         pool, cache,
     ))));
+    auth_layer_with_status(keys, jwt, status, public)
+}
+
+/// The authentication layer over a token-status checker the service shares (a stream
+/// that re-checks its caller's token asks the same one).
+pub fn auth_layer_with_status(
+    keys: Arc<KeyStore>,
+    jwt: &JwtConfig,
+    status: Arc<CachedTokenStatus>,
+    public: PublicMethods,
+) -> AuthLayer {
+    let verifier = Arc::new(TokenVerifier::new(keys, &jwt.issuer, &jwt.audience));
     AuthLayer::new(verifier, status, public)
 }
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pp_auth::{AuthLayer, KeyStore, PublicMethods};
+use pp_auth::{AuthLayer, CachedTokenStatus, KeyStore, PublicMethods};
 use pp_cache::Cache;
 use pp_config::{ConfigError, ExposeSecret, JwtConfig, ServerConfig, Source};
 use pp_db::{Migration, PgPool, PoolSettings};
@@ -104,6 +104,12 @@ pub trait Service: 'static {
         None
     }
 
+    /// The token-status checker the auth layer should use, when the service shares
+    /// one with its handlers (observability's streams re-check their caller's token).
+    fn token_status(_state: &Self::State) -> Option<Arc<CachedTokenStatus>> {
+        None
+    }
+
     /// Background tasks besides the outbox relay (which `run` starts for every
     /// service when Pub/Sub is configured). Each must end on `ctx.shutdown`.
     fn tasks(_ctx: &ServiceContext, _state: &Arc<Self::State>) {}
@@ -124,13 +130,13 @@ pub async fn serve<S: Service>(
     keys: Arc<KeyStore>,
     listener: TcpListener,
 ) -> Result<(), BoxError> {
-    let auth: AuthLayer = crate::serve::auth_layer(
-        keys,
-        &ctx.jwt,
-        ctx.pool.clone(),
-        ctx.cache.clone(),
-        PublicMethods::new(S::DEF.public_methods.iter().copied()),
-    );
+    let public = PublicMethods::new(S::DEF.public_methods.iter().copied());
+    let auth: AuthLayer = match S::token_status(&state) {
+        Some(status) => crate::serve::auth_layer_with_status(keys, &ctx.jwt, status, public),
+        None => {
+            crate::serve::auth_layer(keys, &ctx.jwt, ctx.pool.clone(), ctx.cache.clone(), public)
+        }
+    };
     // The event writer is a background task like the others: it flushes its last
     // batch once the server (holding the layer) is gone, within the grace below.
     let api_events = ctx.server.api_events.then(|| {

@@ -1,11 +1,30 @@
-//! Cost budgets: periods, thresholds, and the over-cap decision. No tonic, no SQL.
+//! Cost budgets: periods, thresholds, and the over-cap decision. No tonic, no SQL (the
+//! enums map to the text columns they are stored in).
 
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `cost_budgets.period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Period {
     Daily,
     Monthly,
+}
+
+/// `cost_budgets.enforcement`: what happens at the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Enforcement {
+    WarnOnly,
+    Block,
+}
+
+/// `budget_alerts.threshold`: which line spend has crossed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Threshold {
+    Warning,
+    Limit,
 }
 
 impl Period {
@@ -13,14 +32,6 @@ impl Period {
         match self {
             Period::Daily => "daily",
             Period::Monthly => "monthly",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "daily" => Some(Period::Daily),
-            "monthly" => Some(Period::Monthly),
-            _ => None,
         }
     }
 
@@ -56,20 +67,20 @@ impl Period {
 
 /// Thresholds that `spent` has reached, for alerting: `warning` at
 /// `warning_ratio × limit`, `limit` at the limit.
-pub fn reached(spent: i64, limit: i64, warning_ratio: f64) -> Vec<&'static str> {
+pub fn reached(spent: i64, limit: i64, warning_ratio: f64) -> Vec<Threshold> {
     let mut reached = Vec::new();
     if spent as f64 >= warning_ratio * limit as f64 {
-        reached.push("warning");
+        reached.push(Threshold::Warning);
     }
     if spent >= limit {
-        reached.push("limit");
+        reached.push(Threshold::Limit);
     }
     reached
 }
 
 /// Whether a call costing `estimated` may go ahead.
-pub fn allowed(spent: i64, estimated: i64, limit: i64, block: bool) -> bool {
-    !block || spent.saturating_add(estimated) <= limit
+pub fn allowed(spent: i64, estimated: i64, limit: i64, enforcement: Enforcement) -> bool {
+    enforcement == Enforcement::WarnOnly || spent.saturating_add(estimated) <= limit
 }
 
 #[cfg(test)]
@@ -86,11 +97,17 @@ mod tests {
         assert_eq!((start.month(), end.year(), end.month()), (12, 2027, 1));
         let (start, end) = Period::Daily.bounds(now);
         assert_eq!(end - start, Duration::days(1));
-        assert_eq!(reached(79, 100, 0.8), Vec::<&str>::new());
-        assert_eq!(reached(80, 100, 0.8), vec!["warning"]);
-        assert_eq!(reached(100, 100, 0.8), vec!["warning", "limit"]);
-        assert!(allowed(90, 10, 100, true));
-        assert!(!allowed(90, 11, 100, true));
-        assert!(allowed(500, 10, 100, false), "warn-only never blocks");
+        assert_eq!(reached(79, 100, 0.8), Vec::<Threshold>::new());
+        assert_eq!(reached(80, 100, 0.8), vec![Threshold::Warning]);
+        assert_eq!(
+            reached(100, 100, 0.8),
+            vec![Threshold::Warning, Threshold::Limit]
+        );
+        assert!(allowed(90, 10, 100, Enforcement::Block));
+        assert!(!allowed(90, 11, 100, Enforcement::Block));
+        assert!(
+            allowed(500, 10, 100, Enforcement::WarnOnly),
+            "warn-only never blocks"
+        );
     }
 }

@@ -3,6 +3,7 @@
 use pp_proto::auth::*;
 use pp_proto::brands::*;
 use pp_proto::common::Role as ProtoRole;
+use pp_proto::observability::{GetUsageSummaryRequest, ListEventsRequest};
 use tonic::Code;
 
 use crate::support::*;
@@ -23,8 +24,21 @@ async fn every_rpc_keeps_tenants_apart() {
         refresh_token: b.refresh_token.clone(),
     };
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
+    // B's events, naming B's brand and user.
+    let b_event = pp_events::EventEnvelope::new(
+        b.tenant_id.parse().expect("uuid"),
+        "ai.model_called",
+        serde_json::json!({"model": "m", "operation": "o", "cost_micros": 1_000, "duration_ms": 5.0}),
+    )
+    .with_brand(b_brand.brand_id.parse().expect("uuid"))
+    .with_user(b_user.parse().expect("uuid"));
+    assert!(
+        pulsepoint_observability::ingest(&stack.observability, &b_event)
+            .await
+            .expect("ingest")
+    );
 
-    let methods = served_methods();
+    let methods = served_methods(&stack);
     assert!(
         methods.len() >= 20,
         "descriptor set lists the RPCs: {methods:?}"
@@ -42,7 +56,7 @@ async fn every_rpc_keeps_tenants_apart() {
         match name {
             // Take another tenant's object id: must be NOT_FOUND, saying nothing more.
             "GetBrand" | "UpdateBrand" | "DeleteBrand" | "UpdateUserRole" | "DeactivateUser"
-            | "RevokeApiKey" => {
+            | "RevokeApiKey" | "GetCostBudget" => {
                 let status = result.expect_err(method);
                 assert_eq!(status.code(), Code::NotFound, "{method}: {status:?}");
                 assert_eq!(
@@ -120,6 +134,41 @@ async fn every_rpc_keeps_tenants_apart() {
         .expect("keys")
         .into_inner();
     assert!(keys.api_keys.iter().all(|k| k.api_key_id != b_key));
+
+    // Observability filters naming B's brand or user find nothing of B's.
+    let mut observability = stack.observability().await.expect("client");
+    let by_b_ids = observability
+        .list_events(authed(
+            &a_token,
+            ListEventsRequest {
+                brand_id: b_brand.brand_id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("events")
+        .into_inner();
+    assert!(by_b_ids.events.is_empty(), "{:?}", by_b_ids.events);
+    let all_of_a = events_of(&stack, &a_token, &[]).await;
+    assert!(all_of_a.iter().all(|e| e.tenant_id == a.tenant_id));
+    let usage = observability
+        .get_usage_summary(authed(
+            &a_token,
+            GetUsageSummaryRequest {
+                user_id: b_user.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("usage")
+        .into_inner();
+    assert_eq!(usage.totals.expect("totals").request_count, 0);
+    let b_usage = observability
+        .get_usage_summary(authed(&b.admin_token, GetUsageSummaryRequest::default()))
+        .await
+        .expect("B's usage")
+        .into_inner();
+    assert_eq!(b_usage.totals.expect("totals").request_count, 1);
 
     // B sees its objects exactly as before.
     let b_view = brands

@@ -189,10 +189,15 @@ async fn native_grpc_static_files_and_internal_rpcs() {
         .await
         .expect("list via gateway");
 
-    let internal =
+    let mut observability =
         pp_proto::observability::observability_service_client::ObservabilityServiceClient::new(
             channel.clone(),
-        )
+        );
+    observability
+        .list_events(authed(&token, Default::default()))
+        .await
+        .expect("observability via gateway");
+    let internal = observability
         .check_budget(authed(&token, Default::default()))
         .await;
     assert_code(internal, Code::Unimplemented);

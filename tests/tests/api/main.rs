@@ -10,6 +10,7 @@ mod cross_tenant;
 mod forged_tokens;
 mod gateway;
 mod observability;
+mod observability_limits;
 mod rbac;
 mod redis_down;
 mod rls;

@@ -65,7 +65,7 @@ async fn every_role_gets_exactly_what_the_table_says() {
     }
     let mut checked = 0;
     for (role_name, token) in tokens {
-        let mut methods = served_methods();
+        let mut methods = served_methods(&stack);
         // Logout ends the token: run it last.
         methods.sort_by_key(|m| m.ends_with("/Logout"));
         for method in methods {
@@ -112,9 +112,9 @@ async fn every_role_gets_exactly_what_the_table_says() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 4 * served_methods().len());
+    assert_eq!(checked, 4 * served_methods(&stack).len());
     // Public RPCs also work with no token at all; private ones do not.
-    for method in served_methods() {
+    for method in served_methods(&stack) {
         let key = method
             .rsplit_once('.')
             .map_or(method.as_str(), |(_, tail)| tail)

@@ -210,5 +210,8 @@ async fn calls_refused_by_the_rate_limiter_write_no_events() {
     .fetch_one(tx.conn())
     .await
     .expect("outbox");
-    assert_eq!(recorded, admitted, "one api.request event per admitted call, none for refused ones");
+    assert_eq!(
+        recorded, admitted,
+        "one api.request event per admitted call, none for refused ones"
+    );
 }

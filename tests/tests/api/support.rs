@@ -203,34 +203,37 @@ pub fn assert_invalid<T: std::fmt::Debug>(result: Result<T, tonic::Status>, fiel
     );
 }
 
-/// Every RPC (as `package.Service/Method`) of the services the stack serves, read from
-/// the descriptor set the servers publish: a new RPC shows up here by itself.
-pub fn served_methods() -> Vec<String> {
+/// Every RPC (as `package.Service/Method`) of every service the stack runs, read from
+/// the descriptor set the servers publish: a new RPC, or a service added to the stack,
+/// shows up here by itself (and then needs a case in `call`, or the tests fail).
+pub fn served_methods(stack: &Stack) -> Vec<String> {
     use prost::Message;
     let set = prost_types::FileDescriptorSet::decode(pp_proto::FILE_DESCRIPTOR_SET)
         .expect("descriptor set");
     let mut methods = Vec::new();
+    let mut described = Vec::new();
     for file in set.file {
         let package = file.package().to_owned();
         for service in file.service {
             let full = format!("{package}.{}", service.name());
-            if !SERVED_SERVICES.contains(&full.as_str()) {
+            if !stack.services.iter().any(|s| s.name == full) {
                 continue;
             }
+            described.push(full.clone());
             for method in service.method {
                 methods.push(format!("{full}/{}", method.name()));
             }
         }
     }
+    for served in &stack.services {
+        assert!(
+            described.iter().any(|d| d == served.name),
+            "{} runs in the stack but is not in the descriptor set",
+            served.name
+        );
+    }
     methods
 }
-
-/// The services the test stack runs. A service added to the stack must be added here,
-/// and then every one of its RPCs must get a case in `call` (the tests fail otherwise).
-pub const SERVED_SERVICES: &[&str] = &[
-    "pulsepoint.auth.v1.AuthService",
-    "pulsepoint.brands.v1.BrandService",
-];
 
 /// Ids a call may target.
 #[derive(Debug, Clone, Default)]
@@ -252,9 +255,10 @@ pub async fn call(
     use pp_proto::auth::*;
     use pp_proto::brands::*;
     use pp_proto::common::{Date, DateRange};
+    use pp_proto::observability::*;
     let mut auth = stack.auth().await.expect("auth client");
     let mut brands = stack.brands().await.expect("brands client");
-    let _observability = stack.observability().await.expect("observability client");
+    let mut observability = stack.observability().await.expect("observability client");
     let t = targets;
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {
@@ -442,6 +446,98 @@ pub async fn call(
                             day: 31,
                         }),
                     }),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListEvents" => observability
+            .list_events(authed(
+                token,
+                ListEventsRequest {
+                    brand_id: t.brand_id.clone(),
+                    user_id: t.user_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        // Opening the stream is the call; dropping it frees the slot.
+        "StreamEvents" => observability
+            .stream_events(authed(
+                token,
+                StreamEventsRequest {
+                    brand_id: t.brand_id.clone(),
+                    user_id: t.user_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetUsageSummary" => observability
+            .get_usage_summary(authed(
+                token,
+                GetUsageSummaryRequest {
+                    brand_id: t.brand_id.clone(),
+                    user_id: t.user_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetAccuracySummary" => observability
+            .get_accuracy_summary(authed(
+                token,
+                GetAccuracySummaryRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetLatencySummary" => observability
+            .get_latency_summary(authed(
+                token,
+                GetLatencySummaryRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "SetCostBudget" => observability
+            .set_cost_budget(authed(
+                token,
+                SetCostBudgetRequest {
+                    budget: Some(CostBudget {
+                        period: BudgetPeriod::Monthly as i32,
+                        limit: Some(pp_proto::common::Money {
+                            currency_code: "USD".into(),
+                            units: 100,
+                            nanos: 0,
+                        }),
+                        enforcement: BudgetEnforcement::WarnOnly as i32,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "GetCostBudget" => observability
+            .get_cost_budget(authed(
+                token,
+                GetCostBudgetRequest {
+                    brand_id: t.brand_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "CheckBudget" => observability
+            .check_budget(authed(
+                token,
+                CheckBudgetRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
                 },
             ))
             .await
