@@ -448,35 +448,6 @@ async fn budgets_alert_once_per_threshold_and_block_only_their_tenant() {
     );
 }
 
-/// A monthly, blocking budget of USD 1.00 (warning at the default 80%).
-async fn set_budget_of_one_dollar(
-    client: &mut ObservabilityServiceClient<tonic::transport::Channel>,
-    token: &str,
-) -> CostBudget {
-    client
-        .set_cost_budget(authed(
-            token,
-            SetCostBudgetRequest {
-                budget: Some(CostBudget {
-                    period: BudgetPeriod::Monthly as i32,
-                    limit: Some(Money {
-                        currency_code: "USD".into(),
-                        units: 1,
-                        nanos: 0,
-                    }),
-                    enforcement: BudgetEnforcement::Block as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("set budget")
-        .into_inner()
-        .budget
-        .expect("budget")
-}
-
 /// CheckBudget for an estimated cost of `units` + `nanos` USD.
 async fn check_budget(
     client: &mut ObservabilityServiceClient<tonic::transport::Channel>,

@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use pp_events::EventEnvelope;
 use pp_events::consumer::Delivery;
 use pp_proto::auth::{DeactivateUserRequest, LoginRequest, LogoutRequest};
-use pp_proto::common::{Money, Role as ProtoRole, TimeRange};
+use pp_proto::common::{Role as ProtoRole, TimeRange};
 use pp_proto::observability::observability_service_client::ObservabilityServiceClient;
 use pp_proto::observability::*;
 use serde_json::{Value, json};
@@ -547,25 +547,7 @@ async fn an_ai_call_with_a_negative_cost_is_refused_and_counted() {
     let tenant = sign_up(&stack, "Acme").await;
     let tenant_id: Uuid = tenant.tenant_id.parse().expect("uuid");
     let mut client = stack.observability().await.expect("client");
-    client
-        .set_cost_budget(authed(
-            &tenant.admin_token,
-            SetCostBudgetRequest {
-                budget: Some(CostBudget {
-                    period: BudgetPeriod::Monthly as i32,
-                    limit: Some(Money {
-                        currency_code: "USD".into(),
-                        units: 1,
-                        nanos: 0,
-                    }),
-                    enforcement: BudgetEnforcement::Block as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("budget");
+    set_budget_of_one_dollar(&mut client, &tenant.admin_token).await;
     let paid = EventEnvelope::new(tenant_id, "ai.model_called", json!({"cost_micros": 1_000}));
     let refund = EventEnvelope::new(tenant_id, "ai.model_called", json!({"cost_micros": -500}));
     assert!(

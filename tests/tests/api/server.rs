@@ -163,17 +163,7 @@ async fn a_stopped_service_has_written_its_last_api_events() {
         .expect("list");
     // The writer batches for 200 ms; a service that stops sooner must still flush.
     stack.stop().await;
-    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
-    let tenant_id = pp_auth::TenantId::parse("tenant_id", &tenant.tenant_id).expect("uuid");
-    let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, tenant_id)
-        .await
-        .expect("tx");
-    let recorded: i64 = sqlx::query_scalar(
-        "select coalesce(sum(events), 0)::bigint from brands.outbox where event_type = 'batch'",
-    )
-    .fetch_one(tx.conn())
-    .await
-    .expect("outbox");
+    let recorded = brands_api_events(&stack, &tenant).await;
     assert_eq!(recorded, 1, "the ListBrands call's api.request event");
 }
 
@@ -199,17 +189,7 @@ async fn calls_refused_by_the_rate_limiter_write_no_events() {
     }
     assert!(admitted < 6, "the limiter refused some of 6 calls at once");
     stack.stop().await;
-    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
-    let tenant_id = pp_auth::TenantId::parse("tenant_id", &tenant.tenant_id).expect("uuid");
-    let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, tenant_id)
-        .await
-        .expect("tx");
-    let recorded: i64 = sqlx::query_scalar(
-        "select coalesce(sum(events), 0)::bigint from brands.outbox where event_type = 'batch'",
-    )
-    .fetch_one(tx.conn())
-    .await
-    .expect("outbox");
+    let recorded = brands_api_events(&stack, &tenant).await;
     assert_eq!(
         recorded, admitted,
         "one api.request event per admitted call, none for refused ones"

@@ -547,3 +547,49 @@ pub async fn call(
         }
     }
 }
+
+/// A monthly, blocking budget of USD 1.00 (warning at the default 80%).
+pub async fn set_budget_of_one_dollar(
+    client: &mut pp_proto::observability::observability_service_client::ObservabilityServiceClient<
+        tonic::transport::Channel,
+    >,
+    token: &str,
+) -> pp_proto::observability::CostBudget {
+    client
+        .set_cost_budget(authed(
+            token,
+            pp_proto::observability::SetCostBudgetRequest {
+                budget: Some(pp_proto::observability::CostBudget {
+                    period: pp_proto::observability::BudgetPeriod::Monthly as i32,
+                    limit: Some(pp_proto::common::Money {
+                        currency_code: "USD".into(),
+                        units: 1,
+                        nanos: 0,
+                    }),
+                    enforcement: pp_proto::observability::BudgetEnforcement::Block as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("set budget")
+        .into_inner()
+        .budget
+        .expect("budget")
+}
+
+/// API-request events the brands service recorded for `tenant` (bulk outbox rows).
+pub async fn brands_api_events(stack: &Stack, tenant: &Tenant) -> i64 {
+    let pool = stack.db.pool_as("brands", 1).await.expect("pool");
+    let tenant_id = pp_auth::TenantId::parse("tenant_id", &tenant.tenant_id).expect("uuid");
+    let mut tx = pp_db::TenantTx::begin_for_tenant(&pool, tenant_id)
+        .await
+        .expect("tx");
+    sqlx::query_scalar(
+        "select coalesce(sum(events), 0)::bigint from brands.outbox where event_type = 'batch'",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .expect("outbox")
+}
