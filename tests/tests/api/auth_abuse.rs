@@ -10,7 +10,8 @@ use pp_proto::auth::{
     ListUsersRequest, LoginRequest, LogoutRequest, RefreshTokenRequest, SignUpRequest,
 };
 use pp_proto::brands::{Brand, CreateBrandRequest, ListBrandsRequest};
-use pp_proto::common::Role as ProtoRole;
+use pp_proto::common::{Money, Role as ProtoRole};
+use pp_proto::observability::{BudgetPeriod, CostBudget, SetCostBudgetRequest};
 use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -303,6 +304,7 @@ async fn concurrent_sign_ups_hash_in_bounded_memory() {
 
 #[tokio::test]
 async fn idempotent_rpcs_retried_fifty_times_at_once_act_once() {
+    // CreateUser, CreateApiKey, CreateBrand, SetCostBudget: every RPC with a request_id.
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Acme").await;
     let auth = stack.auth().await.expect("client");
@@ -413,6 +415,43 @@ async fn idempotent_rpcs_retried_fifty_times_at_once_act_once() {
         })
         .collect();
     assert_eq!(created.len(), 1);
+    let observability = stack.observability().await.expect("client");
+    let budgets = join_all((0..50).map(|_| {
+        let mut observability = observability.clone();
+        let token = token.clone();
+        async move {
+            observability
+                .set_cost_budget(authed(
+                    &token,
+                    SetCostBudgetRequest {
+                        budget: Some(CostBudget {
+                            period: BudgetPeriod::Monthly as i32,
+                            limit: Some(Money {
+                                currency_code: "USD".into(),
+                                units: 25,
+                                nanos: 0,
+                            }),
+                            ..Default::default()
+                        }),
+                        request_id: "set-budget-1".into(),
+                    },
+                ))
+                .await
+        }
+    }))
+    .await;
+    let budgets: HashSet<String> = budgets
+        .into_iter()
+        .map(|r| {
+            let budget = r.expect("set budget").into_inner().budget.expect("budget");
+            format!("{:?}", budget.update_time)
+        })
+        .collect();
+    assert_eq!(
+        budgets.len(),
+        1,
+        "the budget was written once: one update time"
+    );
     let mut listing = brands.clone();
     let listed = listing
         .list_brands(authed(&token, ListBrandsRequest::default()))

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use pp_auth::{Principal, Role};
 use pp_db::TenantTx;
+use pp_db::idempotency::{self, Scope};
 use pp_error::ApiError;
 use pp_proto::observability as pb;
 use pp_types::Violations;
@@ -11,7 +12,7 @@ use pp_types::convert::{micros, money, timestamp};
 use super::SUMMARY_READERS;
 use crate::State;
 use crate::budget::{self, Enforcement, Period};
-use crate::store::{self, BudgetRow};
+use crate::store::{self, BudgetRow, SCHEMA};
 
 fn budget_proto(row: &BudgetRow, spent: i64) -> pb::CostBudget {
     let (start, end) = row.period.bounds(Utc::now());
@@ -92,26 +93,34 @@ pub(super) async fn set(
             Enforcement::WarnOnly
         }
     };
+    violations.request_id("request_id", &request.request_id);
     violations.finish()?;
-    let mut tx = TenantTx::begin(&state.pool, &principal).await?;
-    let row = store::upsert_budget(
-        &mut tx,
-        &BudgetRow {
-            period,
-            limit_micros: limit,
-            currency_code: currency,
-            warning_ratio,
-            enforcement,
-            updated_by: Some(principal.user_id.0),
-            updated_at: Utc::now(),
-        },
-    )
-    .await?;
-    let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0).await?;
-    tx.commit().await?;
-    Ok(pb::SetCostBudgetResponse {
-        budget: Some(budget_proto(&row, spent)),
+    let tx = TenantTx::begin(&state.pool, &principal).await?;
+    let scope = Scope {
+        schema: SCHEMA,
+        rpc: "SetCostBudget",
+    };
+    idempotency::once(tx, scope, &request.request_id, |mut tx| async move {
+        let row = store::upsert_budget(
+            &mut tx,
+            &BudgetRow {
+                period,
+                limit_micros: limit,
+                currency_code: currency,
+                warning_ratio,
+                enforcement,
+                updated_by: Some(principal.user_id.0),
+                updated_at: Utc::now(),
+            },
+        )
+        .await?;
+        let spent = store::spent_since(&mut tx, period.bounds(Utc::now()).0).await?;
+        let response = pb::SetCostBudgetResponse {
+            budget: Some(budget_proto(&row, spent)),
+        };
+        Ok::<_, ApiError>((tx, response))
     })
+    .await
 }
 
 pub(super) async fn get(
