@@ -22,6 +22,14 @@ pub enum UserStatus {
     Deactivated,
 }
 
+/// `auth.sessions.kind`: a refresh-token family or an API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SessionKind {
+    Login,
+    ApiKey,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
     pub tenant_id: Uuid,
@@ -200,7 +208,7 @@ pub async fn insert_session(
     tenant_id: Uuid,
     session_id: Uuid,
     user_id: Uuid,
-    kind: &str,
+    kind: SessionKind,
 ) -> pp_db::Result<()> {
     sqlx::query(
         "insert into auth.sessions (tenant_id, session_id, user_id, kind) values ($1, $2, $3, $4)",

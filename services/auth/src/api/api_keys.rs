@@ -13,7 +13,7 @@ use super::{AuthApi, convert};
 use crate::domain::secrets::{self, API_KEY_PREFIX};
 use crate::domain::sessions::record_event;
 use crate::domain::{tokens, validate};
-use crate::store::{self, NewUser, SCHEMA, TenantStatus, UserStatus};
+use crate::store::{self, NewUser, SCHEMA, SessionKind, TenantStatus, UserStatus};
 
 impl AuthApi {
     pub(super) async fn create_api_key(
@@ -62,8 +62,14 @@ impl AuthApi {
                         },
                     )
                     .await?;
-                    store::insert_session(&mut tx, tenant_id, api_key_id, user.user_id, "api_key")
-                        .await?;
+                    store::insert_session(
+                        &mut tx,
+                        tenant_id,
+                        api_key_id,
+                        user.user_id,
+                        SessionKind::ApiKey,
+                    )
+                    .await?;
                     let row = store::insert_api_key(
                         &mut tx,
                         tenant_id,

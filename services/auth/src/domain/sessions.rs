@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::State;
 use crate::domain::secrets::{self, REFRESH_PREFIX};
 use crate::domain::tokens;
-use crate::store::{self, NewUser, SCHEMA, TenantRow, TenantStatus, UserRow, UserStatus};
+use crate::store::{
+    self, NewUser, SCHEMA, SessionKind, TenantRow, TenantStatus, UserRow, UserStatus,
+};
 
 const REFRESH_TTL_DAYS: i64 = 30;
 
@@ -108,7 +110,7 @@ pub async fn sign_up(
         },
     )
     .await?;
-    store::insert_session(&mut tx, tenant_id, session_id, user_id, "login").await?;
+    store::insert_session(&mut tx, tenant_id, session_id, user_id, SessionKind::Login).await?;
     let tokens = issue_tokens(state, &mut tx, &user, session_id).await?;
     record_event(
         &mut tx,
@@ -185,7 +187,14 @@ pub async fn login(
         return Err(ApiError::Unauthenticated("TENANT_INACTIVE"));
     }
     let session_id = Uuid::new_v4();
-    store::insert_session(&mut tx, user.tenant_id, session_id, user.user_id, "login").await?;
+    store::insert_session(
+        &mut tx,
+        user.tenant_id,
+        session_id,
+        user.user_id,
+        SessionKind::Login,
+    )
+    .await?;
     let tokens = issue_tokens(state, &mut tx, &user, session_id).await?;
     tx.commit().await?;
     state.throttle.refund(&state.pool, charge).await?;
