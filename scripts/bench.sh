@@ -142,8 +142,10 @@ read -r auth_port brands_port bypass_port cached_port cached_events_port gateway
   echo_auth_port echo_full_port echo_events_port <<<"${ports}"
 
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_SHUTDOWN_GRACE_MS=1000
-# Rate limits out of the way (the defaults, 100/s per user, would be the bottleneck).
+# Rate limits out of the way (the defaults, 100/s per user and 5/s per client address on
+# the public RPCs the set-up calls, would be the bottleneck or refuse the set-up).
 export PULSEPOINT_TENANT_RATE_PER_SEC=100000000 PULSEPOINT_USER_RATE_PER_SEC=100000000
+export PULSEPOINT_PUBLIC_RATE_PER_SEC=100000000
 auth_url="http://127.0.0.1:${auth_port}"
 live_redis="redis://127.0.0.1:6379"
 # Brands with Redis unreachable: the brand cache misses, so every GetBrand runs the
