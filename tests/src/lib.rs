@@ -134,6 +134,11 @@ fn shutdown_pair() -> (
     (token.clone(), token.cancelled_owned())
 }
 
+/// Every pool of the stack, with the statement timeout production configures.
+fn pool_settings(options: &StackOptions, connections: u32) -> pp_db::PoolSettings {
+    pp_db::PoolSettings::new(connections).statement_timeout(options.database_statement_timeout)
+}
+
 /// The context a service of the stack runs in: its own role's pool (with the
 /// production statement timeout), Redis, and a shutdown token of its own.
 async fn service_context(
@@ -143,12 +148,7 @@ async fn service_context(
     jwt: &JwtConfig,
 ) -> anyhow::Result<pp_server::service::ServiceContext> {
     let server = server_config(options);
-    let pool = db
-        .pool_as(
-            service,
-            pp_db::PoolSettings::new(8).statement_timeout(server.database_statement_timeout),
-        )
-        .await?;
+    let pool = db.pool_as(service, pool_settings(options, 8)).await?;
     Ok(pp_server::service::ServiceContext::new(
         pp_config::Source::from_pairs(Vec::<(String, String)>::new()),
         server,
@@ -203,10 +203,6 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     };
     let jwt = test_jwt();
     let mut shutdowns = Vec::new();
-    // Every service pool with the statement timeout production configures.
-    let pool_settings = |connections: u32| {
-        pp_db::PoolSettings::new(connections).statement_timeout(options.database_statement_timeout)
-    };
 
     // auth
     let (auth_listener, auth_addr) = listener().await?;
@@ -272,7 +268,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
             pp_events::relay::spawn(
-                db.pool_as(schema, pool_settings(2)).await?,
+                db.pool_as(schema, pool_settings(&options, 2)).await?,
                 pubsub.clone(),
                 schema,
                 signal,

@@ -87,5 +87,3 @@ pub fn connect_lazy(url: &str, settings: impl Into<PoolSettings>) -> Result<PgPo
     let (pool, connect) = options(url, settings.into())?;
     Ok(pool.connect_lazy_with(connect))
 }
-
-pub use pp_types::convert::timestamp;

@@ -101,10 +101,13 @@ where
             rpc.system = "grpc",
             rpc.method = %method,
             request_id = %request_id.to_str().unwrap_or_default(),
-            client.address = tracing::field::display(client.map_or_else(String::new, |c| c.to_string())),
+            client.address = tracing::field::Empty,
             tenant_id = tracing::field::Empty,
             user_id = tracing::field::Empty,
         );
+        if let Some(client) = client {
+            span.record("client.address", tracing::field::display(client));
+        }
         pp_telemetry::set_parent_from_headers(&span, request.headers());
         let call_context = CallContext::from_headers(request.headers());
         let future = {

@@ -178,38 +178,6 @@ where
     }
 }
 
-/// What every backend service passes to [`serve_service`].
-pub struct ServiceSpec {
-    pub config: ServerConfig,
-    /// The fully-qualified service name health reports.
-    pub health_name: &'static str,
-    pub auth: AuthLayer,
-    /// The pool and schema whose outbox receives the service's `api.*` events.
-    pub pool: sqlx::PgPool,
-    pub schema: &'static str,
-}
-
-/// Serves one backend service the standard way: the shared layer stack with API
-/// events recorded into the service's outbox (unless `config.api_events` is off),
-/// health and reflection.
-pub async fn serve_service(
-    spec: ServiceSpec,
-    listener: TcpListener,
-    routes: Routes,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let options = ServeOptions {
-        health_names: vec![spec.health_name],
-        auth: spec.auth,
-        api_events: spec
-            .config
-            .api_events
-            .then(|| crate::ApiEventsLayer::start(spec.pool, spec.schema)),
-        config: spec.config,
-    };
-    serve(options, listener, routes, shutdown).await
-}
-
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

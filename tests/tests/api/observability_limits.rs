@@ -244,8 +244,8 @@ fn range_of(days_ago: i64, days: i64) -> TimeRange {
     let end = chrono::Utc::now() - chrono::Duration::days(days_ago);
     let start = end - chrono::Duration::days(days);
     TimeRange {
-        start_time: Some(pp_db::timestamp(start)),
-        end_time: Some(pp_db::timestamp(end)),
+        start_time: Some(pp_types::convert::timestamp(start)),
+        end_time: Some(pp_types::convert::timestamp(end)),
     }
 }
 
