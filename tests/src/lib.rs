@@ -44,6 +44,44 @@ pub struct StackOptions {
     pub database_statement_timeout: Duration,
     /// Live-tail caps and buffer of the observability service.
     pub observability_streams: pulsepoint_observability::StreamLimits,
+    /// The platform apps integrations talks to (tests point them at fixtures).
+    pub platforms: pulsepoint_integrations::PlatformsConfig,
+    /// The sync engine's pace (fast polls and short leases in tests).
+    pub sync: pulsepoint_integrations::SyncSettings,
+    /// How long an OAuth state is accepted.
+    pub oauth_state_ttl: Duration,
+}
+
+/// The one redirect URI the test stack allows for OAuth.
+pub const OAUTH_REDIRECT_URI: &str = "https://app.pulsepoint.test/oauth/callback";
+
+/// The credential the test gateway presents to IngestShopifyWebhook.
+pub const WEBHOOK_CREDENTIAL: &str = "test-webhook-credential-0123456789";
+
+/// Sync settings for tests: quick polls, short leases, small pages.
+pub fn test_sync_settings() -> pulsepoint_integrations::SyncSettings {
+    pulsepoint_integrations::SyncSettings {
+        lease: Duration::from_secs(2),
+        poll: Duration::from_millis(50),
+        workers: 1,
+        page_size: 250,
+        every: Duration::from_secs(3600),
+        shopify_lookback: Duration::from_secs(60),
+        retry_later: Duration::from_millis(200),
+        max_attempts: 3,
+    }
+}
+
+/// No platform app configured, fast retries.
+pub fn no_platforms() -> pulsepoint_integrations::PlatformsConfig {
+    pulsepoint_integrations::PlatformsConfig {
+        http: pp_platforms::Http::new(pp_platforms::RetryPolicy::fast()),
+        shopify: None,
+        meta: None,
+        tiktok: None,
+        google_ads: None,
+        google_ads_login_customer_id: None,
+    }
 }
 
 impl Default for StackOptions {
@@ -64,6 +102,9 @@ impl Default for StackOptions {
             login_throttle: pulsepoint_auth::LoginThrottle::default(),
             database_statement_timeout: Duration::from_secs(5),
             observability_streams: pulsepoint_observability::StreamLimits::default(),
+            platforms: no_platforms(),
+            sync: test_sync_settings(),
+            oauth_state_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -84,6 +125,12 @@ pub struct Stack {
     pub brands_addr: SocketAddr,
     pub gateway_addr: SocketAddr,
     pub observability_addr: SocketAddr,
+    pub integrations_addr: SocketAddr,
+    /// The integrations state: its pool, vault and settings, for tests that act as
+    /// a worker or inspect what it sealed.
+    pub integrations: Arc<pulsepoint_integrations::State>,
+    /// The local key file the vault seals tokens with.
+    pub token_key_file: std::path::PathBuf,
     /// The observability state, so tests can deliver events as the subscriber would.
     pub observability: Arc<pulsepoint_observability::State>,
     pub signing_key: Arc<SigningKey>,
@@ -177,11 +224,18 @@ pub async fn migrated_db() -> anyhow::Result<TestDb> {
     let db = TestDb::create().await?;
     db.migrate("auth", pulsepoint_auth::MIGRATIONS).await?;
     db.migrate("brands", pulsepoint_brands::MIGRATIONS).await?;
-    db.migrate("commerce", pulsepoint_brands::COMMERCE_MIGRATIONS)
-        .await?;
+    for (schema, migrations) in
+        <pulsepoint_integrations::Integrations as pp_server::service::Service>::DEF.migrations
+    {
+        db.migrate(schema, migrations).await?;
+    }
     db.migrate("observability", pulsepoint_observability::MIGRATIONS)
         .await?;
     Ok(db)
+}
+
+fn static_dir_root() -> std::path::PathBuf {
+    std::env::temp_dir()
 }
 
 /// With `TEST_LOG` set, the servers' logs go to the test output.
@@ -260,11 +314,39 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         observability_listener,
     ));
 
+    // integrations, with its sync workers and scheduler
+    let (integrations_listener, integrations_addr) = listener().await?;
+    let integrations_ctx = service_context(&options, &db, "integrations", &jwt).await?;
+    let token_key_file = static_dir_root().join(format!("pp-token-keys-{}", uuid::Uuid::new_v4().simple()));
+    let keyring = pp_vault::LocalKeyring::generate_file(&token_key_file, "test-key-1")?;
+    let integrations = Arc::new(pulsepoint_integrations::State {
+        pool: integrations_ctx.pool.clone(),
+        vault: pp_vault::Vault::local(keyring),
+        platforms: options.platforms.clone(),
+        oauth: pulsepoint_integrations::OAuthSettings {
+            redirect_uris: vec![OAUTH_REDIRECT_URI.to_owned()],
+            state_ttl: options.oauth_state_ttl,
+        },
+        sync: options.sync.clone(),
+        webhook_credential: Some(WEBHOOK_CREDENTIAL.to_owned().into()),
+    });
+    shutdowns.push(integrations_ctx.shutdown.clone());
+    <pulsepoint_integrations::Integrations as pp_server::service::Service>::tasks(
+        &integrations_ctx,
+        &integrations,
+    );
+    servers.push(spawn_service::<pulsepoint_integrations::Integrations>(
+        integrations_ctx,
+        integrations.clone(),
+        keys.clone(),
+        integrations_listener,
+    ));
+
     // The event pipeline, when a broker is given.
     if let Some(host) = &options.pubsub_emulator {
         let pubsub = pp_events::PubSubConfig::emulator(host.clone(), "pulsepoint-test")
             .with_subscriptions([pulsepoint_observability::SUBSCRIPTION]);
-        for schema in ["auth", "brands", "observability"] {
+        for schema in ["auth", "brands", "integrations", "observability"] {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
             pp_events::relay::spawn(
@@ -303,6 +385,10 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
             addr: brands_addr,
         },
         ServedService {
+            name: pp_proto::integrations::integration_service_server::SERVICE_NAME,
+            addr: integrations_addr,
+        },
+        ServedService {
             name: pp_proto::observability::observability_service_server::SERVICE_NAME,
             addr: observability_addr,
         },
@@ -316,6 +402,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
         static_dir: static_dir.clone(),
         backends,
+        webhook_credential: Some(WEBHOOK_CREDENTIAL.to_owned().into()),
     };
     let (tx, signal) = shutdown_pair();
     shutdowns.push(tx);
@@ -333,6 +420,9 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         brands_addr,
         gateway_addr,
         observability_addr,
+        integrations_addr,
+        integrations,
+        token_key_file,
         observability,
         signing_key,
         jwt,
@@ -355,6 +445,18 @@ impl Stack {
 
     pub async fn brands(&self) -> anyhow::Result<BrandServiceClient<Channel>> {
         Ok(BrandServiceClient::new(channel(self.brands_addr).await?))
+    }
+
+    pub async fn integrations(
+        &self,
+    ) -> anyhow::Result<
+        pp_proto::integrations::integration_service_client::IntegrationServiceClient<Channel>,
+    > {
+        Ok(
+            pp_proto::integrations::integration_service_client::IntegrationServiceClient::new(
+                channel(self.integrations_addr).await?,
+            ),
+        )
     }
 
     pub async fn observability(&self) -> anyhow::Result<ObservabilityServiceClient<Channel>> {
@@ -384,6 +486,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.shutdown();
         let _ = std::fs::remove_dir_all(&self.static_dir);
+        let _ = std::fs::remove_file(&self.token_key_file);
     }
 }
 

@@ -15,6 +15,15 @@ pub enum Lookup {
     RefreshTokenId,
     /// The outbox relay: unsent events of every tenant (value `on`).
     OutboxRelay,
+    /// A sync worker leasing work: the sync queue and schedule rows (ids and times
+    /// only) of every tenant (value `on`; see the integrations migrations).
+    SyncWorker,
+    /// A Shopify webhook: the Shopify integration of one shop domain, to find its
+    /// tenant (value = the shop domain).
+    ShopDomain,
+    /// Key rotation (`pulsepoint-integrations reencrypt`): every integration's sealed
+    /// credentials (value `on`).
+    KeyRotation,
 }
 
 impl Lookup {
@@ -24,6 +33,9 @@ impl Lookup {
             Lookup::ApiKeyId => "app.api_key_id",
             Lookup::RefreshTokenId => "app.refresh_token_id",
             Lookup::OutboxRelay => "app.outbox_relay",
+            Lookup::SyncWorker => "app.sync_worker",
+            Lookup::ShopDomain => "app.shop_domain",
+            Lookup::KeyRotation => "app.key_rotation",
         }
     }
 }

@@ -65,6 +65,12 @@ impl TestDb {
         format!("{base}/{}", self.name)
     }
 
+    /// A superuser connection to this database: bypasses row-level security, for
+    /// tests that check what is really stored (independent totals, raw ciphertexts).
+    pub async fn superuser_pool(&self) -> pp_db::Result<PgPool> {
+        pp_db::connect(&self.superuser_url(), 2).await
+    }
+
     pub fn owner_url(&self) -> String {
         with_database(
             &self.admin_url,

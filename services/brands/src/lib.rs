@@ -24,14 +24,6 @@ pub const MIGRATIONS: &[Migration] = &[
     pp_events::OUTBOX_BATCH_MIGRATION,
 ];
 
-/// The commerce schema (synced platform data). Brands migrates it until the
-/// integrations service, its writer, exists; the runner is idempotent either way.
-pub const COMMERCE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "orders",
-    sql: include_str!("../migrations/commerce_0001_orders.sql"),
-}];
-
 pub struct State {
     pub pool: PgPool,
     pub cache: Arc<Cache>,
@@ -45,7 +37,7 @@ impl Service for Brands {
         name: "brands",
         grpc_service: "pulsepoint.brands.v1.BrandService",
         default_addr: "0.0.0.0:50052",
-        migrations: &[("brands", MIGRATIONS), ("commerce", COMMERCE_MIGRATIONS)],
+        migrations: &[("brands", MIGRATIONS)],
         public_methods: &[],
     };
     type State = State;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use pp_config::{ConfigError, ServerConfig, Source};
+use pp_config::{ConfigError, SecretString, ServerConfig, Source};
 
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -13,6 +13,10 @@ pub struct GatewayConfig {
     pub static_dir: PathBuf,
     /// Service full name → backend URL.
     pub backends: HashMap<String, String>,
+    /// The credential the gateway presents to IngestShopifyWebhook
+    /// (`PULSEPOINT_WEBHOOK_CREDENTIAL`, shared with integrations); without it the
+    /// webhook route answers 503.
+    pub webhook_credential: Option<SecretString>,
 }
 
 impl GatewayConfig {
@@ -69,6 +73,7 @@ impl GatewayConfig {
             cors_origins,
             static_dir: PathBuf::from(source.string("PULSEPOINT_STATIC_DIR", "frontend/dist")),
             backends,
+            webhook_credential: source.optional_secret("PULSEPOINT_WEBHOOK_CREDENTIAL"),
         })
     }
 }

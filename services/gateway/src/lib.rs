@@ -5,6 +5,8 @@
 //! - CORS approves only the configured origins.
 //! - `/pulsepoint.<svc>.v1.<Service>/<Method>` is proxied to that service's backend;
 //!   internal-only RPCs are refused here.
+//! - `POST /webhooks/shopify` forwards Shopify's deliveries, raw body intact, to the
+//!   integrations service with the gateway's service credential.
 //! - Health and reflection (the whole API) are served locally; anything else is a
 //!   static file of the frontend build.
 //!
@@ -13,6 +15,7 @@
 
 pub mod config;
 pub mod proxy;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -84,6 +87,20 @@ pub async fn serve(
         let grpc_web = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), proxy.clone());
         router = router.route_service(&format!("/{service}/{{*method}}"), grpc_web);
     }
+    let integrations = config
+        .backends
+        .get(pp_proto::integrations::integration_service_server::SERVICE_NAME)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
+    let webhooks = webhooks::WebhookRoute::new(
+        &integrations,
+        config.webhook_credential.clone(),
+        config.server.max_message_bytes,
+    )?;
+    router = router.route(
+        "/webhooks/shopify",
+        axum::routing::post(webhooks::shopify).with_state(webhooks),
+    );
     let index = config.static_dir.join("index.html");
     let router =
         router.fallback_service(ServeDir::new(&config.static_dir).fallback(ServeFile::new(index)));

@@ -16,12 +16,15 @@ async fn every_rpc_keeps_tenants_apart() {
     let b_brand = create_brand(&stack, &b.admin_token, "B's brand").await;
     let (b_user, _) = user_with_role(&stack, &b, ProtoRole::Analyst).await;
     let (b_key, b_key_token) = user_with_role(&stack, &b, ProtoRole::ApiClient).await;
+    let (b_integration, b_run) = connect_demo(&stack, &b.admin_token, &b_brand.brand_id, 7).await;
     let b_targets = Targets {
         tenant_id: b.tenant_id.clone(),
         brand_id: b_brand.brand_id.clone(),
         user_id: b_user.clone(),
         api_key_id: b_key.clone(),
         refresh_token: b.refresh_token.clone(),
+        integration_id: b_integration.integration_id.clone(),
+        sync_run_id: b_run.sync_run_id.clone(),
     };
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
     // B's events, naming B's brand and user.
@@ -56,7 +59,9 @@ async fn every_rpc_keeps_tenants_apart() {
         match name {
             // Take another tenant's object id: must be NOT_FOUND, saying nothing more.
             "GetBrand" | "UpdateBrand" | "DeleteBrand" | "UpdateUserRole" | "DeactivateUser"
-            | "RevokeApiKey" | "GetCostBudget" => {
+            | "RevokeApiKey" | "GetCostBudget" | "StartOAuth" | "ConnectDemoStore"
+            | "GetIntegration" | "DisconnectIntegration" | "TriggerSync" | "GetSyncRun"
+            | "WatchSync" => {
                 let status = result.expect_err(method);
                 assert_eq!(status.code(), Code::NotFound, "{method}: {status:?}");
                 assert_eq!(
@@ -65,6 +70,18 @@ async fn every_rpc_keeps_tenants_apart() {
                     "{method} must not describe the object"
                 );
             }
+            // A state minted by nobody in A's tenant: refused, naming only the field.
+            "CompleteOAuth" => assert_eq!(
+                result.expect_err(method).code(),
+                Code::InvalidArgument,
+                "{method}"
+            ),
+            // Only the gateway's service credential may call it; a user token is refused.
+            "IngestShopifyWebhook" => assert_eq!(
+                result.expect_err(method).code(),
+                Code::PermissionDenied,
+                "{method}"
+            ),
             // Login names B's tenant but A's credentials don't exist there.
             "Login" => assert_eq!(
                 result.expect_err(method).code(),

@@ -15,4 +15,5 @@ mod rbac;
 mod redis_down;
 mod rls;
 mod server;
+mod sync_engine;
 mod trace_propagation;

@@ -57,6 +57,8 @@ async fn every_role_gets_exactly_what_the_table_says() {
         user_id: Uuid::new_v4().to_string(),
         api_key_id: Uuid::new_v4().to_string(),
         refresh_token: String::new(),
+        integration_id: Uuid::new_v4().to_string(),
+        sync_run_id: Uuid::new_v4().to_string(),
     };
     // Every role's token first: the admin's run ends with Logout.
     let mut tokens = Vec::new();
@@ -79,7 +81,7 @@ async fn every_role_gets_exactly_what_the_table_says() {
                 .unwrap_or_else(|| panic!("docs/rbac.md has no entry for {key} / {role_name}"));
             let result = call(&stack, &method, &token, &targets).await;
             match expected.as_str() {
-                "deny" => {
+                "deny" | "service" => {
                     let status = result.expect_err(&method);
                     assert_eq!(
                         status.code(),
@@ -121,6 +123,11 @@ async fn every_role_gets_exactly_what_the_table_says() {
             .to_owned();
         let public = table[&key]["admin"] == "public";
         let result = call(&stack, &method, "", &targets).await;
+        if table[&key]["admin"] == "service" {
+            let status = result.expect_err(&method);
+            assert_eq!(status.code(), Code::Unauthenticated, "{key}: {status:?}");
+            continue;
+        }
         let missing_token = |status: &tonic::Status| {
             pp_error::error_reason(status).as_deref() == Some("MISSING_TOKEN")
         };

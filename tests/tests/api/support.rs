@@ -243,6 +243,8 @@ pub struct Targets {
     pub user_id: String,
     pub api_key_id: String,
     pub refresh_token: String,
+    pub integration_id: String,
+    pub sync_run_id: String,
 }
 
 /// Calls `method` with `token` and a minimal request aimed at `targets`.
@@ -259,6 +261,7 @@ pub async fn call(
     let mut auth = stack.auth().await.expect("auth client");
     let mut brands = stack.brands().await.expect("brands client");
     let mut observability = stack.observability().await.expect("observability client");
+    let mut integrations = stack.integrations().await.expect("integrations client");
     let t = targets;
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {
@@ -542,6 +545,124 @@ pub async fn call(
             ))
             .await
             .map(drop),
+        "StartOAuth" => integrations
+            .start_o_auth(authed(
+                token,
+                pp_proto::integrations::StartOAuthRequest {
+                    brand_id: t.brand_id.clone(),
+                    platform: pp_proto::common::Platform::Shopify as i32,
+                    redirect_uri: pulsepoint_e2e::OAUTH_REDIRECT_URI.into(),
+                    shop_domain: "acme.myshopify.com".into(),
+                },
+            ))
+            .await
+            .map(drop),
+        "CompleteOAuth" => integrations
+            .complete_o_auth(authed(
+                token,
+                pp_proto::integrations::CompleteOAuthRequest {
+                    state: "not-a-state-we-issued".into(),
+                    code: "code".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "ConnectDemoStore" => integrations
+            .connect_demo_store(authed(
+                token,
+                pp_proto::integrations::ConnectDemoStoreRequest {
+                    brand_id: t.brand_id.clone(),
+                    platforms: vec![pp_proto::common::Platform::MetaAds as i32],
+                    history_days: 7,
+                    seed: 7,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListIntegrations" => integrations
+            .list_integrations(authed(
+                token,
+                pp_proto::integrations::ListIntegrationsRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetIntegration" => integrations
+            .get_integration(authed(
+                token,
+                pp_proto::integrations::GetIntegrationRequest {
+                    integration_id: t.integration_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "DisconnectIntegration" => integrations
+            .disconnect_integration(authed(
+                token,
+                pp_proto::integrations::DisconnectIntegrationRequest {
+                    integration_id: t.integration_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "TriggerSync" => integrations
+            .trigger_sync(authed(
+                token,
+                pp_proto::integrations::TriggerSyncRequest {
+                    integration_id: t.integration_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetSyncRun" => integrations
+            .get_sync_run(authed(
+                token,
+                pp_proto::integrations::GetSyncRunRequest {
+                    sync_run_id: t.sync_run_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListSyncRuns" => integrations
+            .list_sync_runs(authed(
+                token,
+                pp_proto::integrations::ListSyncRunsRequest {
+                    brand_id: t.brand_id.clone(),
+                    integration_id: t.integration_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        // Opening the stream is the call.
+        "WatchSync" => integrations
+            .watch_sync(authed(
+                token,
+                pp_proto::integrations::WatchSyncRequest {
+                    sync_run_id: t.sync_run_id.clone(),
+                },
+            ))
+            .await
+            .map(drop),
+        "IngestShopifyWebhook" => integrations
+            .ingest_shopify_webhook(authed(
+                token,
+                pp_proto::integrations::IngestShopifyWebhookRequest {
+                    body: b"{}".to_vec(),
+                    shop_domain: "acme.myshopify.com".into(),
+                    topic: "orders/create".into(),
+                    webhook_id: "w-1".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
         other => {
             panic!("no test call for RPC {method} ({other}): add it to tests/tests/api/support.rs")
         }
@@ -592,4 +713,69 @@ pub async fn brands_api_events(stack: &Stack, tenant: &Tenant) -> i64 {
     .fetch_one(tx.conn())
     .await
     .expect("outbox")
+}
+
+/// Connects a demo store (Shopify + Meta) to `brand_id` and returns the Shopify
+/// integration and its initial run.
+pub async fn connect_demo(
+    stack: &Stack,
+    token: &str,
+    brand_id: &str,
+    history_days: i32,
+) -> (
+    pp_proto::integrations::Integration,
+    pp_proto::integrations::SyncRun,
+) {
+    let mut client = stack.integrations().await.expect("integrations client");
+    let response = client
+        .connect_demo_store(authed(
+            token,
+            pp_proto::integrations::ConnectDemoStoreRequest {
+                brand_id: brand_id.into(),
+                platforms: vec![
+                    pp_proto::common::Platform::Shopify as i32,
+                    pp_proto::common::Platform::MetaAds as i32,
+                ],
+                history_days,
+                seed: 42,
+                request_id: Uuid::new_v4().to_string(),
+            },
+        ))
+        .await
+        .expect("connect demo store")
+        .into_inner();
+    (
+        response.integrations[0].clone(),
+        response.sync_runs[0].clone(),
+    )
+}
+
+/// Waits (bounded) until the run reaches a terminal state; returns it.
+pub async fn wait_for_run(
+    stack: &Stack,
+    token: &str,
+    sync_run_id: &str,
+) -> pp_proto::integrations::SyncRun {
+    use pp_proto::integrations::SyncRunState;
+    let mut client = stack.integrations().await.expect("integrations client");
+    for _ in 0..600 {
+        let run = client
+            .get_sync_run(authed(
+                token,
+                pp_proto::integrations::GetSyncRunRequest {
+                    sync_run_id: sync_run_id.into(),
+                },
+            ))
+            .await
+            .expect("get sync run")
+            .into_inner()
+            .sync_run
+            .expect("run");
+        let state = SyncRunState::try_from(run.state).unwrap_or(SyncRunState::Unspecified);
+        if !matches!(state, SyncRunState::Queued | SyncRunState::Running) {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("sync run {sync_run_id} did not finish in 60 s");
 }

@@ -1,0 +1,284 @@
+//! The service binary's commands besides serving: `reencrypt` (key rotation) and
+//! `demo` (a demo store at scale, for benchmarks).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use pp_commerce::Platform;
+use pp_commerce::demo::{DemoConfig, DemoStore, OrderVolume};
+use pp_config::{ExposeSecret, Source};
+use pp_db::{Lookup, PgPool, TenantTx};
+use pp_types::TenantId;
+use uuid::Uuid;
+
+use crate::store::commerce::{self, Target};
+use crate::store::integrations::{self as store, NewIntegration};
+
+#[derive(Parser)]
+#[command(name = "pulsepoint-integrations")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Re-seal every stored provider token under the active key (after adding a key
+    /// to PULSEPOINT_TOKEN_KEY_FILE or pointing PULSEPOINT_TOKEN_KMS_KEY at a new key).
+    Reencrypt {
+        /// First add a new key with this id to the local key file and make it active.
+        #[arg(long)]
+        new_local_key: Option<String>,
+    },
+    /// Generate a demo store for one brand through the real upsert path.
+    Demo {
+        /// Orders to generate.
+        #[arg(long, default_value_t = 10_000)]
+        orders: u64,
+        /// Generator seed (same seed, same store).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Days the orders spread over.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[arg(long)]
+        tenant: Uuid,
+        #[arg(long)]
+        brand: Uuid,
+        /// Orders per upsert batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// No progress bar (logs and benchmarks).
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+type CliError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn pool(source: &Source) -> Result<PgPool, CliError> {
+    let url = source.secret("PULSEPOINT_DATABASE_URL")?;
+    Ok(pp_db::connect(url.expose_secret(), 4).await?)
+}
+
+fn finish(result: Result<(), CliError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pulsepoint-integrations: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn reencrypt() -> ExitCode {
+    finish(reencrypt_inner(Cli::parse()).await)
+}
+
+pub async fn demo() -> ExitCode {
+    finish(demo_inner(Cli::parse()).await)
+}
+
+async fn reencrypt_inner(cli: Cli) -> Result<(), CliError> {
+    let Command::Reencrypt { new_local_key } = cli.command else {
+        return Err("expected `reencrypt`".into());
+    };
+    let source = Source::from_env()?;
+    if let Some(key_id) = new_local_key {
+        let path = source.required("PULSEPOINT_TOKEN_KEY_FILE")?;
+        pp_vault::LocalKeyring::rotate_file(&path, &key_id)?;
+        println!("added key {key_id} to {path}; it seals from now on");
+    }
+    let vault = crate::config::vault_from_source(&source)?;
+    let pool = pool(&source).await?;
+    let (rewrapped, current) = reencrypt_all(&pool, &vault).await?;
+    println!(
+        "re-sealed {rewrapped} integration credential(s) under key {}; {current} already were",
+        vault.active_key_id()
+    );
+    Ok(())
+}
+
+/// Re-seals every integration's credentials under the vault's active key, in one
+/// transaction. Returns (re-sealed, already current).
+pub async fn reencrypt_all(pool: &PgPool, vault: &pp_vault::Vault) -> Result<(u64, u64), CliError> {
+    let mut tx = TenantTx::begin_lookup(pool, Lookup::KeyRotation, "on").await?;
+    let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
+        "select tenant_id, integration_id, credentials from integrations.integrations
+         where credentials is not null for update",
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let (mut rewrapped, mut current) = (0, 0);
+    for (tenant, integration, blob) in rows {
+        let aad = crate::credentials::aad(TenantId(tenant), integration);
+        match vault.rewrap(&blob, &aad).await? {
+            Some(sealed) => {
+                sqlx::query(
+                    "update integrations.integrations set credentials = $3, credentials_key_id = $4
+                     where tenant_id = $1 and integration_id = $2",
+                )
+                .bind(tenant)
+                .bind(integration)
+                .bind(&sealed)
+                .bind(vault.active_key_id())
+                .execute(tx.conn())
+                .await?;
+                rewrapped += 1;
+            }
+            None => current += 1,
+        }
+    }
+    tx.commit().await?;
+    Ok((rewrapped, current))
+}
+
+async fn demo_inner(cli: Cli) -> Result<(), CliError> {
+    let Command::Demo {
+        orders,
+        seed,
+        days,
+        tenant,
+        brand,
+        batch,
+        quiet,
+    } = cli.command
+    else {
+        return Err("expected `demo`".into());
+    };
+    let source = Source::from_env()?;
+    let pool = pool(&source).await?;
+    let report = generate(&pool, TenantId(tenant), brand, orders, seed, days, batch.max(1), quiet).await?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+/// What `demo` did, printed as one JSON line (bench.sh reads it).
+#[derive(Debug, serde::Serialize)]
+pub struct DemoReport {
+    pub orders: u64,
+    pub seconds: f64,
+    pub orders_per_second: f64,
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Generates and upserts a demo store of `orders` orders, streaming: memory stays
+/// flat as `orders` grows (one batch in flight).
+#[allow(clippy::too_many_arguments)]
+pub async fn generate(
+    pool: &PgPool,
+    tenant: TenantId,
+    brand_id: Uuid,
+    orders: u64,
+    seed: u64,
+    days: u32,
+    batch: usize,
+    quiet: bool,
+) -> Result<DemoReport, CliError> {
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    let (currency, time_zone) = store::brand(&mut tx, brand_id)
+        .await?
+        .ok_or("no such brand in that tenant")?;
+    let integration = store::connect(
+        &mut tx,
+        &NewIntegration {
+            integration_id: Uuid::new_v4(),
+            brand_id,
+            platform: Platform::Shopify.as_str(),
+            external_account_id: "demo-shopify-bench".into(),
+            display_name: "Demo store (generated)".into(),
+            currency_code: Some(currency.clone()),
+            time_zone: Some(time_zone),
+            scopes: Vec::new(),
+            demo: Some((seed as i64, days as i32)),
+            credentials: None,
+            credentials_key_id: None,
+            token_expires_at: None,
+            connected_by: Uuid::nil(),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let target = Target {
+        brand_id,
+        integration_id: integration.integration_id,
+    };
+    let store = DemoStore::new(DemoConfig {
+        seed,
+        history_days: days,
+        end_date: chrono::Utc::now().date_naive(),
+        currency,
+        orders: OrderVolume::Total(orders),
+        platforms: Platform::ALL.to_vec(),
+    });
+    let progress = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(orders)
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} orders [{elapsed_precise}] {bar:40} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    commerce::upsert_products(&mut tx, target, &integration_currency(&integration), store.products()).await?;
+    tx.commit().await?;
+    let mut pending = Vec::with_capacity(batch);
+    let mut written = 0u64;
+    for order in store.orders() {
+        pending.push(order);
+        if pending.len() == batch {
+            written += flush(pool, tenant, target, &mut pending).await?;
+            progress.set_position(written);
+        }
+    }
+    written += flush(pool, tenant, target, &mut pending).await?;
+    progress.set_position(written);
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    commerce::upsert_inventory(&mut tx, target, &store.inventory_levels()).await?;
+    let spend: Vec<_> = store.ad_spend().collect();
+    for chunk in spend.chunks(5000) {
+        commerce::upsert_ad_spend(&mut tx, target, chunk).await?;
+    }
+    tx.commit().await?;
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(DemoReport {
+        orders: written,
+        seconds,
+        orders_per_second: written as f64 / seconds.max(1e-9),
+        peak_rss_kib: peak_rss_kib(),
+    })
+}
+
+fn integration_currency(row: &store::IntegrationRow) -> String {
+    row.currency_code.clone().unwrap_or_else(|| "USD".into())
+}
+
+async fn flush(
+    pool: &PgPool,
+    tenant: TenantId,
+    target: Target,
+    pending: &mut Vec<pp_commerce::Order>,
+) -> Result<u64, CliError> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = TenantTx::begin(pool, tenant).await?;
+    commerce::upsert_orders(&mut tx, target, pending).await?;
+    tx.commit().await?;
+    let n = pending.len() as u64;
+    pending.clear();
+    Ok(n)
+}
+
+/// The process's peak resident set (Linux `VmHWM`), in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
