@@ -24,6 +24,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a new local key file for sealing provider tokens (development).
+    Keygen {
+        /// Where to write it (created with mode 0600; refused if it exists).
+        path: std::path::PathBuf,
+    },
     /// Re-seal every stored provider token under the active key (after adding a key
     /// to PULSEPOINT_TOKEN_KEY_FILE or pointing PULSEPOINT_TOKEN_KMS_KEY at a new key).
     Reencrypt {
@@ -70,6 +75,16 @@ fn finish(result: Result<(), CliError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+pub fn keygen() -> ExitCode {
+    finish((|| {
+        let Command::Keygen { path } = Cli::parse().command else {
+            return Err::<(), CliError>("expected `keygen`".into());
+        };
+        pp_vault::LocalKeyring::generate_file(&path, &format!("local-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")))?;
+        Ok(())
+    })())
 }
 
 pub async fn reencrypt() -> ExitCode {

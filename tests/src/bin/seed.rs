@@ -1,5 +1,6 @@
 //! Seeds the demo tenant through the public API (idempotent): the demo admin and two
-//! brands. Prints `tenant_id=<uuid>` for the scripts that add demo orders.
+//! brands, each connected to a generated demo store (Shopify, Meta, TikTok, Google
+//! Ads) whose first sync it waits for. Prints `tenant_id=<uuid>`.
 
 use clap::Parser;
 use pp_proto::auth::auth_service_client::AuthServiceClient;
@@ -59,7 +60,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Err(status) => anyhow::bail!("login failed: {status}"),
     };
-    let mut brands = BrandServiceClient::new(channel);
+    let mut brands = BrandServiceClient::new(channel.clone());
+    let mut integrations =
+        pp_proto::integrations::integration_service_client::IntegrationServiceClient::new(channel);
+    let mut runs = Vec::new();
     for (request_id, name, domain, currency, zone) in [
         (
             "seed-brand-1",
@@ -83,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
             time_zone: zone.into(),
             ..Default::default()
         };
-        brands
+        let created = brands
             .create_brand(authed(
                 &token,
                 CreateBrandRequest {
@@ -91,7 +95,52 @@ async fn main() -> anyhow::Result<()> {
                     request_id: request_id.into(),
                 },
             ))
-            .await?;
+            .await?
+            .into_inner()
+            .brand
+            .unwrap_or_default();
+        let connected = integrations
+            .connect_demo_store(authed(
+                &token,
+                pp_proto::integrations::ConnectDemoStoreRequest {
+                    brand_id: created.brand_id,
+                    platforms: Vec::new(),
+                    history_days: 90,
+                    seed: if request_id.ends_with('1') { 11 } else { 22 },
+                    request_id: format!("{request_id}-demo-store"),
+                },
+            ))
+            .await?
+            .into_inner();
+        runs.extend(connected.sync_runs.into_iter().map(|r| r.sync_run_id));
+    }
+    // The demo data is there when the first syncs are done.
+    for run_id in runs {
+        for attempt in 0.. {
+            let run = integrations
+                .get_sync_run(authed(
+                    &token,
+                    pp_proto::integrations::GetSyncRunRequest {
+                        sync_run_id: run_id.clone(),
+                    },
+                ))
+                .await?
+                .into_inner()
+                .sync_run
+                .unwrap_or_default();
+            use pp_proto::integrations::SyncRunState;
+            match SyncRunState::try_from(run.state) {
+                Ok(SyncRunState::Queued | SyncRunState::Running) if attempt < 1200 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Ok(SyncRunState::Succeeded) => break,
+                _ => anyhow::bail!(
+                    "demo sync {run_id} ended {:?}: {}",
+                    run.state,
+                    run.error_message
+                ),
+            }
+        }
     }
     println!("tenant_id={tenant_id}");
     Ok(())
