@@ -140,6 +140,7 @@ pub async fn portfolio(
                 on o.tenant_id = b.tenant_id
                and o.brand_id = b.brand_id
                and o.cancelled_at is null
+               and not o.test
                and (o.processed_at at time zone b.time_zone)::date between $1 and $2
          group by b.brand_id, b.name, b.currency_code, b.created_at
          order by b.created_at, b.brand_id",

@@ -15,5 +15,6 @@ mod rbac;
 mod redis_down;
 mod rls;
 mod server;
+mod shopify;
 mod sync_engine;
 mod trace_propagation;
