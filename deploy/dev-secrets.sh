@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Writes development secrets for deploy/docker-compose.yml into deploy/.secrets/ (gitignored).
-# Random passwords and a fresh Ed25519 signing key. Idempotent: existing files are kept (delete
-# deploy/.secrets/ and the postgres-data volume to start over).
-# One <svc>.env per service in the compose file (auth, brands, observability, gateway).
-# postgres.env also holds passwords for pp_integrations and pp_insights: those roles must exist
-# because the migrations grant to them (libs/db/sql/bootstrap.sql creates all five).
-# Re-running it after a service was added writes only the missing <svc>.env.
+# Random passwords, a fresh Ed25519 signing key, the webhook credential and the provider-token
+# key file. Idempotent: existing files are kept (delete deploy/.secrets/ and the postgres-data
+# volume to start over).
+# One <svc>.env per service in the compose file (auth, brands, integrations, observability,
+# gateway), plus:
+#   webhook.env   PULSEPOINT_WEBHOOK_CREDENTIAL, read by both gateway and integrations (the
+#                 gateway presents it when it forwards POST /webhooks/shopify)
+#   token-keys    the local key file integrations seals provider tokens with (dev only; Cloud
+#                 KMS in production), mounted as a compose secret
+# postgres.env also holds the password for pp_insights: that role must exist because the
+# migrations grant to it (libs/db/sql/bootstrap.sql creates all five pp_<svc> roles).
+# Re-running it after a service was added writes only the missing files.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,8 +73,28 @@ write observability.env <<ENV
 PULSEPOINT_DATABASE_URL=$(db pp_observability "${PULSEPOINT_OBSERVABILITY_DB_PASSWORD}")
 PULSEPOINT_REDIS_URL=${redis_url}
 ENV
+# The platforms' apps are optional: a platform without its app cannot be connected (the demo
+# store needs none). Uncomment and fill in the ones you have.
+write integrations.env <<ENV
+PULSEPOINT_DATABASE_URL=$(db pp_integrations "${PULSEPOINT_INTEGRATIONS_DB_PASSWORD}")
+PULSEPOINT_REDIS_URL=${redis_url}
+# PULSEPOINT_SHOPIFY_API_KEY=
+# PULSEPOINT_SHOPIFY_API_SECRET=
+# PULSEPOINT_META_APP_ID=
+# PULSEPOINT_META_APP_SECRET=
+# PULSEPOINT_TIKTOK_APP_ID=
+# PULSEPOINT_TIKTOK_SECRET=
+# PULSEPOINT_GOOGLE_ADS_CLIENT_ID=
+# PULSEPOINT_GOOGLE_ADS_CLIENT_SECRET=
+# PULSEPOINT_GOOGLE_ADS_DEVELOPER_TOKEN=
+# PULSEPOINT_GOOGLE_ADS_LOGIN_CUSTOMER_ID=
+ENV
 write gateway.env <<ENV
 PULSEPOINT_REDIS_URL=${redis_url}
+ENV
+# Shared by gateway and integrations (both list webhook.env under env_file).
+write webhook.env <<ENV
+PULSEPOINT_WEBHOOK_CREDENTIAL=$(openssl rand -hex 32)
 ENV
 
 if [[ ! -e "${dir}/signing-key.pem" ]]; then
@@ -79,4 +105,23 @@ if [[ ! -e "${dir}/signing-key.pem" ]]; then
   echo "created ${dir}/signing-key.pem"
 else
   echo "kept    ${dir}/signing-key.pem"
+fi
+
+# The key file format of `pulsepoint-integrations keygen PATH`: comment lines, then
+# `<key id> <standard base64 of 32 random bytes>`; the first key seals, every key opens.
+# Written here with openssl so no image has to be built first.
+if [[ ! -e "${dir}/token-keys" ]]; then
+  (
+    umask 077
+    {
+      echo "# Pulsepoint key-encryption keys: \`<key id> <base64 of 32 random bytes>\`, one per line."
+      echo "# The first key encrypts new records; every key listed can decrypt. Never commit this file."
+      echo "local-$(date -u +%Y%m%d%H%M%S) $(openssl rand -base64 32)"
+    } >"${dir}/token-keys"
+  )
+  # Mounted as-is by compose for uid 65532, like the signing key. Development only.
+  chmod 0644 "${dir}/token-keys"
+  echo "created ${dir}/token-keys"
+else
+  echo "kept    ${dir}/token-keys"
 fi

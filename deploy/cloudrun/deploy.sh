@@ -9,14 +9,22 @@
 #   IMAGE_TAG           tag of the images built from deploy/Dockerfile (never "latest")
 # Optional env:
 #   REGISTRY            default ${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint
-#   SERVICES            default "auth brands observability gateway" (every service the
-#                       workspace builds)
+#   SERVICES            default "auth brands integrations observability gateway" (every
+#                       service the workspace builds)
 #   NETWORK, SUBNET     VPC for Direct VPC egress (Memorystore, private Cloud SQL, and the
 #                       gateway's calls to internal-only services); default "pulsepoint"
 #   CLOUDSQL_INSTANCE   PROJECT:REGION:INSTANCE to attach (Cloud SQL connector socket)
 #   PUBLIC_URL          public origin of the gateway, for JWT issuer and CORS
 #                       (default https://app.pulsepoint.example.com)
 #   OTEL_ENDPOINT       OTLP/gRPC collector URL (optional)
+#   TOKEN_KMS_KEY       Cloud KMS crypto key integrations seals provider tokens with (default
+#                       projects/PROJECT_ID/locations/REGION/keyRings/pulsepoint/cryptoKeys/integrations-tokens)
+#   OAUTH_REDIRECT_URIS comma list of the OAuth redirect URIs integrations accepts
+#                       (default PUBLIC_URL/oauth/callback)
+#   PLATFORMS           platforms whose app secrets integrations gets, any of
+#                       "shopify meta tiktok google-ads" (default none: only the demo store works;
+#                       every secret of a listed platform must exist in Secret Manager)
+#   GOOGLE_ADS_LOGIN_CUSTOMER_ID  Google Ads manager account id (optional, not secret)
 #   SKIP_MIGRATIONS=1   deploy services only
 #   DRY_RUN=1           print the gcloud commands instead of running them
 #
@@ -25,12 +33,21 @@
 #   pulsepoint-<svc>-db-url              each backend's own login role
 #   pulsepoint-redis-url
 #   pulsepoint-auth-signing-key          Ed25519 PKCS#8 PEM, mounted as a file
+#   pulsepoint-webhook-credential        shared by gateway and integrations (Shopify webhooks)
+#   pulsepoint-shopify-api-key, pulsepoint-shopify-api-secret           PLATFORMS=shopify
+#   pulsepoint-meta-app-id, pulsepoint-meta-app-secret                  PLATFORMS=meta
+#   pulsepoint-tiktok-app-id, pulsepoint-tiktok-secret                  PLATFORMS=tiktok
+#   pulsepoint-google-ads-client-id, pulsepoint-google-ads-client-secret,
+#   pulsepoint-google-ads-developer-token                               PLATFORMS=google-ads
 # Each service runs as its own service account pulsepoint-<svc>@PROJECT.iam.gserviceaccount.com
 # with secretAccessor on its secrets and Cloud SQL client. Pub/Sub (PULSEPOINT_PUBSUB_PROJECT is
-# set on every backend, which turns on its outbox relay): auth, brands and observability need
-# roles/pubsub.publisher on topic pulsepoint-events; observability also needs
+# set on every backend, which turns on its outbox relay): auth, brands, integrations and
+# observability need roles/pubsub.publisher on topic pulsepoint-events; observability also needs
 # roles/pubsub.subscriber on subscription pulsepoint-events-observability (streaming pull).
 # deploy/pubsub/setup.sh creates the topic and subscription and grants these roles.
+# integrations also needs roles/cloudkms.cryptoKeyEncrypterDecrypter on TOKEN_KMS_KEY (access
+# tokens from the metadata server) and reaches the platform APIs over the internet (its VPC
+# egress is private-ranges-only, so public traffic leaves Cloud Run directly).
 #
 # When a service crate is added, add it to PORT, GRPC_SERVICE, MIGRATION_ORDER, DEPLOY_ORDER and
 # the gateway's PULSEPOINT_BACKEND_<SVC> following the auth/brands pattern.
@@ -51,25 +68,38 @@ if [[ "${IMAGE_TAG}" == "latest" ]]; then
 fi
 
 REGISTRY="${REGISTRY:-${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint}"
-SERVICES="${SERVICES:-auth brands observability gateway}"
+SERVICES="${SERVICES:-auth brands integrations observability gateway}"
 NETWORK="${NETWORK:-pulsepoint}"
 SUBNET="${SUBNET:-pulsepoint-${REGION}}"
 CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
 PUBLIC_URL="${PUBLIC_URL:-https://app.pulsepoint.example.com}"
 OTEL_ENDPOINT="${OTEL_ENDPOINT:-}"
+TOKEN_KMS_KEY="${TOKEN_KMS_KEY:-projects/${PROJECT_ID}/locations/${REGION}/keyRings/pulsepoint/cryptoKeys/integrations-tokens}"
+OAUTH_REDIRECT_URIS="${OAUTH_REDIRECT_URIS:-${PUBLIC_URL}/oauth/callback}"
+PLATFORMS="${PLATFORMS:-}"
+GOOGLE_ADS_LOGIN_CUSTOMER_ID="${GOOGLE_ADS_LOGIN_CUSTOMER_ID:-}"
 SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
 DRY_RUN="${DRY_RUN:-0}"
 
-declare -A PORT=([auth]=50051 [brands]=50052 [observability]=50055 [gateway]=8080)
+declare -A PORT=([auth]=50051 [brands]=50052 [integrations]=50053 [observability]=50055 [gateway]=8080)
 declare -A GRPC_SERVICE=(
   [auth]=pulsepoint.auth.v1.AuthService
   [brands]=pulsepoint.brands.v1.BrandService
+  [integrations]=pulsepoint.integrations.v1.IntegrationService
   [observability]=pulsepoint.observability.v1.ObservabilityService
   [gateway]=""
 )
-MIGRATION_ORDER=(auth brands observability)
+# integrations migrates schemas commerce (read by brands) then integrations.
+MIGRATION_ORDER=(auth brands integrations observability)
 # auth first (everyone needs its URL), gateway last (it needs every backend's URL).
-DEPLOY_ORDER=(auth brands observability gateway)
+DEPLOY_ORDER=(auth brands integrations observability gateway)
+# Secret Manager secrets of each platform's app: ENV_VAR=secret-name.
+declare -A PLATFORM_SECRETS=(
+  [shopify]="PULSEPOINT_SHOPIFY_API_KEY=pulsepoint-shopify-api-key PULSEPOINT_SHOPIFY_API_SECRET=pulsepoint-shopify-api-secret"
+  [meta]="PULSEPOINT_META_APP_ID=pulsepoint-meta-app-id PULSEPOINT_META_APP_SECRET=pulsepoint-meta-app-secret"
+  [tiktok]="PULSEPOINT_TIKTOK_APP_ID=pulsepoint-tiktok-app-id PULSEPOINT_TIKTOK_SECRET=pulsepoint-tiktok-secret"
+  [google-ads]="PULSEPOINT_GOOGLE_ADS_CLIENT_ID=pulsepoint-google-ads-client-id PULSEPOINT_GOOGLE_ADS_CLIENT_SECRET=pulsepoint-google-ads-client-secret PULSEPOINT_GOOGLE_ADS_DEVELOPER_TOKEN=pulsepoint-google-ads-developer-token"
+)
 
 gc=(gcloud --project "${PROJECT_ID}" --quiet)
 declare -A URL=()
@@ -172,11 +202,14 @@ deploy_service() {
       "PULSEPOINT_AUTH_URL=$(service_url auth)"
       "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
       "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
+      "PULSEPOINT_BACKEND_INTEGRATIONS=$(service_url integrations)"
       "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
       # Cloud Run's front end connects from a link-local address and appends the client
       # to x-forwarded-for (docs/operations.md, "Client addresses behind proxies").
       "PULSEPOINT_TRUSTED_PROXIES=${GATEWAY_TRUSTED_PROXIES:-169.254.0.0/16}"
     )
+    # Presented to integrations when forwarding POST /webhooks/shopify.
+    secrets+=("PULSEPOINT_WEBHOOK_CREDENTIAL=pulsepoint-webhook-credential:latest")
     flags+=(--ingress all --cpu 1 --memory 512Mi --min-instances 1 --max-instances 20)
     mapfile -t -O "${#flags[@]}" flags < <(vpc_flags all-traffic)
   else
@@ -195,6 +228,23 @@ deploy_service() {
         secrets+=("/var/secrets/pulsepoint/signing/signing-key.pem=pulsepoint-auth-signing-key:latest")
         env+=("PULSEPOINT_SIGNING_KEY_FILE=/var/secrets/pulsepoint/signing/signing-key.pem")
         flags+=(--cpu 2 --memory 1Gi)  # argon2id is CPU and memory bound
+        ;;
+      integrations)
+        # Provider tokens sealed with Cloud KMS; the platforms' apps only for PLATFORMS.
+        env+=(
+          "PULSEPOINT_TOKEN_KMS_KEY=${TOKEN_KMS_KEY}"
+          "PULSEPOINT_OAUTH_REDIRECT_URIS=${OAUTH_REDIRECT_URIS}"
+        )
+        [[ -n "${GOOGLE_ADS_LOGIN_CUSTOMER_ID}" ]] \
+          && env+=("PULSEPOINT_GOOGLE_ADS_LOGIN_CUSTOMER_ID=${GOOGLE_ADS_LOGIN_CUSTOMER_ID}")
+        secrets+=("PULSEPOINT_WEBHOOK_CREDENTIAL=pulsepoint-webhook-credential:latest")
+        local platform pair
+        for platform in ${PLATFORMS}; do
+          for pair in ${PLATFORM_SECRETS[${platform}]}; do
+            secrets+=("${pair}:latest")
+          done
+        done
+        flags+=(--cpu 1 --memory 512Mi)
         ;;
       observability)
         env+=("PULSEPOINT_PUBSUB_SUBSCRIPTION=pulsepoint-events-observability")
@@ -219,6 +269,12 @@ deploy_service() {
 for svc in ${SERVICES}; do
   if [[ -z "${PORT[${svc}]:-}" ]]; then
     echo "deploy.sh: unknown service '${svc}' in SERVICES" >&2
+    exit 2
+  fi
+done
+for platform in ${PLATFORMS}; do
+  if [[ -z "${PLATFORM_SECRETS[${platform}]:-}" ]]; then
+    echo "deploy.sh: unknown platform '${platform}' in PLATFORMS (shopify meta tiktok google-ads)" >&2
     exit 2
   fi
 done

@@ -18,17 +18,18 @@
 #                                              use_table_schema=true: envelope fields -> columns)
 #   IAM           pulsepoint-<svc>@PROJECT service accounts (Workload Identity on GKE, the
 #                 Cloud Run service identity): roles/pubsub.publisher on pulsepoint-events for
-#                 every outbox relay (auth, brands, observability); roles/pubsub.subscriber on
-#                 pulsepoint-events-observability for observability. Accounts that do not exist
+#                 every outbox relay (auth, brands, integrations, observability);
+#                 roles/pubsub.subscriber on pulsepoint-events-observability for observability. Accounts that do not exist
 #                 yet are reported and skipped; run the script again once they do.
 #
 # Env: PROJECT_ID (required), BQ_LOCATION (default EU), DRY_RUN=1 prints the commands only,
-#      PUBLISHERS (default "auth brands observability"), SUBSCRIBERS (default "observability").
+#      PUBLISHERS (default "auth brands integrations observability"), SUBSCRIBERS (default
+#      "observability").
 set -euo pipefail
 
 : "${PROJECT_ID:?set PROJECT_ID}"
 BQ_LOCATION="${BQ_LOCATION:-EU}"
-PUBLISHERS="${PUBLISHERS:-auth brands observability}"
+PUBLISHERS="${PUBLISHERS:-auth brands integrations observability}"
 SUBSCRIBERS="${SUBSCRIBERS:-observability}"
 DRY_RUN="${DRY_RUN:-0}"
 
