@@ -29,8 +29,8 @@ enum Command {
         /// Where to write it (created with mode 0600; refused if it exists).
         path: std::path::PathBuf,
     },
-    /// Re-seal every stored provider token under the active key (after adding a key
-    /// to PULSEPOINT_TOKEN_KEY_FILE or pointing PULSEPOINT_TOKEN_KMS_KEY at a new key).
+    /// Re-seal every stored provider token under the active key: after adding a key to
+    /// PULSEPOINT_TOKEN_KEY_FILE, or a new primary version of the Cloud KMS key.
     Reencrypt {
         /// First add a new key with this id to the local key file and make it active.
         #[arg(long)]
@@ -107,16 +107,18 @@ async fn reencrypt_inner(cli: Cli) -> Result<(), CliError> {
     }
     let vault = crate::config::vault_from_source(&source)?;
     let pool = pool(&source).await?;
-    let (rewrapped, current) = reencrypt_all(&pool, &vault).await?;
+    let (resealed, moved) = reencrypt_all(&pool, &vault).await?;
     println!(
-        "re-sealed {rewrapped} integration credential(s) under key {}; {current} already were",
+        "re-sealed {resealed} integration credential(s) under key {} ({moved} moved from another key id)",
         vault.active_key_id()
     );
     Ok(())
 }
 
 /// Re-seals every integration's credentials under the vault's active key, in one
-/// transaction. Returns (re-sealed, already current).
+/// transaction: each is opened and sealed again with a fresh data key, so a new Cloud
+/// KMS primary version (same key name) is picked up too. Returns (re-sealed, moved
+/// off another key id).
 pub async fn reencrypt_all(pool: &PgPool, vault: &pp_vault::Vault) -> Result<(u64, u64), CliError> {
     let mut tx = TenantTx::begin_lookup(pool, Lookup::KeyRotation, "on").await?;
     let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
@@ -125,28 +127,29 @@ pub async fn reencrypt_all(pool: &PgPool, vault: &pp_vault::Vault) -> Result<(u6
     )
     .fetch_all(tx.conn())
     .await?;
-    let (mut rewrapped, mut current) = (0, 0);
+    let (mut resealed, mut moved) = (0, 0);
     for (tenant, integration, blob) in rows {
         let aad = crate::credentials::aad(TenantId(tenant), integration);
-        match vault.rewrap(&blob, &aad).await? {
-            Some(sealed) => {
-                sqlx::query(
-                    "update integrations.integrations set credentials = $3, credentials_key_id = $4
-                     where tenant_id = $1 and integration_id = $2",
-                )
-                .bind(tenant)
-                .bind(integration)
-                .bind(&sealed)
-                .bind(vault.active_key_id())
-                .execute(tx.conn())
-                .await?;
-                rewrapped += 1;
-            }
-            None => current += 1,
+        let previous_key = pp_vault::Vault::key_id_of(&blob)?.to_owned();
+        let plaintext = vault.open(&blob, &aad).await?;
+        let sealed = vault.seal(&plaintext, &aad).await?;
+        sqlx::query(
+            "update integrations.integrations set credentials = $3, credentials_key_id = $4
+             where tenant_id = $1 and integration_id = $2",
+        )
+        .bind(tenant)
+        .bind(integration)
+        .bind(&sealed)
+        .bind(vault.active_key_id())
+        .execute(tx.conn())
+        .await?;
+        resealed += 1;
+        if previous_key != vault.active_key_id() {
+            moved += 1;
         }
     }
     tx.commit().await?;
-    Ok((rewrapped, current))
+    Ok((resealed, moved))
 }
 
 async fn demo_inner(cli: Cli) -> Result<(), CliError> {

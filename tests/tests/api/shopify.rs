@@ -280,11 +280,11 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
     let rotated = pp_vault::LocalKeyring::rotate_file(&stack.token_key_file, "test-key-2")
         .expect("rotate");
     let vault = pp_vault::Vault::local(rotated);
-    let (rewrapped, current) =
+    let (resealed, moved) =
         pulsepoint_integrations::cli::reencrypt_all(&stack.integrations.pool, &vault)
             .await
             .expect("reencrypt");
-    assert_eq!((rewrapped, current), (1, 0));
+    assert_eq!((resealed, moved), (1, 1));
     let blobs: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
         "select tenant_id, integration_id, credentials from integrations.integrations
          where credentials is not null",
