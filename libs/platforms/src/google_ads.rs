@@ -130,7 +130,7 @@ pub async fn exchange_code(
     let answer = match token_request(http, cfg, &form).await? {
         Ok(answer) => answer,
         Err(error) => {
-            tracing::warn!(error, "google refused the authorization code");
+            tracing::warn!(error = %error, "google refused the authorization code");
             return Err(PlatformError::Invalid {
                 message: "google did not accept the authorization code; start the connection again".into(),
             });
@@ -183,7 +183,7 @@ pub async fn refresh(http: &Http, cfg: &GoogleAdsConfig, creds: &mut Credentials
             });
         }
         Err(error) => {
-            tracing::warn!(error, "google refused the token refresh");
+            tracing::warn!(error = %error, "google refused the token refresh");
             return Err(PlatformError::Invalid { message: "google refused to refresh the access token".into() });
         }
     };

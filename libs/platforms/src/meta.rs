@@ -116,7 +116,12 @@ pub async fn exchange_code(
     let short: TokenAnswer = token_request(
         http,
         &url,
-        &[("client_id", &cfg.app_id), ("client_secret", secret), ("redirect_uri", redirect_uri), ("code", code)],
+        &[
+            ("client_id", cfg.app_id.as_str()),
+            ("client_secret", secret),
+            ("redirect_uri", redirect_uri),
+            ("code", code),
+        ],
         "meta did not accept the authorization code; start the connection again",
     )
     .await?;
@@ -125,9 +130,9 @@ pub async fn exchange_code(
         &url,
         &[
             ("grant_type", "fb_exchange_token"),
-            ("client_id", &cfg.app_id),
+            ("client_id", cfg.app_id.as_str()),
             ("client_secret", secret),
-            ("fb_exchange_token", &short.access_token),
+            ("fb_exchange_token", short.access_token.as_str()),
         ],
         "meta did not extend the access token; start the connection again",
     )
@@ -599,8 +604,7 @@ mod tests {
         let usage = Usage::from_headers(&headers(&[
             (
                 "x-business-use-case-usage",
-                r#"{"123":[{"type":"ads_insights","call_count":12,"total_cputime":81,"total_time":40,"estimated_time_to_regain_access":0}],
-                   "456":[{"type":"ads_management","call_count":3,"total_cputime":2,"total_time":2,"estimated_time_to_regain_access":2}]}"#,
+                r#"{"123":[{"type":"ads_insights","call_count":12,"total_cputime":81,"total_time":40,"estimated_time_to_regain_access":0}], "456":[{"type":"ads_management","call_count":3,"total_cputime":2,"total_time":2,"estimated_time_to_regain_access":2}]}"#,
             ),
             ("x-fb-ads-insights-throttle", r#"{"app_id_util_pct":5.5,"acc_id_util_pct":30}"#),
         ]));
