@@ -18,7 +18,9 @@ use crate::{PlatformError, RetryPolicy};
 pub fn micros(value: &Value) -> Option<i64> {
     match value {
         Value::String(text) => pp_commerce::decimal_to_micros(text),
-        Value::Number(number) => pp_commerce::decimal_to_micros(&plain_decimal(&number.to_string())?),
+        Value::Number(number) => {
+            pp_commerce::decimal_to_micros(&plain_decimal(&number.to_string())?)
+        }
         _ => None,
     }
 }
@@ -44,15 +46,21 @@ pub fn fractional(value: &Value) -> Option<f64> {
 /// A field that may be absent or null: zero. Present but unreadable: an error naming
 /// the field (not its value).
 pub fn micros_field(row: &Value, field: &str, platform: &str) -> Result<i64, PlatformError> {
-    optional(row, field).map_or(Ok(0), |v| micros(v).ok_or_else(|| unreadable(platform, field)))
+    optional(row, field).map_or(Ok(0), |v| {
+        micros(v).ok_or_else(|| unreadable(platform, field))
+    })
 }
 
 pub fn count_field(row: &Value, field: &str, platform: &str) -> Result<i64, PlatformError> {
-    optional(row, field).map_or(Ok(0), |v| count(v).ok_or_else(|| unreadable(platform, field)))
+    optional(row, field).map_or(Ok(0), |v| {
+        count(v).ok_or_else(|| unreadable(platform, field))
+    })
 }
 
 pub fn fractional_field(row: &Value, field: &str, platform: &str) -> Result<f64, PlatformError> {
-    optional(row, field).map_or(Ok(0.0), |v| fractional(v).ok_or_else(|| unreadable(platform, field)))
+    optional(row, field).map_or(Ok(0.0), |v| {
+        fractional(v).ok_or_else(|| unreadable(platform, field))
+    })
 }
 
 fn optional<'a>(row: &'a Value, field: &str) -> Option<&'a Value> {
@@ -60,7 +68,9 @@ fn optional<'a>(row: &'a Value, field: &str) -> Option<&'a Value> {
 }
 
 pub fn unreadable(platform: &str, field: &str) -> PlatformError {
-    PlatformError::Invalid { message: format!("{platform} sent an unreadable {field}") }
+    PlatformError::Invalid {
+        message: format!("{platform} sent an unreadable {field}"),
+    }
 }
 
 /// `serde_json` prints very large or small floats in exponent form (`1e-7`,
@@ -91,7 +101,11 @@ fn plain_decimal(text: &str) -> Option<String> {
 
 /// Splits `start..=end` into consecutive inclusive windows of at most `max_days` days
 /// (TikTok allows 30 days per daily report request). Empty when `end < start`.
-pub fn date_windows(start: NaiveDate, end: NaiveDate, max_days: u32) -> Vec<(NaiveDate, NaiveDate)> {
+pub fn date_windows(
+    start: NaiveDate,
+    end: NaiveDate,
+    max_days: u32,
+) -> Vec<(NaiveDate, NaiveDate)> {
     let span = chrono::Days::new(u64::from(max_days.max(1)) - 1);
     let mut windows = Vec::new();
     let mut from = start;
@@ -122,7 +136,9 @@ pub fn throttle_wait(
     if attempt + 1 >= retry.max_attempts || hint.is_some_and(|d| d > retry.max_retry_after) {
         return Err(PlatformError::RateLimited { retry_after: hint });
     }
-    Ok(hint.filter(|d| !d.is_zero()).unwrap_or_else(|| retry.backoff(attempt)))
+    Ok(hint
+        .filter(|d| !d.is_zero())
+        .unwrap_or_else(|| retry.backoff(attempt)))
 }
 
 /// Reads a response body as JSON without ever putting the body or the URL (which
@@ -133,11 +149,15 @@ pub async fn read_json<T: DeserializeOwned>(
 ) -> Result<T, PlatformError> {
     let bytes = response.bytes().await.map_err(|error| {
         tracing::warn!(error = %error.without_url(), platform, "reading platform response failed");
-        PlatformError::Unavailable { message: format!("{platform} closed the connection mid-answer") }
+        PlatformError::Unavailable {
+            message: format!("{platform} closed the connection mid-answer"),
+        }
     })?;
     serde_json::from_slice(&bytes).map_err(|error| {
         tracing::warn!(%error, platform, "platform response did not parse");
-        PlatformError::Invalid { message: format!("{platform} sent a response that does not parse") }
+        PlatformError::Invalid {
+            message: format!("{platform} sent a response that does not parse"),
+        }
     })
 }
 
@@ -193,7 +213,10 @@ mod tests {
             ]
         );
         assert!(windows.iter().all(|(a, b)| days_in(*a, *b) <= 30));
-        assert_eq!(date_windows(d("2026-01-01"), d("2026-01-01"), 30), vec![(d("2026-01-01"), d("2026-01-01"))]);
+        assert_eq!(
+            date_windows(d("2026-01-01"), d("2026-01-01"), 30),
+            vec![(d("2026-01-01"), d("2026-01-01"))]
+        );
         assert_eq!(date_windows(d("2026-01-01"), d("2026-01-30"), 30).len(), 1);
         assert_eq!(date_windows(d("2026-01-01"), d("2026-01-31"), 30).len(), 2);
         assert!(date_windows(d("2026-01-02"), d("2026-01-01"), 30).is_empty());
@@ -203,7 +226,10 @@ mod tests {
     fn throttle_wait_gives_up_on_long_hints_and_spent_budgets() {
         let retry = RetryPolicy::fast();
         assert!(throttle_wait(&retry, 0, None).is_ok());
-        assert_eq!(throttle_wait(&retry, 0, Some(Duration::from_secs(1))).ok(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            throttle_wait(&retry, 0, Some(Duration::from_secs(1))).ok(),
+            Some(Duration::from_secs(1))
+        );
         assert!(matches!(
             throttle_wait(&retry, 0, Some(Duration::from_secs(600))),
             Err(PlatformError::RateLimited { retry_after: Some(d) }) if d == Duration::from_secs(600)

@@ -47,7 +47,11 @@ pub struct GoogleAdsConfig {
 }
 
 impl GoogleAdsConfig {
-    pub fn new(client_id: impl Into<String>, client_secret: SecretString, developer_token: SecretString) -> Self {
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: SecretString,
+        developer_token: SecretString,
+    ) -> Self {
         Self {
             client_id: client_id.into(),
             client_secret,
@@ -60,7 +64,12 @@ impl GoogleAdsConfig {
     }
 
     fn api_url(&self, path: &str) -> String {
-        format!("{}/{}/{}", self.api_base.trim_end_matches('/'), self.api_version, path)
+        format!(
+            "{}/{}/{}",
+            self.api_base.trim_end_matches('/'),
+            self.api_version,
+            path
+        )
     }
 }
 
@@ -81,8 +90,9 @@ const UNRESERVED: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 /// unreserved set, and base64url(SHA-256(verifier)) without padding (S256).
 pub fn pkce_pair() -> (String, String) {
     let mut rng = rand::rng();
-    let verifier: String =
-        (0..64).map(|_| char::from(UNRESERVED[rng.random_range(0..UNRESERVED.len())])).collect();
+    let verifier: String = (0..64)
+        .map(|_| char::from(UNRESERVED[rng.random_range(0..UNRESERVED.len())]))
+        .collect();
     let challenge = pkce_challenge(&verifier);
     (verifier, challenge)
 }
@@ -94,7 +104,12 @@ pub fn pkce_challenge(verifier: &str) -> String {
 
 /// The consent screen URL: offline access (a refresh token), a fresh consent so
 /// Google issues a new refresh token, PKCE S256.
-pub fn authorize_url(cfg: &GoogleAdsConfig, state: &str, redirect_uri: &str, code_challenge: &str) -> String {
+pub fn authorize_url(
+    cfg: &GoogleAdsConfig,
+    state: &str,
+    redirect_uri: &str,
+    code_challenge: &str,
+) -> String {
     let params = [
         ("response_type", "code"),
         ("client_id", cfg.client_id.as_str()),
@@ -107,7 +122,8 @@ pub fn authorize_url(cfg: &GoogleAdsConfig, state: &str, redirect_uri: &str, cod
         ("code_challenge", code_challenge),
         ("code_challenge_method", "S256"),
     ];
-    reqwest::Url::parse_with_params(&cfg.auth_url, params).map_or_else(|_| cfg.auth_url.clone(), String::from)
+    reqwest::Url::parse_with_params(&cfg.auth_url, params)
+        .map_or_else(|_| cfg.auth_url.clone(), String::from)
 }
 
 /// Code (+ the PKCE verifier) → tokens. A grant without a refresh token is refused:
@@ -132,7 +148,8 @@ pub async fn exchange_code(
         Err(error) => {
             tracing::warn!(error = %error, "google refused the authorization code");
             return Err(PlatformError::Invalid {
-                message: "google did not accept the authorization code; start the connection again".into(),
+                message: "google did not accept the authorization code; start the connection again"
+                    .into(),
             });
         }
     };
@@ -153,14 +170,20 @@ pub async fn exchange_code(
     Ok(Credentials {
         access_token: answer.access_token,
         refresh_token: Some(refresh_token),
-        expires_at: answer.expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+        expires_at: answer
+            .expires_in
+            .map(|s| Utc::now() + chrono::Duration::seconds(s)),
         scopes,
     })
 }
 
 /// Replaces the access token (and expiry, and the refresh token if Google rotated
 /// it) in place; the caller persists `creds`.
-pub async fn refresh(http: &Http, cfg: &GoogleAdsConfig, creds: &mut Credentials) -> Result<(), PlatformError> {
+pub async fn refresh(
+    http: &Http,
+    cfg: &GoogleAdsConfig,
+    creds: &mut Credentials,
+) -> Result<(), PlatformError> {
     let Some(refresh_token) = creds.refresh_token.clone() else {
         return Err(PlatformError::Reauth {
             reason: ReauthReason::TokenExpired,
@@ -184,11 +207,15 @@ pub async fn refresh(http: &Http, cfg: &GoogleAdsConfig, creds: &mut Credentials
         }
         Err(error) => {
             tracing::warn!(error = %error, "google refused the token refresh");
-            return Err(PlatformError::Invalid { message: "google refused to refresh the access token".into() });
+            return Err(PlatformError::Invalid {
+                message: "google refused to refresh the access token".into(),
+            });
         }
     };
     creds.access_token = answer.access_token;
-    creds.expires_at = answer.expires_in.map(|s| Utc::now() + chrono::Duration::seconds(s));
+    creds.expires_at = answer
+        .expires_in
+        .map(|s| Utc::now() + chrono::Duration::seconds(s));
     if let Some(rotated) = answer.refresh_token {
         creds.refresh_token = Some(rotated);
     }
@@ -216,12 +243,17 @@ async fn token_request(
     let status = response.status();
     let body: Value = read_json(response, PLATFORM).await?;
     if !status.is_success() {
-        let error = body.get("error").and_then(Value::as_str).unwrap_or("unknown_error");
+        let error = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error");
         return Ok(Err(error.to_owned()));
     }
     serde_json::from_value(body)
         .map(Ok)
-        .map_err(|_| PlatformError::Invalid { message: "google sent a token answer without a token".into() })
+        .map_err(|_| PlatformError::Invalid {
+            message: "google sent a token answer without a token".into(),
+        })
 }
 
 fn split_scopes(scope: &str) -> Vec<String> {
@@ -230,7 +262,11 @@ fn split_scopes(scope: &str) -> Vec<String> {
 
 /// Customer ids as the API wants them: 10 digits, no hyphens.
 pub fn normalize_customer_id(id: &str) -> String {
-    id.trim().trim_start_matches("customers/").chars().filter(char::is_ascii_digit).collect()
+    id.trim()
+        .trim_start_matches("customers/")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
 }
 
 // === GoogleAdsClient ===
@@ -247,9 +283,14 @@ impl GoogleAdsClient {
     }
 
     /// Customers the user can reach directly (`customers:listAccessibleCustomers`).
-    pub async fn accessible_customers(&self, creds: &mut Credentials) -> Result<Vec<String>, PlatformError> {
+    pub async fn accessible_customers(
+        &self,
+        creds: &mut Credentials,
+    ) -> Result<Vec<String>, PlatformError> {
         let url = self.cfg.api_url("customers:listAccessibleCustomers");
-        let body = self.call(creds, None, |c, token| c.get(&url).bearer_auth(token)).await?;
+        let body = self
+            .call(creds, None, |c, token| c.get(&url).bearer_auth(token))
+            .await?;
         Ok(body
             .get("resourceNames")
             .and_then(Value::as_array)
@@ -268,16 +309,26 @@ impl GoogleAdsClient {
         login_customer_id: Option<&str>,
     ) -> Result<CustomerInfo, PlatformError> {
         let query = "SELECT customer.id, customer.descriptive_name, customer.currency_code, customer.time_zone FROM customer";
-        let rows = self.stream(creds, customer_id, login_customer_id, query).await?;
+        let rows = self
+            .stream(creds, customer_id, login_customer_id, query)
+            .await?;
         let customer = rows
             .first()
             .and_then(|row| row.get("customer"))
-            .ok_or_else(|| PlatformError::Invalid { message: "google ads returned no customer".into() })?;
-        let field = |name: &str| customer.get(name).and_then(Value::as_str).map(str::to_owned);
+            .ok_or_else(|| PlatformError::Invalid {
+                message: "google ads returned no customer".into(),
+            })?;
+        let field = |name: &str| {
+            customer
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         Ok(CustomerInfo {
             id: normalize_customer_id(customer_id),
             name: field("descriptiveName").unwrap_or_default(),
-            currency: field("currencyCode").ok_or_else(|| ads::unreadable(PLATFORM, "currency_code"))?,
+            currency: field("currencyCode")
+                .ok_or_else(|| ads::unreadable(PLATFORM, "currency_code"))?,
             time_zone: field("timeZone").ok_or_else(|| ads::unreadable(PLATFORM, "time_zone"))?,
         })
     }
@@ -290,15 +341,26 @@ impl GoogleAdsClient {
         login_customer_id: Option<&str>,
     ) -> Result<Vec<Campaign>, PlatformError> {
         let query = "SELECT campaign.id, campaign.name, campaign.status FROM campaign";
-        let rows = self.stream(creds, customer_id, login_customer_id, query).await?;
+        let rows = self
+            .stream(creds, customer_id, login_customer_id, query)
+            .await?;
         rows.iter()
             .map(|row| {
-                let campaign = row.get("campaign").ok_or_else(|| ads::unreadable(PLATFORM, "campaign"))?;
+                let campaign = row
+                    .get("campaign")
+                    .ok_or_else(|| ads::unreadable(PLATFORM, "campaign"))?;
                 Ok(Campaign {
                     platform: Platform::GoogleAds,
                     platform_campaign_id: id_text(campaign.get("id"))?,
-                    name: campaign.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                    status: campaign.get("status").and_then(Value::as_str).map(str::to_lowercase),
+                    name: campaign
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    status: campaign
+                        .get("status")
+                        .and_then(Value::as_str)
+                        .map(str::to_lowercase),
                 })
             })
             .collect()
@@ -315,7 +377,9 @@ impl GoogleAdsClient {
         end: NaiveDate,
     ) -> Result<Vec<AdSpendDay>, PlatformError> {
         if end < start {
-            return Err(PlatformError::Invalid { message: "the report range ends before it starts".into() });
+            return Err(PlatformError::Invalid {
+                message: "the report range ends before it starts".into(),
+            });
         }
         let query = format!(
             "SELECT campaign.id, campaign.name, campaign.status, customer.currency_code, segments.date, \
@@ -324,7 +388,9 @@ impl GoogleAdsClient {
             start.format("%Y-%m-%d"),
             end.format("%Y-%m-%d"),
         );
-        let rows = self.stream(creds, customer_id, login_customer_id, &query).await?;
+        let rows = self
+            .stream(creds, customer_id, login_customer_id, &query)
+            .await?;
         rows.iter().map(spend_row).collect()
     }
 
@@ -336,22 +402,34 @@ impl GoogleAdsClient {
         login_customer_id: Option<&str>,
         query: &str,
     ) -> Result<Vec<Value>, PlatformError> {
-        let url = self.cfg.api_url(&format!("customers/{}/googleAds:searchStream", normalize_customer_id(customer_id)));
+        let url = self.cfg.api_url(&format!(
+            "customers/{}/googleAds:searchStream",
+            normalize_customer_id(customer_id)
+        ));
         let body = json!({ "query": query });
         let login = login_customer_id.map(normalize_customer_id);
         let answer = self
-            .call(creds, login.as_deref(), |c, token| c.post(&url).bearer_auth(token).json(&body))
+            .call(creds, login.as_deref(), |c, token| {
+                c.post(&url).bearer_auth(token).json(&body)
+            })
             .await?;
-        let batches = answer
-            .as_array()
-            .ok_or_else(|| PlatformError::Invalid { message: "google ads sent a stream that is not a list".into() })?;
+        let batches = answer.as_array().ok_or_else(|| PlatformError::Invalid {
+            message: "google ads sent a stream that is not a list".into(),
+        })?;
         let mut rows = Vec::new();
         for batch in batches {
             // An error after the stream started arrives as an element of the list.
             if batch.get("error").is_some() {
                 return Err(failure_error(&Failure::of(batch), creds));
             }
-            rows.extend(batch.get("results").and_then(Value::as_array).into_iter().flatten().cloned());
+            rows.extend(
+                batch
+                    .get("results")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         }
         Ok(rows)
     }
@@ -387,7 +465,10 @@ impl GoogleAdsClient {
                 return Ok(body);
             }
             let failure = Failure::of(&body);
-            if status == reqwest::StatusCode::UNAUTHORIZED && !refreshed && creds.refresh_token.is_some() {
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && !refreshed
+                && creds.refresh_token.is_some()
+            {
                 refresh(&self.http, &self.cfg, creds).await?;
                 refreshed = true;
                 continue;
@@ -407,7 +488,8 @@ impl GoogleAdsClient {
 }
 
 fn is_stream_error(body: &Value) -> bool {
-    body.as_array().is_some_and(|batches| batches.iter().any(|b| b.get("error").is_some()))
+    body.as_array()
+        .is_some_and(|batches| batches.iter().any(|b| b.get("error").is_some()))
 }
 
 fn revoked() -> PlatformError {
@@ -426,7 +508,9 @@ fn id_text(value: Option<&Value>) -> Result<String, PlatformError> {
 }
 
 fn spend_row(row: &Value) -> Result<AdSpendDay, PlatformError> {
-    let campaign = row.get("campaign").ok_or_else(|| ads::unreadable(PLATFORM, "campaign"))?;
+    let campaign = row
+        .get("campaign")
+        .ok_or_else(|| ads::unreadable(PLATFORM, "campaign"))?;
     let metrics = row.get("metrics").cloned().unwrap_or(Value::Null);
     let date = row
         .pointer("/segments/date")
@@ -441,7 +525,11 @@ fn spend_row(row: &Value) -> Result<AdSpendDay, PlatformError> {
     Ok(AdSpendDay {
         platform: Platform::GoogleAds,
         platform_campaign_id: id_text(campaign.get("id"))?,
-        campaign_name: campaign.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        campaign_name: campaign
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         date,
         currency: currency.to_owned(),
         // Already micros (an int64 sent as a string).
@@ -471,19 +559,38 @@ impl Failure {
             Value::Array(batches) => batches.iter().find_map(|b| b.get("error")),
             other => other.get("error"),
         };
-        let Some(error) = error else { return Self::default() };
+        let Some(error) = error else {
+            return Self::default();
+        };
         let mut failure = Self {
-            status: error.get("status").and_then(Value::as_str).map(str::to_owned),
+            status: error
+                .get("status")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             ..Self::default()
         };
-        for detail in error.get("details").and_then(Value::as_array).into_iter().flatten() {
-            for item in detail.get("errors").and_then(Value::as_array).into_iter().flatten() {
+        for detail in error
+            .get("details")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for item in detail
+                .get("errors")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(Value::Object(code)) = item.get("errorCode") {
                     for (group, value) in code {
-                        failure.codes.push((group.clone(), value.as_str().unwrap_or_default().to_owned()));
+                        failure
+                            .codes
+                            .push((group.clone(), value.as_str().unwrap_or_default().to_owned()));
                     }
                 }
-                let delay = item.pointer("/details/quotaErrorDetails/retryDelay").and_then(Value::as_str);
+                let delay = item
+                    .pointer("/details/quotaErrorDetails/retryDelay")
+                    .and_then(Value::as_str);
                 if let Some(delay) = delay.and_then(parse_duration) {
                     failure.retry_delay = Some(failure.retry_delay.map_or(delay, |d| d.max(delay)));
                 }
@@ -493,7 +600,8 @@ impl Failure {
     }
 
     fn is_quota(&self) -> bool {
-        self.status.as_deref() == Some("RESOURCE_EXHAUSTED") || self.codes.iter().any(|(group, _)| group == "quotaError")
+        self.status.as_deref() == Some("RESOURCE_EXHAUSTED")
+            || self.codes.iter().any(|(group, _)| group == "quotaError")
     }
 }
 
@@ -505,14 +613,23 @@ fn parse_duration(text: &str) -> Option<Duration> {
 
 fn failure_error(failure: &Failure, creds: &Credentials) -> PlatformError {
     if failure.is_quota() {
-        return PlatformError::RateLimited { retry_after: failure.retry_delay };
+        return PlatformError::RateLimited {
+            retry_after: failure.retry_delay,
+        };
     }
     for (group, value) in &failure.codes {
         match (group.as_str(), value.as_str()) {
-            ("authorizationError", code) if code.starts_with("DEVELOPER_TOKEN") || code.contains("CLOUD_PROJECT") => {
-                tracing::error!(code, "google ads refused our developer token or cloud project");
+            ("authorizationError", code)
+                if code.starts_with("DEVELOPER_TOKEN") || code.contains("CLOUD_PROJECT") =>
+            {
+                tracing::error!(
+                    code,
+                    "google ads refused our developer token or cloud project"
+                );
                 return PlatformError::Invalid {
-                    message: "google ads refused pulsepoint's api access; this is on our side, not yours".into(),
+                    message:
+                        "google ads refused pulsepoint's api access; this is on our side, not yours"
+                            .into(),
                 };
             }
             ("authorizationError", code) => {
@@ -539,7 +656,12 @@ fn failure_error(failure: &Failure, creds: &Credentials) -> PlatformError {
         .map(|(_, value)| value.clone())
         .or_else(|| failure.status.clone())
         .unwrap_or_else(|| "unknown".into());
-    PlatformError::Invalid { message: format!("google ads rejected the request ({})", detail.to_lowercase()) }
+    PlatformError::Invalid {
+        message: format!(
+            "google ads rejected the request ({})",
+            detail.to_lowercase()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -563,7 +685,11 @@ mod tests {
 
     #[test]
     fn authorize_url_asks_for_offline_access_with_pkce() {
-        let cfg = GoogleAdsConfig::new("cid", SecretString::from("csecret"), SecretString::from("devtok"));
+        let cfg = GoogleAdsConfig::new(
+            "cid",
+            SecretString::from("csecret"),
+            SecretString::from("devtok"),
+        );
         let url = authorize_url(&cfg, "st", "https://app.example/cb", "chal");
         for part in [
             "access_type=offline",
@@ -581,25 +707,43 @@ mod tests {
 
     #[test]
     fn failures_classify_by_error_code() {
-        let creds = Credentials { access_token: "a".into(), refresh_token: Some("r".into()), expires_at: None, scopes: vec![] };
+        let creds = Credentials {
+            access_token: "a".into(),
+            refresh_token: Some("r".into()),
+            expires_at: None,
+            scopes: vec![],
+        };
         let body = |group: &str, code: &str| {
             json!([{"error": {"code": 403, "status": "PERMISSION_DENIED", "details": [{
                 "@type": "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure",
                 "errors": [{"errorCode": {group: code}, "message": "x"}]}]}}])
         };
-        let error = |group: &str, code: &str| failure_error(&Failure::of(&body(group, code)), &creds);
+        let error =
+            |group: &str, code: &str| failure_error(&Failure::of(&body(group, code)), &creds);
         assert!(matches!(
             error("authorizationError", "USER_PERMISSION_DENIED"),
-            PlatformError::Reauth { reason: ReauthReason::ScopesMissing, .. }
+            PlatformError::Reauth {
+                reason: ReauthReason::ScopesMissing,
+                ..
+            }
         ));
         assert!(matches!(
             error("authorizationError", "CUSTOMER_NOT_ENABLED"),
-            PlatformError::Reauth { reason: ReauthReason::ScopesMissing, .. }
+            PlatformError::Reauth {
+                reason: ReauthReason::ScopesMissing,
+                ..
+            }
         ));
-        assert!(matches!(error("authorizationError", "DEVELOPER_TOKEN_NOT_APPROVED"), PlatformError::Invalid { .. }));
+        assert!(matches!(
+            error("authorizationError", "DEVELOPER_TOKEN_NOT_APPROVED"),
+            PlatformError::Invalid { .. }
+        ));
         assert!(matches!(
             error("authenticationError", "OAUTH_TOKEN_REVOKED"),
-            PlatformError::Reauth { reason: ReauthReason::TokenRevoked, .. }
+            PlatformError::Reauth {
+                reason: ReauthReason::TokenRevoked,
+                ..
+            }
         ));
         let quota = json!({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [{"errors": [{
             "errorCode": {"quotaError": "RESOURCE_EXHAUSTED"},
@@ -607,7 +751,10 @@ mod tests {
         let failure = Failure::of(&quota);
         assert!(failure.is_quota());
         assert_eq!(failure.retry_delay, Some(Duration::from_secs(30)));
-        assert!(matches!(error("queryError", "BAD_FIELD_NAME"), PlatformError::Invalid { .. }));
+        assert!(matches!(
+            error("queryError", "BAD_FIELD_NAME"),
+            PlatformError::Invalid { .. }
+        ));
     }
 
     #[test]

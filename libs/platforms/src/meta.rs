@@ -39,8 +39,11 @@ const INSIGHT_FIELDS: &str =
 /// web + app + offline count and the closest to Ads Manager's "Purchases" column;
 /// `purchase` is the generic alias; `offsite_conversion.fb_pixel_purchase` is the
 /// strict Pixel/CAPI web figure, used only when neither of the others is reported.
-pub const PURCHASE_ACTION_TYPES: [&str; 3] =
-    ["omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase"];
+pub const PURCHASE_ACTION_TYPES: [&str; 3] = [
+    "omni_purchase",
+    "purchase",
+    "offsite_conversion.fb_pixel_purchase",
+];
 
 /// Meta app settings. Every base URL is configurable so tests can point at the fixture.
 #[derive(Debug, Clone)]
@@ -73,7 +76,12 @@ impl MetaConfig {
     }
 
     fn graph_url(&self, path: &str) -> String {
-        format!("{}/{}/{}", self.graph_base.trim_end_matches('/'), self.api_version, path)
+        format!(
+            "{}/{}/{}",
+            self.graph_base.trim_end_matches('/'),
+            self.api_version,
+            path
+        )
     }
 }
 
@@ -92,7 +100,11 @@ pub struct AdAccount {
 
 /// The Facebook Login dialog URL asking for `ads_read`.
 pub fn authorize_url(cfg: &MetaConfig, state: &str, redirect_uri: &str) -> String {
-    let base = format!("{}/{}/dialog/oauth", cfg.dialog_base.trim_end_matches('/'), cfg.api_version);
+    let base = format!(
+        "{}/{}/dialog/oauth",
+        cfg.dialog_base.trim_end_matches('/'),
+        cfg.api_version
+    );
     let params = [
         ("client_id", cfg.app_id.as_str()),
         ("redirect_uri", redirect_uri),
@@ -142,7 +154,9 @@ pub async fn exchange_code(
         refresh_token: None,
         // ❓ Long-lived exchanges have been seen without `expires_in`; then the expiry
         // is unknown rather than invented.
-        expires_at: long.expires_in.map(|secs| Utc::now() + chrono::Duration::seconds(secs)),
+        expires_at: long
+            .expires_in
+            .map(|secs| Utc::now() + chrono::Duration::seconds(secs)),
         scopes: Vec::new(),
     };
     let client = MetaClient::new(http.clone(), cfg.clone());
@@ -150,7 +164,8 @@ pub async fn exchange_code(
     if !credentials.scopes.iter().any(|s| s == ADS_READ) {
         return Err(PlatformError::Reauth {
             reason: ReauthReason::ScopesMissing,
-            message: "meta did not grant ads_read; reconnect and allow access to your ad accounts".into(),
+            message: "meta did not grant ads_read; reconnect and allow access to your ad accounts"
+                .into(),
         });
     }
     Ok(credentials)
@@ -173,11 +188,18 @@ async fn token_request(
     let body: Value = read_json(response, PLATFORM).await?;
     if !status.is_success() {
         let error = GraphError::of(&body);
-        tracing::warn!(code = error.code, subcode = error.subcode, "meta token request refused");
-        return Err(PlatformError::Invalid { message: refusal.into() });
+        tracing::warn!(
+            code = error.code,
+            subcode = error.subcode,
+            "meta token request refused"
+        );
+        return Err(PlatformError::Invalid {
+            message: refusal.into(),
+        });
     }
-    serde_json::from_value(body)
-        .map_err(|_| PlatformError::Invalid { message: "meta sent a token answer without a token".into() })
+    serde_json::from_value(body).map_err(|_| PlatformError::Invalid {
+        message: "meta sent a token answer without a token".into(),
+    })
 }
 
 // === MetaClient ===
@@ -193,11 +215,18 @@ pub struct MetaClient {
 
 impl MetaClient {
     pub fn new(http: Http, cfg: MetaConfig) -> Self {
-        Self { http, cfg, not_before: Mutex::new(None) }
+        Self {
+            http,
+            cfg,
+            not_before: Mutex::new(None),
+        }
     }
 
     /// Ad accounts the token can read (`/me/adaccounts`, every page).
-    pub async fn ad_accounts(&self, creds: &mut Credentials) -> Result<Vec<AdAccount>, PlatformError> {
+    pub async fn ad_accounts(
+        &self,
+        creds: &mut Credentials,
+    ) -> Result<Vec<AdAccount>, PlatformError> {
         let mut accounts = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -235,7 +264,9 @@ impl MetaClient {
         cursor: Option<&str>,
     ) -> Result<Page<AdSpendDay>, PlatformError> {
         if until < since {
-            return Err(PlatformError::Invalid { message: "the insights range ends before it starts".into() });
+            return Err(PlatformError::Invalid {
+                message: "the insights range ends before it starts".into(),
+            });
         }
         let time_range = serde_json::json!({
             "since": since.format("%Y-%m-%d").to_string(),
@@ -255,8 +286,14 @@ impl MetaClient {
         }
         let path = format!("{}/insights", act_id(account_id));
         let body = self.get(creds, &path, &query).await?;
-        let items = data_rows(&body)?.iter().map(insight_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page { items, next_cursor: next_cursor(&body) })
+        let items = data_rows(&body)?
+            .iter()
+            .map(insight_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page {
+            items,
+            next_cursor: next_cursor(&body),
+        })
     }
 
     /// One page of the account's campaigns with their delivery status.
@@ -266,11 +303,16 @@ impl MetaClient {
         account_id: &str,
         cursor: Option<&str>,
     ) -> Result<Page<Campaign>, PlatformError> {
-        let mut query = vec![("fields", "id,name,effective_status".to_owned()), ("limit", "200".to_owned())];
+        let mut query = vec![
+            ("fields", "id,name,effective_status".to_owned()),
+            ("limit", "200".to_owned()),
+        ];
         if let Some(cursor) = cursor {
             query.push(("after", cursor.to_owned()));
         }
-        let body = self.get(creds, &format!("{}/campaigns", act_id(account_id)), &query).await?;
+        let body = self
+            .get(creds, &format!("{}/campaigns", act_id(account_id)), &query)
+            .await?;
         let items = data_rows(&body)?
             .iter()
             .map(|row| {
@@ -278,11 +320,17 @@ impl MetaClient {
                     platform: Platform::Meta,
                     platform_campaign_id: text(row, "id")?,
                     name: text(row, "name").unwrap_or_default(),
-                    status: row.get("effective_status").and_then(Value::as_str).map(str::to_lowercase),
+                    status: row
+                        .get("effective_status")
+                        .and_then(Value::as_str)
+                        .map(str::to_lowercase),
                 })
             })
             .collect::<Result<Vec<_>, PlatformError>>()?;
-        Ok(Page { items, next_cursor: next_cursor(&body) })
+        Ok(Page {
+            items,
+            next_cursor: next_cursor(&body),
+        })
     }
 
     async fn granted_permissions(&self, creds: &Credentials) -> Result<Vec<String>, PlatformError> {
@@ -290,13 +338,22 @@ impl MetaClient {
         Ok(data_rows(&body)?
             .iter()
             .filter(|row| row.get("status").and_then(Value::as_str) == Some("granted"))
-            .filter_map(|row| row.get("permission").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|row| {
+                row.get("permission")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .collect())
     }
 
     /// A Graph GET with the platform's own throttle and error handling on top of the
     /// shared retrying sender.
-    async fn get(&self, creds: &Credentials, path: &str, query: &[(&str, String)]) -> Result<Value, PlatformError> {
+    async fn get(
+        &self,
+        creds: &Credentials,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, PlatformError> {
         let url = self.cfg.graph_url(path);
         let proof = appsecret_proof(&self.cfg.app_secret, &creds.access_token);
         let mut attempt = 0;
@@ -342,18 +399,26 @@ impl MetaClient {
     /// Sleeps until the pause the last answer asked for is over; a pause longer than
     /// the retry policy allows fails fast so the sync is rescheduled instead.
     async fn wait_turn(&self) -> Result<(), PlatformError> {
-        let not_before = *self.not_before.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let not_before = *self
+            .not_before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(at) = not_before else { return Ok(()) };
         let remaining = at.saturating_duration_since(Instant::now());
         if remaining > self.http.retry.max_retry_after {
-            return Err(PlatformError::RateLimited { retry_after: Some(remaining) });
+            return Err(PlatformError::RateLimited {
+                retry_after: Some(remaining),
+            });
         }
         tokio::time::sleep(remaining).await;
         Ok(())
     }
 
     fn pace(&self, pause: Option<Duration>) {
-        let mut not_before = self.not_before.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut not_before = self
+            .not_before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *not_before = pause.map(|p| Instant::now() + p);
     }
 }
@@ -369,13 +434,19 @@ pub fn appsecret_proof(app_secret: &SecretString, access_token: &str) -> String 
 }
 
 fn act_id(account_id: &str) -> String {
-    if account_id.starts_with("act_") { account_id.to_owned() } else { format!("act_{account_id}") }
+    if account_id.starts_with("act_") {
+        account_id.to_owned()
+    } else {
+        format!("act_{account_id}")
+    }
 }
 
 fn data_rows(body: &Value) -> Result<&Vec<Value>, PlatformError> {
     body.get("data")
         .and_then(Value::as_array)
-        .ok_or_else(|| PlatformError::Invalid { message: "meta sent a page without data".into() })
+        .ok_or_else(|| PlatformError::Invalid {
+            message: "meta sent a page without data".into(),
+        })
 }
 
 fn text(row: &Value, field: &str) -> Result<String, PlatformError> {
@@ -396,12 +467,15 @@ fn next_cursor(body: &Value) -> Option<String> {
     }
     // ❓ A `next` URL without `cursors`: take its `after` parameter.
     let url = reqwest::Url::parse(next).ok()?;
-    url.query_pairs().find(|(k, _)| k == "after").map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == "after")
+        .map(|(_, v)| v.into_owned())
 }
 
 fn insight_row(row: &Value) -> Result<AdSpendDay, PlatformError> {
     let date = text(row, "date_start")?;
-    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").map_err(|_| ads::unreadable(PLATFORM, "date_start"))?;
+    let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+        .map_err(|_| ads::unreadable(PLATFORM, "date_start"))?;
     let (conversions, conversion_value_micros) = purchases(row)?;
     Ok(AdSpendDay {
         platform: Platform::Meta,
@@ -464,11 +538,16 @@ enum ErrorKind {
 
 impl GraphError {
     fn of(body: &Value) -> Self {
-        let Some(error) = body.get("error") else { return Self::default() };
+        let Some(error) = body.get("error") else {
+            return Self::default();
+        };
         Self {
             code: error.get("code").and_then(ads::count),
             subcode: error.get("error_subcode").and_then(ads::count),
-            transient: error.get("is_transient").and_then(Value::as_bool).unwrap_or(false),
+            transient: error
+                .get("is_transient")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }
     }
 
@@ -479,10 +558,13 @@ impl GraphError {
             Some(190 | 102) => ErrorKind::Fatal(self.token_error(creds)),
             Some(10 | 200..=299) => ErrorKind::Fatal(PlatformError::Reauth {
                 reason: ReauthReason::ScopesMissing,
-                message: "meta denied permission to read ads; reconnect meta and grant ads_read".into(),
+                message: "meta denied permission to read ads; reconnect meta and grant ads_read"
+                    .into(),
             }),
             _ if self.transient => ErrorKind::Transient,
-            None if status == reqwest::StatusCode::UNAUTHORIZED => ErrorKind::Fatal(self.token_error(creds)),
+            None if status == reqwest::StatusCode::UNAUTHORIZED => {
+                ErrorKind::Fatal(self.token_error(creds))
+            }
             code => ErrorKind::Fatal(PlatformError::Invalid {
                 message: match code {
                     Some(code) => format!("meta rejected the request (error {code})"),
@@ -536,7 +618,10 @@ impl Usage {
             for entries in businesses.values() {
                 for entry in entries.as_array().into_iter().flatten() {
                     usage.absorb(entry, &["call_count", "total_cputime", "total_time"]);
-                    if let Some(minutes) = entry.get("estimated_time_to_regain_access").and_then(ads::fractional) {
+                    if let Some(minutes) = entry
+                        .get("estimated_time_to_regain_access")
+                        .and_then(ads::fractional)
+                    {
                         let wait = Duration::from_secs_f64((minutes.max(0.0) * 60.0).min(86_400.0));
                         usage.regain_access = usage.regain_access.max(wait);
                     }
@@ -606,7 +691,10 @@ mod tests {
                 "x-business-use-case-usage",
                 r#"{"123":[{"type":"ads_insights","call_count":12,"total_cputime":81,"total_time":40,"estimated_time_to_regain_access":0}], "456":[{"type":"ads_management","call_count":3,"total_cputime":2,"total_time":2,"estimated_time_to_regain_access":2}]}"#,
             ),
-            ("x-fb-ads-insights-throttle", r#"{"app_id_util_pct":5.5,"acc_id_util_pct":30}"#),
+            (
+                "x-fb-ads-insights-throttle",
+                r#"{"app_id_util_pct":5.5,"acc_id_util_pct":30}"#,
+            ),
         ]));
         assert_eq!(usage.max_percent, 81.0);
         assert_eq!(usage.regain_access, Duration::from_secs(120));
@@ -617,12 +705,21 @@ mod tests {
     #[test]
     fn pause_grows_from_the_threshold_to_the_cap() {
         let retry = crate::RetryPolicy::default();
-        let at = |pct: f64| Usage { max_percent: pct, regain_access: Duration::ZERO }.pause(75.0, &retry);
+        let at = |pct: f64| {
+            Usage {
+                max_percent: pct,
+                regain_access: Duration::ZERO,
+            }
+            .pause(75.0, &retry)
+        };
         assert_eq!(at(10.0), None);
         assert_eq!(at(75.0), Some(Duration::ZERO));
         assert_eq!(at(87.5), Some(retry.cap / 2));
         assert_eq!(at(100.0), Some(retry.cap));
-        assert_eq!(Usage::from_headers(&headers(&[("x-app-usage", "not json")])), Usage::default());
+        assert_eq!(
+            Usage::from_headers(&headers(&[("x-app-usage", "not json")])),
+            Usage::default()
+        );
     }
 
     #[test]
@@ -650,24 +747,51 @@ mod tests {
 
     #[test]
     fn error_codes_map_to_what_the_sync_does() {
-        let creds = Credentials { access_token: "t".into(), refresh_token: None, expires_at: None, scopes: vec![] };
-        let kind = |body: Value| GraphError::of(&body).kind(reqwest::StatusCode::BAD_REQUEST, &creds);
-        assert!(matches!(kind(json!({"error": {"code": 80000}})), ErrorKind::Throttled));
-        assert!(matches!(kind(json!({"error": {"code": 17, "error_subcode": 2446079}})), ErrorKind::Throttled));
-        assert!(matches!(kind(json!({"error": {"code": 2}})), ErrorKind::Transient));
+        let creds = Credentials {
+            access_token: "t".into(),
+            refresh_token: None,
+            expires_at: None,
+            scopes: vec![],
+        };
+        let kind =
+            |body: Value| GraphError::of(&body).kind(reqwest::StatusCode::BAD_REQUEST, &creds);
+        assert!(matches!(
+            kind(json!({"error": {"code": 80000}})),
+            ErrorKind::Throttled
+        ));
+        assert!(matches!(
+            kind(json!({"error": {"code": 17, "error_subcode": 2446079}})),
+            ErrorKind::Throttled
+        ));
+        assert!(matches!(
+            kind(json!({"error": {"code": 2}})),
+            ErrorKind::Transient
+        ));
         assert!(matches!(
             kind(json!({"error": {"code": 190, "error_subcode": 463}})),
-            ErrorKind::Fatal(PlatformError::Reauth { reason: ReauthReason::TokenExpired, .. })
+            ErrorKind::Fatal(PlatformError::Reauth {
+                reason: ReauthReason::TokenExpired,
+                ..
+            })
         ));
         assert!(matches!(
             kind(json!({"error": {"code": 190, "error_subcode": 460}})),
-            ErrorKind::Fatal(PlatformError::Reauth { reason: ReauthReason::TokenRevoked, .. })
+            ErrorKind::Fatal(PlatformError::Reauth {
+                reason: ReauthReason::TokenRevoked,
+                ..
+            })
         ));
         assert!(matches!(
             kind(json!({"error": {"code": 200}})),
-            ErrorKind::Fatal(PlatformError::Reauth { reason: ReauthReason::ScopesMissing, .. })
+            ErrorKind::Fatal(PlatformError::Reauth {
+                reason: ReauthReason::ScopesMissing,
+                ..
+            })
         ));
-        assert!(matches!(kind(json!({"error": {"code": 100}})), ErrorKind::Fatal(PlatformError::Invalid { .. })));
+        assert!(matches!(
+            kind(json!({"error": {"code": 100}})),
+            ErrorKind::Fatal(PlatformError::Invalid { .. })
+        ));
     }
 
     #[test]

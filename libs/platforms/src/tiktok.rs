@@ -22,8 +22,14 @@ use crate::{Credentials, Http, Page, PlatformError, ReauthReason};
 const PLATFORM: &str = "tiktok";
 /// Most days one daily (`stat_time_day`) report request may cover.
 pub const MAX_DAYS_PER_REPORT: u32 = 30;
-const METRICS: [&str; 6] =
-    ["campaign_name", "spend", "impressions", "clicks", "complete_payment", "total_complete_payment_rate"];
+const METRICS: [&str; 6] = [
+    "campaign_name",
+    "spend",
+    "impressions",
+    "clicks",
+    "complete_payment",
+    "total_complete_payment_rate",
+];
 
 #[derive(Debug, Clone)]
 pub struct TiktokConfig {
@@ -51,7 +57,12 @@ impl TiktokConfig {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/open_api/{}/{}", self.api_base.trim_end_matches('/'), self.api_version, path)
+        format!(
+            "{}/open_api/{}/{}",
+            self.api_base.trim_end_matches('/'),
+            self.api_version,
+            path
+        )
     }
 }
 
@@ -70,7 +81,11 @@ pub struct Advertiser {
 /// The advertiser authorization page.
 pub fn authorize_url(cfg: &TiktokConfig, state: &str, redirect_uri: &str) -> String {
     let base = format!("{}/portal/auth", cfg.portal_base.trim_end_matches('/'));
-    let params = [("app_id", cfg.app_id.as_str()), ("state", state), ("redirect_uri", redirect_uri)];
+    let params = [
+        ("app_id", cfg.app_id.as_str()),
+        ("state", state),
+        ("redirect_uri", redirect_uri),
+    ];
     reqwest::Url::parse_with_params(&base, params).map_or(base, String::from)
 }
 
@@ -82,7 +97,8 @@ pub async fn exchange_code(
     auth_code: &str,
 ) -> Result<(Credentials, Vec<String>), PlatformError> {
     let url = cfg.url("oauth2/access_token/");
-    let body = json!({"app_id": cfg.app_id, "secret": cfg.secret.expose_secret(), "auth_code": auth_code});
+    let body =
+        json!({"app_id": cfg.app_id, "secret": cfg.secret.expose_secret(), "auth_code": auth_code});
     let response = http.send(|c| c.post(&url).json(&body)).await?;
     let data = match envelope(response).await? {
         Ok(data) => data,
@@ -146,10 +162,24 @@ impl TiktokClient {
     ) -> Result<Vec<Advertiser>, PlatformError> {
         let query = [
             ("advertiser_ids", json!(advertiser_ids).to_string()),
-            ("fields", json!(["advertiser_id", "name", "currency", "timezone", "display_timezone"]).to_string()),
+            (
+                "fields",
+                json!([
+                    "advertiser_id",
+                    "name",
+                    "currency",
+                    "timezone",
+                    "display_timezone"
+                ])
+                .to_string(),
+            ),
         ];
         let data = self.get(creds, "advertiser/info/", &query).await?;
-        let list = data.get("list").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let list = data
+            .get("list")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         list.iter()
             .map(|row| {
                 let field = |name: &str| row.get(name).and_then(Value::as_str).map(str::to_owned);
@@ -161,7 +191,8 @@ impl TiktokClient {
                 Ok(Advertiser {
                     id,
                     name: field("name").unwrap_or_default(),
-                    currency: field("currency").ok_or_else(|| ads::unreadable(PLATFORM, "currency"))?,
+                    currency: field("currency")
+                        .ok_or_else(|| ads::unreadable(PLATFORM, "currency"))?,
                     timezone: field("display_timezone")
                         .or_else(|| field("timezone"))
                         .ok_or_else(|| ads::unreadable(PLATFORM, "timezone"))?,
@@ -185,7 +216,8 @@ impl TiktokClient {
     ) -> Result<Page<AdSpendDay>, PlatformError> {
         if end < start || ads::days_in(start, end) > i64::from(MAX_DAYS_PER_REPORT) {
             return Err(PlatformError::Invalid {
-                message: "a tiktok report covers 1 to 30 days; split the range with date_windows".into(),
+                message: "a tiktok report covers 1 to 30 days; split the range with date_windows"
+                    .into(),
             });
         }
         let page = page.max(1);
@@ -194,7 +226,10 @@ impl TiktokClient {
             ("service_type", "AUCTION".to_owned()),
             ("report_type", "BASIC".to_owned()),
             ("data_level", "AUCTION_CAMPAIGN".to_owned()),
-            ("dimensions", json!(["campaign_id", "stat_time_day"]).to_string()),
+            (
+                "dimensions",
+                json!(["campaign_id", "stat_time_day"]).to_string(),
+            ),
             ("metrics", json!(METRICS).to_string()),
             ("start_date", start.format("%Y-%m-%d").to_string()),
             ("end_date", end.format("%Y-%m-%d").to_string()),
@@ -202,20 +237,39 @@ impl TiktokClient {
             ("page_size", self.cfg.report_page_size.to_string()),
         ];
         let data = self.get(creds, "report/integrated/get/", &query).await?;
-        let rows = data.get("list").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-        let items = rows.iter().map(|row| report_row(row, currency)).collect::<Result<Vec<_>, _>>()?;
-        let total_pages = data.pointer("/page_info/total_page").and_then(ads::count).unwrap_or(1);
+        let rows = data
+            .get("list")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let items = rows
+            .iter()
+            .map(|row| report_row(row, currency))
+            .collect::<Result<Vec<_>, _>>()?;
+        let total_pages = data
+            .pointer("/page_info/total_page")
+            .and_then(ads::count)
+            .unwrap_or(1);
         let next_cursor = (i64::from(page) < total_pages).then(|| (page + 1).to_string());
         Ok(Page { items, next_cursor })
     }
 
-    async fn get(&self, creds: &Credentials, path: &str, query: &[(&str, String)]) -> Result<Value, PlatformError> {
+    async fn get(
+        &self,
+        creds: &Credentials,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, PlatformError> {
         let url = self.cfg.url(path);
         let mut attempt = 0;
         loop {
             let response = self
                 .http
-                .send(|c| c.get(&url).header("Access-Token", &creds.access_token).query(query))
+                .send(|c| {
+                    c.get(&url)
+                        .header("Access-Token", &creds.access_token)
+                        .query(query)
+                })
                 .await?;
             let code = match envelope(response).await? {
                 Ok(data) => return Ok(data),
@@ -225,14 +279,20 @@ impl TiktokClient {
                 Some(error) => return Err(error),
                 None if is_throttle(code) => {
                     let wait = throttle_wait(&self.http.retry, attempt, None)?;
-                    tracing::debug!(code, wait_ms = wait.as_millis() as u64, "tiktok throttled the request");
+                    tracing::debug!(
+                        code,
+                        wait_ms = wait.as_millis() as u64,
+                        "tiktok throttled the request"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 None => {
                     // 5xxxx: TikTok's side; retried with backoff.
                     if attempt + 1 >= self.http.retry.max_attempts {
                         return Err(PlatformError::Unavailable {
-                            message: format!("tiktok reported a server error repeatedly (code {code})"),
+                            message: format!(
+                                "tiktok reported a server error repeatedly (code {code})"
+                            ),
                         });
                     }
                     tokio::time::sleep(self.http.retry.backoff(attempt)).await;
@@ -263,7 +323,10 @@ async fn envelope(response: reqwest::Response) -> Result<Result<Value, i64>, Pla
             Ok(Ok(body.get("data").cloned().unwrap_or(Value::Null)))
         }
         code => {
-            let request_id = body.get("request_id").and_then(Value::as_str).unwrap_or_default();
+            let request_id = body
+                .get("request_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             tracing::debug!(code, request_id, "tiktok answered with an error code");
             Ok(Err(code))
         }
@@ -298,19 +361,28 @@ fn classify(code: i64) -> Option<PlatformError> {
 }
 
 fn rejected(code: i64) -> PlatformError {
-    PlatformError::Invalid { message: format!("tiktok rejected the request (code {code})") }
+    PlatformError::Invalid {
+        message: format!("tiktok rejected the request (code {code})"),
+    }
 }
 
 fn report_row(row: &Value, currency: &str) -> Result<AdSpendDay, PlatformError> {
-    let dimensions = row.get("dimensions").ok_or_else(|| ads::unreadable(PLATFORM, "dimensions"))?;
-    let metrics = row.get("metrics").ok_or_else(|| ads::unreadable(PLATFORM, "metrics"))?;
+    let dimensions = row
+        .get("dimensions")
+        .ok_or_else(|| ads::unreadable(PLATFORM, "dimensions"))?;
+    let metrics = row
+        .get("metrics")
+        .ok_or_else(|| ads::unreadable(PLATFORM, "metrics"))?;
     let campaign_id = match dimensions.get("campaign_id") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(ads::unreadable(PLATFORM, "campaign_id")),
     };
     // `stat_time_day` is "2026-01-05 00:00:00".
-    let day = dimensions.get("stat_time_day").and_then(Value::as_str).unwrap_or_default();
+    let day = dimensions
+        .get("stat_time_day")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let date = day
         .get(..10)
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -318,7 +390,11 @@ fn report_row(row: &Value, currency: &str) -> Result<AdSpendDay, PlatformError> 
     Ok(AdSpendDay {
         platform: Platform::Tiktok,
         platform_campaign_id: campaign_id,
-        campaign_name: metrics.get("campaign_name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        campaign_name: metrics
+            .get("campaign_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         date,
         currency: currency.to_owned(),
         spend_micros: ads::micros_field(metrics, "spend", PLATFORM)?,
@@ -326,7 +402,11 @@ fn report_row(row: &Value, currency: &str) -> Result<AdSpendDay, PlatformError> 
         clicks: ads::count_field(metrics, "clicks", PLATFORM)?,
         conversions: ads::fractional_field(metrics, "complete_payment", PLATFORM)?,
         // Despite its name, the total purchase value (web), not a rate.
-        conversion_value_micros: ads::micros_field(metrics, "total_complete_payment_rate", PLATFORM)?,
+        conversion_value_micros: ads::micros_field(
+            metrics,
+            "total_complete_payment_rate",
+            PLATFORM,
+        )?,
     })
 }
 
@@ -339,10 +419,31 @@ mod tests {
         assert!(classify(40100).is_none());
         assert!(classify(40133).is_none());
         assert!(classify(51000).is_none());
-        assert!(matches!(classify(40102), Some(PlatformError::Reauth { reason: ReauthReason::TokenExpired, .. })));
-        assert!(matches!(classify(40105), Some(PlatformError::Reauth { reason: ReauthReason::TokenRevoked, .. })));
-        assert!(matches!(classify(40001), Some(PlatformError::Reauth { reason: ReauthReason::ScopesMissing, .. })));
-        assert!(matches!(classify(40002), Some(PlatformError::Invalid { .. })));
+        assert!(matches!(
+            classify(40102),
+            Some(PlatformError::Reauth {
+                reason: ReauthReason::TokenExpired,
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify(40105),
+            Some(PlatformError::Reauth {
+                reason: ReauthReason::TokenRevoked,
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify(40001),
+            Some(PlatformError::Reauth {
+                reason: ReauthReason::ScopesMissing,
+                ..
+            })
+        ));
+        assert!(matches!(
+            classify(40002),
+            Some(PlatformError::Invalid { .. })
+        ));
     }
 
     #[test]
@@ -354,8 +455,14 @@ mod tests {
         });
         let day = report_row(&row, "EUR").expect("row");
         assert_eq!(day.date, NaiveDate::from_ymd_opt(2026, 1, 5).expect("date"));
-        assert_eq!((day.spend_micros, day.impressions, day.clicks), (12_300_000, 1000, 31));
-        assert_eq!((day.conversions, day.conversion_value_micros), (4.0, 199_960_000));
+        assert_eq!(
+            (day.spend_micros, day.impressions, day.clicks),
+            (12_300_000, 1000, 31)
+        );
+        assert_eq!(
+            (day.conversions, day.conversion_value_micros),
+            (4.0, 199_960_000)
+        );
         assert_eq!(day.currency, "EUR");
     }
 
@@ -363,7 +470,9 @@ mod tests {
     fn authorize_url_carries_app_state_and_redirect() {
         let cfg = TiktokConfig::new("app1", SecretString::from("shh"));
         let url = authorize_url(&cfg, "n0nce", "https://app.example/cb");
-        assert!(url.starts_with("https://business-api.tiktok.com/portal/auth?app_id=app1&state=n0nce&redirect_uri="));
+        assert!(url.starts_with(
+            "https://business-api.tiktok.com/portal/auth?app_id=app1&state=n0nce&redirect_uri="
+        ));
         assert!(!format!("{cfg:?}").contains("shh"));
     }
 }

@@ -30,7 +30,11 @@ async fn harness() -> Harness {
     let data = sample_days(
         Platform::GoogleAds,
         "GBP",
-        &[("21000000001", "Search brand"), ("21000000002", "PMax"), ("21000000003", "Shopping")],
+        &[
+            ("21000000001", "Search brand"),
+            ("21000000002", "PMax"),
+            ("21000000003", "Shopping"),
+        ],
         day("2026-01-01"),
         10,
     );
@@ -45,7 +49,13 @@ async fn harness() -> Harness {
     let cfg = fx.config(&running);
     let http = Http::new(RetryPolicy::fast());
     let client = GoogleAdsClient::new(http.clone(), cfg.clone());
-    Harness { fx, _running: running, cfg, http, client }
+    Harness {
+        fx,
+        _running: running,
+        cfg,
+        http,
+        client,
+    }
 }
 
 fn connected(fx: &GoogleAdsFixture) -> Credentials {
@@ -60,12 +70,24 @@ fn connected(fx: &GoogleAdsFixture) -> Credentials {
 
 /// Goes through the consent screen and returns the code it redirects with.
 async fn consent(url: &str, state: &str) -> String {
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     let response = browser.get(url).send().await.expect("consent screen");
     assert_eq!(response.status(), reqwest::StatusCode::FOUND);
-    let location = reqwest::Url::parse(response.headers()[reqwest::header::LOCATION].to_str().expect("location"))
-        .expect("redirect");
-    let param = |name: &str| location.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let location = reqwest::Url::parse(
+        response.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .expect("location"),
+    )
+    .expect("redirect");
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
     assert_eq!(param("state").as_deref(), Some(state));
     param("code").expect("code")
 }
@@ -76,11 +98,24 @@ fn sorted(mut rows: Vec<AdSpendDay>) -> Vec<AdSpendDay> {
 }
 
 fn expected(fx: &GoogleAdsFixture, start: NaiveDate, end: NaiveDate) -> Vec<AdSpendDay> {
-    sorted(fx.data().iter().filter(|d| d.date >= start && d.date <= end).cloned().collect())
+    sorted(
+        fx.data()
+            .iter()
+            .filter(|d| d.date >= start && d.date <= end)
+            .cloned()
+            .collect(),
+    )
 }
 
-async fn fetch(h: &Harness, creds: &mut Credentials, start: &str, end: &str) -> Result<Vec<AdSpendDay>, PlatformError> {
-    h.client.search_stream(creds, CUSTOMER, Some(MANAGER), day(start), day(end)).await
+async fn fetch(
+    h: &Harness,
+    creds: &mut Credentials,
+    start: &str,
+    end: &str,
+) -> Result<Vec<AdSpendDay>, PlatformError> {
+    h.client
+        .search_stream(creds, CUSTOMER, Some(MANAGER), day(start), day(end))
+        .await
 }
 
 #[tokio::test]
@@ -88,13 +123,25 @@ async fn pkce_code_exchange_checks_the_verifier_and_yields_a_refresh_token() {
     let h = harness().await;
     let (verifier, challenge) = google_ads::pkce_pair();
 
-    let code = consent(&google_ads::authorize_url(&h.cfg, "st-1", REDIRECT, &challenge), "st-1").await;
+    let code = consent(
+        &google_ads::authorize_url(&h.cfg, "st-1", REDIRECT, &challenge),
+        "st-1",
+    )
+    .await;
     let (wrong_verifier, _) = google_ads::pkce_pair();
-    let error = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &wrong_verifier).await.expect_err("wrong verifier");
+    let error = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &wrong_verifier)
+        .await
+        .expect_err("wrong verifier");
     assert!(matches!(error, PlatformError::Invalid { .. }), "{error:?}");
 
-    let code = consent(&google_ads::authorize_url(&h.cfg, "st-2", REDIRECT, &challenge), "st-2").await;
-    let creds = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &verifier).await.expect("exchange");
+    let code = consent(
+        &google_ads::authorize_url(&h.cfg, "st-2", REDIRECT, &challenge),
+        "st-2",
+    )
+    .await;
+    let creds = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &verifier)
+        .await
+        .expect("exchange");
     assert!(creds.refresh_token.is_some());
     assert!(creds.scopes.contains(&google_ads::ADWORDS_SCOPE.to_owned()));
     let minutes_left = (creds.expires_at.expect("expiry") - Utc::now()).num_minutes();
@@ -106,9 +153,12 @@ async fn pkce_code_exchange_checks_the_verifier_and_yields_a_refresh_token() {
 async fn a_grant_without_offline_access_is_refused() {
     let h = harness().await;
     let (verifier, challenge) = google_ads::pkce_pair();
-    let url = google_ads::authorize_url(&h.cfg, "st", REDIRECT, &challenge).replace("access_type=offline", "access_type=online");
+    let url = google_ads::authorize_url(&h.cfg, "st", REDIRECT, &challenge)
+        .replace("access_type=offline", "access_type=online");
     let code = consent(&url, "st").await;
-    let error = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &verifier).await.expect_err("no refresh token");
+    let error = google_ads::exchange_code(&h.http, &h.cfg, &code, REDIRECT, &verifier)
+        .await
+        .expect_err("no refresh token");
     assert!(matches!(error, PlatformError::Reauth { .. }), "{error:?}");
     assert!(error.to_string().contains("offline access"));
 }
@@ -117,13 +167,29 @@ async fn a_grant_without_offline_access_is_refused() {
 async fn customers_and_their_currency_and_time_zone() {
     let h = harness().await;
     let mut creds = connected(&h.fx);
-    let customers = h.client.accessible_customers(&mut creds).await.expect("customers");
+    let customers = h
+        .client
+        .accessible_customers(&mut creds)
+        .await
+        .expect("customers");
     assert_eq!(customers, [CUSTOMER, MANAGER]);
-    let info = h.client.customer_info(&mut creds, "123-456-7890", Some(MANAGER)).await.expect("info");
+    let info = h
+        .client
+        .customer_info(&mut creds, "123-456-7890", Some(MANAGER))
+        .await
+        .expect("info");
     assert_eq!(info, h.fx.customer);
-    let campaigns = h.client.campaigns(&mut creds, CUSTOMER, Some(MANAGER)).await.expect("campaigns");
+    let campaigns = h
+        .client
+        .campaigns(&mut creds, CUSTOMER, Some(MANAGER))
+        .await
+        .expect("campaigns");
     assert_eq!(campaigns.len(), 3);
-    assert!(campaigns.iter().all(|c| c.status.as_deref() == Some("enabled")));
+    assert!(
+        campaigns
+            .iter()
+            .all(|c| c.status.as_deref() == Some("enabled"))
+    );
 }
 
 #[tokio::test]
@@ -131,22 +197,39 @@ async fn streamed_batches_add_up_to_the_fixture_data_exactly() {
     let h = harness().await;
     h.fx.set_batch_size(4);
     let mut creds = connected(&h.fx);
-    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-10").await.expect("stream");
+    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-10")
+        .await
+        .expect("stream");
     // 30 rows over 8 batches; cost micros, impressions, clicks, fractional
     // conversions and conversion value (a JSON double) per campaign per day, exactly,
     // including days where Google leaves zero metrics out.
     assert_eq!(rows.len(), 30);
-    assert_eq!(sorted(rows), expected(&h.fx, day("2026-01-01"), day("2026-01-10")));
-    let rows = fetch(&h, &mut creds, "2026-01-04", "2026-01-06").await.expect("sub-range");
-    assert_eq!(sorted(rows), expected(&h.fx, day("2026-01-04"), day("2026-01-06")));
+    assert_eq!(
+        sorted(rows),
+        expected(&h.fx, day("2026-01-01"), day("2026-01-10"))
+    );
+    let rows = fetch(&h, &mut creds, "2026-01-04", "2026-01-06")
+        .await
+        .expect("sub-range");
+    assert_eq!(
+        sorted(rows),
+        expected(&h.fx, day("2026-01-04"), day("2026-01-06"))
+    );
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_waited_out() {
     let h = harness().await;
     let mut creds = connected(&h.fx);
-    h.fx.faults.at(1, Fault::RateLimited { retry_after_secs: 1 });
-    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02").await.expect("after retry");
+    h.fx.faults.at(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02")
+        .await
+        .expect("after retry");
     assert_eq!(rows.len(), 6);
     assert_eq!(h.fx.data_requests(), 2);
 }
@@ -157,8 +240,13 @@ async fn resource_exhausted_is_backed_off_then_succeeds() {
     let mut creds = connected(&h.fx);
     h.fx.faults.at(1, Fault::Throttled);
     h.fx.faults.at(2, Fault::Throttled);
-    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02").await.expect("after throttle");
-    assert_eq!(sorted(rows), expected(&h.fx, day("2026-01-01"), day("2026-01-02")));
+    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02")
+        .await
+        .expect("after throttle");
+    assert_eq!(
+        sorted(rows),
+        expected(&h.fx, day("2026-01-01"), day("2026-01-02"))
+    );
     assert_eq!(h.fx.data_requests(), 3);
 }
 
@@ -167,7 +255,9 @@ async fn a_500_is_retried() {
     let h = harness().await;
     let mut creds = connected(&h.fx);
     h.fx.faults.at(1, Fault::ServerError);
-    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-01").await.expect("after retry");
+    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-01")
+        .await
+        .expect("after retry");
     assert_eq!(rows.len(), 3);
     assert_eq!(h.fx.data_requests(), 2);
 }
@@ -178,9 +268,14 @@ async fn a_401_refreshes_once_and_the_caller_gets_the_new_token() {
     let mut creds = connected(&h.fx);
     let old = creds.access_token.clone();
     h.fx.faults.at(1, Fault::TokenExpired);
-    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02").await.expect("after refresh");
+    let rows = fetch(&h, &mut creds, "2026-01-01", "2026-01-02")
+        .await
+        .expect("after refresh");
     assert_eq!(rows.len(), 6);
-    assert_ne!(creds.access_token, old, "credentials updated in place for the caller to persist");
+    assert_ne!(
+        creds.access_token, old,
+        "credentials updated in place for the caller to persist"
+    );
     assert_eq!(h.fx.refreshes(), 1);
     assert_eq!(h.fx.data_requests(), 2);
 }
@@ -190,7 +285,9 @@ async fn an_access_token_past_its_expiry_is_refreshed_before_the_call() {
     let h = harness().await;
     let mut creds = connected(&h.fx);
     creds.expires_at = Some(Utc::now() - chrono::Duration::minutes(1));
-    fetch(&h, &mut creds, "2026-01-01", "2026-01-01").await.expect("stream");
+    fetch(&h, &mut creds, "2026-01-01", "2026-01-01")
+        .await
+        .expect("stream");
     assert_eq!((h.fx.refreshes(), h.fx.data_requests()), (1, 1));
     assert!(creds.expires_at.is_some_and(|at| at > Utc::now()));
 }
@@ -201,11 +298,25 @@ async fn a_revoked_grant_is_reauth_with_a_safe_message() {
     let mut creds = connected(&h.fx);
     h.fx.faults.at(1, Fault::TokenRevoked);
     for _ in 0..2 {
-        let error = fetch(&h, &mut creds, "2026-01-01", "2026-01-02").await.expect_err("revoked");
-        assert!(matches!(error, PlatformError::Reauth { reason: ReauthReason::TokenRevoked, .. }), "{error:?}");
+        let error = fetch(&h, &mut creds, "2026-01-01", "2026-01-02")
+            .await
+            .expect_err("revoked");
+        assert!(
+            matches!(
+                error,
+                PlatformError::Reauth {
+                    reason: ReauthReason::TokenRevoked,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
         let message = error.to_string();
         let refresh = creds.refresh_token.clone().unwrap_or_default();
-        assert!(!message.contains(&creds.access_token) && !message.contains(&refresh), "{message}");
+        assert!(
+            !message.contains(&creds.access_token) && !message.contains(&refresh),
+            "{message}"
+        );
         assert!(message.contains("reconnect google ads"));
     }
     assert_eq!(h.fx.refreshes(), 0);
@@ -217,8 +328,23 @@ async fn a_user_without_access_to_the_customer_must_reconnect() {
     let mut creds = connected(&h.fx);
     let error = h
         .client
-        .search_stream(&mut creds, CUSTOMER, None, day("2026-01-01"), day("2026-01-02"))
+        .search_stream(
+            &mut creds,
+            CUSTOMER,
+            None,
+            day("2026-01-01"),
+            day("2026-01-02"),
+        )
         .await
         .expect_err("no manager header");
-    assert!(matches!(error, PlatformError::Reauth { reason: ReauthReason::ScopesMissing, .. }), "{error:?}");
+    assert!(
+        matches!(
+            error,
+            PlatformError::Reauth {
+                reason: ReauthReason::ScopesMissing,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
 }
