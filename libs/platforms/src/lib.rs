@@ -8,9 +8,13 @@
 //! Every provider base URL is configurable, which is how the tests point the real
 //! client code at the local fixture servers in [`fixtures`].
 
+pub mod ads;
 pub mod credentials;
 pub mod error;
+pub mod google_ads;
 pub mod http;
+pub mod meta;
+pub mod tiktok;
 
 pub use credentials::Credentials;
 pub use error::{PlatformError, ReauthReason};
