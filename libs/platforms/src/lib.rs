@@ -11,6 +11,7 @@
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod shopify;
 
 pub use credentials::Credentials;
 pub use error::{PlatformError, ReauthReason};
