@@ -19,7 +19,9 @@ use pp_platforms::{Credentials, Http, Page, PlatformError, ReauthReason, RetryPo
 const SHOP: &str = "demo-store.myshopify.com";
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).expect("valid time").with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .expect("valid time")
+        .with_timezone(&Utc)
 }
 
 fn meta_utm() -> Utm {
@@ -38,12 +40,16 @@ fn meta_utm() -> Utm {
 fn order(n: u64, updated_at: DateTime<Utc>) -> Order {
     let created_at = at("2026-03-01T10:00:00Z") + Duration::hours(n as i64);
     let line_a = format!("gid://shopify/LineItem/{}", 9000 + 2 * n);
-    let refunds = if n % 2 == 0 {
+    let refunds = if n.is_multiple_of(2) {
         vec![Refund {
             platform_refund_id: format!("gid://shopify/Refund/{}", 7000 + n),
             created_at: created_at + Duration::days(3),
             amount_micros: 19_430_000,
-            lines: vec![RefundLine { platform_line_id: line_a.clone(), quantity: 1, subtotal_micros: 17_990_000 }],
+            lines: vec![RefundLine {
+                platform_line_id: line_a.clone(),
+                quantity: 1,
+                subtotal_micros: 17_990_000,
+            }],
         }]
     } else {
         Vec::new()
@@ -202,12 +208,21 @@ impl Harness {
         data.inventory = inventory();
         configure(&mut data);
         let fixture = ShopifyFixture::start(data).await.expect("fixture starts");
-        Self { fixture, http: Http::new(RetryPolicy::fast()) }
+        Self {
+            fixture,
+            http: Http::new(RetryPolicy::fast()),
+        }
     }
 
     async fn exchange(&self) -> Result<Credentials, PlatformError> {
         let code = self.fixture.data().auth_code.clone();
-        exchange_code(&self.http, &self.fixture.config(), &self.fixture.shop(), &code).await
+        exchange_code(
+            &self.http,
+            &self.fixture.config(),
+            &self.fixture.shop(),
+            &code,
+        )
+        .await
     }
 
     async fn connect(&self) -> Credentials {
@@ -215,7 +230,11 @@ impl Harness {
     }
 
     fn client(&self) -> ShopifyClient {
-        ShopifyClient::new(self.http.clone(), self.fixture.config(), self.fixture.shop())
+        ShopifyClient::new(
+            self.http.clone(),
+            self.fixture.config(),
+            self.fixture.shop(),
+        )
     }
 
     fn faults(&self) -> &FaultPlan {
@@ -232,7 +251,9 @@ impl Harness {
             .filter(|o| since.is_none_or(|s| o.updated_at >= s))
             .cloned()
             .collect();
-        orders.sort_by(|a, b| (a.updated_at, &a.platform_order_id).cmp(&(b.updated_at, &b.platform_order_id)));
+        orders.sort_by(|a, b| {
+            (a.updated_at, &a.platform_order_id).cmp(&(b.updated_at, &b.platform_order_id))
+        });
         orders
     }
 }
@@ -246,7 +267,9 @@ async fn all_orders(
     let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = client.orders_page(creds, since, cursor.as_deref(), page_size).await?;
+        let page = client
+            .orders_page(creds, since, cursor.as_deref(), page_size)
+            .await?;
         cursor = page.next_cursor.clone();
         pages.push(page);
         if cursor.is_none() {
@@ -270,13 +293,30 @@ async fn the_code_exchange_yields_expiring_credentials_once() {
     let before = Utc::now();
     let creds = harness.connect().await;
     assert!(creds.access_token.starts_with("shpat_"));
-    assert!(creds.refresh_token.is_some(), "expiring offline token comes with a refresh token");
+    assert!(
+        creds.refresh_token.is_some(),
+        "expiring offline token comes with a refresh token"
+    );
     let expires_at = creds.expires_at.expect("expiring token has an expiry");
-    assert!(expires_at >= before + Duration::seconds(3600) && expires_at <= Utc::now() + Duration::seconds(3600));
-    assert_eq!(creds.scopes, ["read_orders", "read_products", "read_inventory", "read_customers"]);
+    assert!(
+        expires_at >= before + Duration::seconds(3600)
+            && expires_at <= Utc::now() + Duration::seconds(3600)
+    );
+    assert_eq!(
+        creds.scopes,
+        [
+            "read_orders",
+            "read_products",
+            "read_inventory",
+            "read_customers"
+        ]
+    );
 
     // Codes are single-use.
-    assert!(matches!(harness.exchange().await, Err(PlatformError::Invalid { .. })));
+    assert!(matches!(
+        harness.exchange().await,
+        Err(PlatformError::Invalid { .. })
+    ));
 }
 
 #[tokio::test]
@@ -291,19 +331,34 @@ async fn a_wrong_client_secret_is_refused() {
     let harness = Harness::start(|_| {}).await;
     let mut config = harness.fixture.config();
     config.api_secret = "not-the-secret".into();
-    let result = exchange_code(&harness.http, &config, &harness.fixture.shop(), "fixture-auth-code").await;
-    let Err(PlatformError::Invalid { message }) = result else { panic!("expected Invalid, got {result:?}") };
+    let result = exchange_code(
+        &harness.http,
+        &config,
+        &harness.fixture.shop(),
+        "fixture-auth-code",
+    )
+    .await;
+    let Err(PlatformError::Invalid { message }) = result else {
+        panic!("expected Invalid, got {result:?}")
+    };
     assert!(!message.contains("not-the-secret"));
 }
 
 #[tokio::test]
 async fn missing_scopes_at_exchange_are_named() {
     // write_products implies read_products; inventory and customers are missing.
-    let harness = Harness::start(|data| data.granted_scope = "write_orders,write_products".into()).await;
+    let harness =
+        Harness::start(|data| data.granted_scope = "write_orders,write_products".into()).await;
     let (reason, message) = reauth_reason(harness.exchange().await);
     assert_eq!(reason, ReauthReason::ScopesMissing);
-    assert!(message.contains("read_inventory") && message.contains("read_customers"), "{message}");
-    assert!(!message.contains("read_orders") && !message.contains("read_products"), "{message}");
+    assert!(
+        message.contains("read_inventory") && message.contains("read_customers"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("read_orders") && !message.contains("read_products"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -354,7 +409,9 @@ async fn seven_orders_arrive_in_three_pages_exactly_as_stored() {
     let harness = Harness::start(|_| {}).await;
     let mut creds = harness.connect().await;
     let client = harness.client();
-    let pages = all_orders(&client, &mut creds, None, 3).await.expect("orders sync");
+    let pages = all_orders(&client, &mut creds, None, 3)
+        .await
+        .expect("orders sync");
     let sizes: Vec<usize> = pages.iter().map(|p| p.items.len()).collect();
     assert_eq!(sizes, [3, 3, 1]);
     assert_eq!(harness.fixture.requests(), 3);
@@ -382,16 +439,28 @@ async fn amounts_are_exact_micros() {
     })
     .await;
     let mut creds = harness.connect().await;
-    let page = harness.client().orders_page(&mut creds, None, None, 5).await.expect("orders");
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 5)
+        .await
+        .expect("orders");
     let synced = &page.items[0];
     assert_eq!(synced.currency, "KWD");
     assert_eq!(synced.subtotal_micros, 1_003_703_700);
     assert_eq!(synced.lines[0].unit_price_micros, 1_234_567);
-    assert_eq!(synced.lines[0].discount_micros, 100_001, "two allocations summed exactly");
-    assert_eq!(synced.total_micros, 1_003_703_700 - 100_001 + 1_000 + 333_333);
+    assert_eq!(
+        synced.lines[0].discount_micros, 100_001,
+        "two allocations summed exactly"
+    );
     assert_eq!(
         synced.total_micros,
-        synced.subtotal_micros - synced.discounts_micros + synced.shipping_micros + synced.tax_micros
+        1_003_703_700 - 100_001 + 1_000 + 333_333
+    );
+    assert_eq!(
+        synced.total_micros,
+        synced.subtotal_micros - synced.discounts_micros
+            + synced.shipping_micros
+            + synced.tax_micros
     );
 }
 
@@ -406,7 +475,11 @@ async fn an_incremental_sync_returns_only_changed_orders() {
         .into_iter()
         .flat_map(|p| p.items)
         .collect();
-    let watermark = first.iter().map(|o| o.updated_at).max().expect("orders synced");
+    let watermark = first
+        .iter()
+        .map(|o| o.updated_at)
+        .max()
+        .expect("orders synced");
 
     // Order 1003 gets refunded and a new order comes in, both after the watermark.
     {
@@ -437,8 +510,14 @@ async fn an_incremental_sync_returns_only_changed_orders() {
         .into_iter()
         .flat_map(|p| p.items)
         .collect();
-    let ids: Vec<&str> = second.iter().map(|o| o.platform_order_id.as_str()).collect();
-    assert_eq!(ids, ["gid://shopify/Order/1008", "gid://shopify/Order/1003"]);
+    let ids: Vec<&str> = second
+        .iter()
+        .map(|o| o.platform_order_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["gid://shopify/Order/1008", "gid://shopify/Order/1003"]
+    );
     assert_eq!(second, harness.expected_orders(Some(since)));
     assert_eq!(second[1].refunds.len(), 1);
     assert_eq!(second[1].refunds[0].amount_micros, 5_500_000);
@@ -453,12 +532,22 @@ async fn products_inventory_and_shop_info_map_from_the_wire() {
     let info = client.shop_info(&mut creds).await.expect("shop info");
     assert_eq!(
         info,
-        ShopInfo { name: "Fixture Store".into(), currency_code: "USD".into(), iana_timezone: "America/New_York".into() }
+        ShopInfo {
+            name: "Fixture Store".into(),
+            currency_code: "USD".into(),
+            iana_timezone: "America/New_York".into()
+        }
     );
 
-    let first = client.products_page(&mut creds, None, None, 1).await.expect("products page 1");
+    let first = client
+        .products_page(&mut creds, None, None, 1)
+        .await
+        .expect("products page 1");
     let cursor = first.next_cursor.clone().expect("a second page");
-    let second = client.products_page(&mut creds, None, Some(&cursor), 1).await.expect("products page 2");
+    let second = client
+        .products_page(&mut creds, None, Some(&cursor), 1)
+        .await
+        .expect("products page 2");
     assert_eq!(second.next_cursor, None);
     let mut expected = products();
     expected.reverse(); // by updatedAt: the sticker was updated first
@@ -493,8 +582,17 @@ async fn products_inventory_and_shop_info_map_from_the_wire() {
 async fn a_429_with_retry_after_is_retried() {
     let harness = Harness::start(|_| {}).await;
     let mut creds = harness.connect().await;
-    harness.faults().at(1, Fault::RateLimited { retry_after_secs: 1 });
-    let page = harness.client().orders_page(&mut creds, None, None, 3).await.expect("succeeds after the 429");
+    harness.faults().at(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await
+        .expect("succeeds after the 429");
     assert_eq!(page.items.len(), 3);
     assert_eq!(harness.fixture.requests(), 2);
 }
@@ -505,7 +603,11 @@ async fn a_throttled_answer_waits_and_retries() {
     let mut creds = harness.connect().await;
     harness.faults().at(1, Fault::Throttled);
     harness.faults().at(2, Fault::Throttled);
-    let page = harness.client().orders_page(&mut creds, None, None, 3).await.expect("succeeds after throttling");
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await
+        .expect("succeeds after throttling");
     assert_eq!(page.items, harness.expected_orders(None)[..3]);
     assert_eq!(harness.fixture.requests(), 3);
 }
@@ -515,7 +617,11 @@ async fn a_throttled_answer_on_http_429_is_retried_too() {
     let harness = Harness::start(|data| data.throttled_status = 429).await;
     let mut creds = harness.connect().await;
     harness.faults().at(1, Fault::Throttled);
-    let page = harness.client().orders_page(&mut creds, None, None, 3).await.expect("succeeds");
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await
+        .expect("succeeds");
     assert_eq!(page.items.len(), 3);
     assert_eq!(harness.fixture.requests(), 2);
 }
@@ -527,8 +633,14 @@ async fn endless_throttling_ends_in_rate_limited() {
     for n in 1..=10 {
         harness.faults().at(n, Fault::Throttled);
     }
-    let result = harness.client().orders_page(&mut creds, None, None, 3).await;
-    assert!(matches!(result, Err(PlatformError::RateLimited { .. })), "{result:?}");
+    let result = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await;
+    assert!(
+        matches!(result, Err(PlatformError::RateLimited { .. })),
+        "{result:?}"
+    );
     // The first attempt and five retries.
     assert_eq!(harness.fixture.requests(), 6);
 }
@@ -538,7 +650,11 @@ async fn a_500_is_retried() {
     let harness = Harness::start(|_| {}).await;
     let mut creds = harness.connect().await;
     harness.faults().at(1, Fault::ServerError);
-    let page = harness.client().orders_page(&mut creds, None, None, 3).await.expect("succeeds after the 500");
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await
+        .expect("succeeds after the 500");
     assert_eq!(page.items.len(), 3);
     assert_eq!(harness.fixture.requests(), 2);
 }
@@ -549,18 +665,37 @@ async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
     let mut creds = harness.connect().await;
     let old = creds.clone();
     harness.faults().at(1, Fault::TokenExpired);
-    let page = harness.client().orders_page(&mut creds, None, None, 3).await.expect("succeeds after refresh");
+    let page = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await
+        .expect("succeeds after refresh");
     assert_eq!(page.items.len(), 3);
-    assert_ne!(creds.access_token, old.access_token, "new access token stored in place");
-    assert_ne!(creds.refresh_token, old.refresh_token, "refresh token rotated");
+    assert_ne!(
+        creds.access_token, old.access_token,
+        "new access token stored in place"
+    );
+    assert_ne!(
+        creds.refresh_token, old.refresh_token,
+        "refresh token rotated"
+    );
     assert_eq!(creds.scopes, old.scopes);
-    assert_eq!(harness.fixture.token_requests(), 2, "one exchange, one refresh");
+    assert_eq!(
+        harness.fixture.token_requests(),
+        2,
+        "one exchange, one refresh"
+    );
     assert_eq!(harness.fixture.requests(), 2);
 
     // The old refresh token was rotated away: it no longer refreshes.
     let mut stale = old;
     harness.faults().at(1, Fault::TokenExpired);
-    let (reason, _) = reauth_reason(harness.client().orders_page(&mut stale, None, None, 3).await);
+    let (reason, _) = reauth_reason(
+        harness
+            .client()
+            .orders_page(&mut stale, None, None, 3)
+            .await,
+    );
     assert_eq!(reason, ReauthReason::TokenRevoked);
 }
 
@@ -570,9 +705,17 @@ async fn a_token_about_to_expire_is_refreshed_before_the_call() {
     let mut creds = harness.connect().await;
     let old_token = creds.access_token.clone();
     creds.expires_at = Some(Utc::now() + Duration::minutes(1));
-    harness.client().shop_info(&mut creds).await.expect("shop info");
+    harness
+        .client()
+        .shop_info(&mut creds)
+        .await
+        .expect("shop info");
     assert_ne!(creds.access_token, old_token);
-    assert!(creds.expires_at.is_some_and(|at| at > Utc::now() + Duration::minutes(50)));
+    assert!(
+        creds
+            .expires_at
+            .is_some_and(|at| at > Utc::now() + Duration::minutes(50))
+    );
     assert_eq!(harness.fixture.requests(), 1, "no 401 round trip");
 }
 
@@ -581,9 +724,17 @@ async fn an_expired_token_without_refresh_token_needs_a_reconnect() {
     let harness = Harness::start(|data| data.expiring_tokens = false).await;
     let mut creds = harness.connect().await;
     harness.faults().at(1, Fault::TokenExpired);
-    let (reason, message) = reauth_reason(harness.client().orders_page(&mut creds, None, None, 3).await);
+    let (reason, message) = reauth_reason(
+        harness
+            .client()
+            .orders_page(&mut creds, None, None, 3)
+            .await,
+    );
     assert_eq!(reason, ReauthReason::TokenRevoked);
-    assert!(message.contains(SHOP) && message.contains("reconnect"), "{message}");
+    assert!(
+        message.contains(SHOP) && message.contains("reconnect"),
+        "{message}"
+    );
     assert_eq!(harness.fixture.token_requests(), 1, "no refresh attempted");
 }
 
@@ -591,16 +742,28 @@ async fn an_expired_token_without_refresh_token_needs_a_reconnect() {
 async fn a_revoked_token_is_reauth_and_the_message_holds_no_secret() {
     let harness = Harness::start(|_| {}).await;
     let mut creds = harness.connect().await;
-    let (access, refresh) = (creds.access_token.clone(), creds.refresh_token.clone().expect("refresh token"));
+    let (access, refresh) = (
+        creds.access_token.clone(),
+        creds.refresh_token.clone().expect("refresh token"),
+    );
     harness.faults().at(1, Fault::TokenRevoked);
-    let result = harness.client().orders_page(&mut creds, None, None, 3).await;
+    let result = harness
+        .client()
+        .orders_page(&mut creds, None, None, 3)
+        .await;
     let debug = format!("{result:?}");
     let (reason, message) = reauth_reason(result);
     assert_eq!(reason, ReauthReason::TokenRevoked);
-    assert_eq!(message, format!("Shopify no longer accepts Pulsepoint's access to {SHOP}; reconnect the store"));
+    assert_eq!(
+        message,
+        format!("Shopify no longer accepts Pulsepoint's access to {SHOP}; reconnect the store")
+    );
     let secret = harness.fixture.data().api_secret.clone();
     for leaked in [&access, &refresh, &secret] {
-        assert!(!debug.contains(leaked.as_str()), "error exposes a secret: {debug}");
+        assert!(
+            !debug.contains(leaked.as_str()),
+            "error exposes a secret: {debug}"
+        );
     }
     // The refresh was tried once and refused; nothing loops.
     assert_eq!(harness.fixture.token_requests(), 2);
@@ -617,7 +780,10 @@ async fn access_denied_on_data_is_scopes_missing() {
     let client = harness.client();
     let (reason, _) = reauth_reason(client.orders_page(&mut creds, None, None, 3).await);
     assert_eq!(reason, ReauthReason::ScopesMissing);
-    client.products_page(&mut creds, None, None, 3).await.expect("products still readable");
+    client
+        .products_page(&mut creds, None, None, 3)
+        .await
+        .expect("products still readable");
 }
 
 #[tokio::test]
@@ -637,15 +803,31 @@ async fn a_shop_that_does_not_answer_leaves_the_call_pending() {
 async fn webhook_signatures_are_verified() {
     let harness = Harness::start(|_| {}).await;
     let secret = harness.fixture.data().api_secret.clone();
-    let body = harness.fixture.order_webhook_body("gid://shopify/Order/1002").expect("order exists");
+    let body = harness
+        .fixture
+        .order_webhook_body("gid://shopify/Order/1002")
+        .expect("order exists");
     let header = harness.fixture.sign_webhook(&body);
     assert!(verify_webhook_hmac(&secret, &body, &header));
 
     let mut tampered = body.clone();
-    let at = tampered.iter().position(|b| b.is_ascii_digit()).expect("a digit");
-    tampered[at] = if tampered[at] == b'9' { b'8' } else { tampered[at] + 1 };
-    assert!(!verify_webhook_hmac(&secret, &tampered, &header), "tampered body");
-    assert!(!verify_webhook_hmac("someone-elses-secret", &body, &header), "wrong secret");
+    let at = tampered
+        .iter()
+        .position(|b| b.is_ascii_digit())
+        .expect("a digit");
+    tampered[at] = if tampered[at] == b'9' {
+        b'8'
+    } else {
+        tampered[at] + 1
+    };
+    assert!(
+        !verify_webhook_hmac(&secret, &tampered, &header),
+        "tampered body"
+    );
+    assert!(
+        !verify_webhook_hmac("someone-elses-secret", &body, &header),
+        "wrong secret"
+    );
 }
 
 #[tokio::test]
@@ -665,10 +847,20 @@ async fn a_webhook_and_the_graphql_sync_produce_the_same_order() {
             .order_webhook_body(&from_sync.platform_order_id)
             .expect("order exists");
         let from_webhook = parse_order_webhook(&body).expect("webhook parses");
-        assert!(from_webhook.platform_order_id.starts_with("gid://shopify/Order/"));
+        assert!(
+            from_webhook
+                .platform_order_id
+                .starts_with("gid://shopify/Order/")
+        );
         // REST payloads carry no customer-journey moments; everything else matches.
         assert!(from_webhook.touchpoints.is_empty());
         assert!(!from_sync.touchpoints.is_empty());
-        assert_eq!(from_webhook, Order { touchpoints: Vec::new(), ..from_sync });
+        assert_eq!(
+            from_webhook,
+            Order {
+                touchpoints: Vec::new(),
+                ..from_sync
+            }
+        );
     }
 }

@@ -6,18 +6,57 @@ use pp_commerce::{Channel, Platform, Utm};
 
 /// Mediums advertisers use for paid traffic (lower-cased, `-` read as `_`).
 const PAID_MEDIUMS: &[&str] = &[
-    "cpc", "ppc", "cpm", "cpa", "cpv", "paid", "paid_social", "paidsocial", "paid_search",
-    "paidsearch", "paid_media", "ad", "ads", "display", "sem", "social_paid",
+    "cpc",
+    "ppc",
+    "cpm",
+    "cpa",
+    "cpv",
+    "paid",
+    "paid_social",
+    "paidsocial",
+    "paid_search",
+    "paidsearch",
+    "paid_media",
+    "ad",
+    "ads",
+    "display",
+    "sem",
+    "social_paid",
 ];
 const EMAIL_MEDIUMS: &[&str] = &["email", "e_mail", "newsletter", "sms"];
 const SOCIAL_SOURCES: &[&str] = &[
-    "facebook", "fb", "instagram", "ig", "meta", "tiktok", "pinterest", "snapchat", "twitter",
-    "x", "linkedin", "youtube", "reddit",
+    "facebook",
+    "fb",
+    "instagram",
+    "ig",
+    "meta",
+    "tiktok",
+    "pinterest",
+    "snapchat",
+    "twitter",
+    "x",
+    "linkedin",
+    "youtube",
+    "reddit",
 ];
-const SEARCH_HOSTS: &[&str] = &["google.", "bing.", "duckduckgo.", "yahoo.", "ecosia.", "baidu."];
+const SEARCH_HOSTS: &[&str] = &[
+    "google.",
+    "bing.",
+    "duckduckgo.",
+    "yahoo.",
+    "ecosia.",
+    "baidu.",
+];
 const SOCIAL_HOSTS: &[&str] = &[
-    "facebook.", "instagram.", "tiktok.", "pinterest.", "t.co", "twitter.", "linkedin.",
-    "youtube.", "reddit.",
+    "facebook.",
+    "instagram.",
+    "tiktok.",
+    "pinterest.",
+    "t.co",
+    "twitter.",
+    "linkedin.",
+    "youtube.",
+    "reddit.",
 ];
 
 /// The ad platform a paid source belongs to, among those Pulsepoint connects.
@@ -31,7 +70,11 @@ fn ad_platform(source: &str) -> Option<Platform> {
 }
 
 fn normalise(value: Option<&str>) -> String {
-    value.unwrap_or_default().trim().to_ascii_lowercase().replace('-', "_")
+    value
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+        .replace('-', "_")
 }
 
 /// The channel of a visit, and the ad platform when it was a paid ad on one we
@@ -50,7 +93,11 @@ pub fn channel_for(utm: &Utm, referrer: Option<&str>) -> (Channel, Option<Platfo
     let source = normalise(utm.source.as_deref());
     if PAID_MEDIUMS.contains(&medium.as_str()) {
         let social = medium.contains("social") || SOCIAL_SOURCES.contains(&source.as_str());
-        let channel = if social { Channel::PaidSocial } else { Channel::PaidSearch };
+        let channel = if social {
+            Channel::PaidSocial
+        } else {
+            Channel::PaidSearch
+        };
         return (channel, ad_platform(&source));
     }
     if EMAIL_MEDIUMS.contains(&medium.as_str()) || matches!(source.as_str(), "klaviyo" | "email") {
@@ -61,7 +108,14 @@ pub fn channel_for(utm: &Utm, referrer: Option<&str>) -> (Channel, Option<Platfo
             || medium == "social"
             || SOCIAL_SOURCES.contains(&source.as_str())
             || matches!(source.as_str(), "google" | "bing" | "duckduckgo" | "yahoo");
-        return (if organic { Channel::Organic } else { Channel::Referral }, None);
+        return (
+            if organic {
+                Channel::Organic
+            } else {
+                Channel::Referral
+            },
+            None,
+        );
     }
     match referrer.map(str::trim).filter(|r| !r.is_empty()) {
         None => (Channel::Direct, None),
@@ -71,7 +125,14 @@ pub fn channel_for(utm: &Utm, referrer: Option<&str>) -> (Channel, Option<Platfo
                 .iter()
                 .chain(SOCIAL_HOSTS)
                 .any(|h| host.starts_with(h) || host.contains(&format!(".{h}")));
-            (if organic { Channel::Organic } else { Channel::Referral }, None)
+            (
+                if organic {
+                    Channel::Organic
+                } else {
+                    Channel::Referral
+                },
+                None,
+            )
         }
     }
 }
@@ -130,11 +191,26 @@ mod tests {
         }
     }
 
+    /// source, medium, referrer → channel, platform.
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Channel,
+        Option<Platform>,
+    );
+
     #[test]
     fn channels_follow_the_documented_rule() {
         use Channel::*;
-        let cases: &[(&str, &str, Option<&str>, Channel, Option<Platform>)] = &[
-            ("facebook", "paid_social", None, PaidSocial, Some(Platform::Meta)),
+        let cases: &[Case] = &[
+            (
+                "facebook",
+                "paid_social",
+                None,
+                PaidSocial,
+                Some(Platform::Meta),
+            ),
             ("Instagram", "CPC", None, PaidSocial, Some(Platform::Meta)),
             ("meta", "paid", None, PaidSocial, Some(Platform::Meta)),
             ("tiktok", "paid", None, PaidSocial, Some(Platform::Tiktok)),
@@ -145,9 +221,21 @@ mod tests {
             ("google", "organic", None, Organic, None),
             ("klaviyo", "email", None, Email, None),
             ("newsletter_partner", "", None, Referral, None),
-            ("", "", Some("https://www.google.com/search?q=tee"), Organic, None),
+            (
+                "",
+                "",
+                Some("https://www.google.com/search?q=tee"),
+                Organic,
+                None,
+            ),
             ("", "", Some("https://l.instagram.com/"), Organic, None),
-            ("", "", Some("https://blog.example.com/post"), Referral, None),
+            (
+                "",
+                "",
+                Some("https://blog.example.com/post"),
+                Referral,
+                None,
+            ),
             ("", "", None, Direct, None),
             ("", "", Some("  "), Direct, None),
         ];
@@ -162,8 +250,14 @@ mod tests {
 
     #[test]
     fn only_numeric_campaigns_are_ids() {
-        let with = |campaign: &str| Utm { campaign: Some(campaign.into()), ..Utm::default() };
-        assert_eq!(campaign_id_from_utm(&with("120211234567890")).as_deref(), Some("120211234567890"));
+        let with = |campaign: &str| Utm {
+            campaign: Some(campaign.into()),
+            ..Utm::default()
+        };
+        assert_eq!(
+            campaign_id_from_utm(&with("120211234567890")).as_deref(),
+            Some("120211234567890")
+        );
         assert_eq!(campaign_id_from_utm(&with("summer_sale")), None);
         assert_eq!(campaign_id_from_utm(&with("12345")), None);
         assert_eq!(campaign_id_from_utm(&Utm::default()), None);
@@ -171,7 +265,9 @@ mod tests {
 
     #[test]
     fn utm_is_read_from_absolute_and_relative_urls() {
-        let parsed = utm_from_url("/products/tee?utm_source=facebook&utm_medium=paid%5Fsocial&utm_campaign=&x=1#top");
+        let parsed = utm_from_url(
+            "/products/tee?utm_source=facebook&utm_medium=paid%5Fsocial&utm_campaign=&x=1#top",
+        );
         assert_eq!(parsed.source.as_deref(), Some("facebook"));
         assert_eq!(parsed.medium.as_deref(), Some("paid_social"));
         assert_eq!(parsed.campaign, None);

@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::graphql::{
-    InventoryData, OrdersData, ProductsData, SHOP_QUERY, ShopData, inventory_query,
-    orders_query, products_query,
+    InventoryData, OrdersData, ProductsData, SHOP_QUERY, ShopData, inventory_query, orders_query,
+    products_query,
 };
 use super::oauth::{reconnect, refresh_access_token};
 use super::throttle::{self, Bucket, Cost};
@@ -62,7 +62,12 @@ pub struct ShopifyClient {
 
 impl ShopifyClient {
     pub fn new(http: Http, cfg: ShopifyConfig, shop: ShopDomain) -> Self {
-        Self { http, cfg, shop, bucket: Mutex::new(Bucket::default()) }
+        Self {
+            http,
+            cfg,
+            shop,
+            bucket: Mutex::new(Bucket::default()),
+        }
     }
 
     pub fn shop(&self) -> &ShopDomain {
@@ -87,7 +92,9 @@ impl ShopifyClient {
         page_size: u32,
     ) -> Result<Page<Order>, PlatformError> {
         let variables = page_variables(updated_since, cursor, page_size);
-        let data: OrdersData = self.query(creds, "orders", &orders_query(), variables).await?;
+        let data: OrdersData = self
+            .query(creds, "orders", &orders_query(), variables)
+            .await?;
         let next_cursor = data.orders.next_cursor();
         let items = data
             .orders
@@ -107,7 +114,9 @@ impl ShopifyClient {
         page_size: u32,
     ) -> Result<Page<Product>, PlatformError> {
         let variables = page_variables(updated_since, cursor, page_size);
-        let data: ProductsData = self.query(creds, "products", &products_query(), variables).await?;
+        let data: ProductsData = self
+            .query(creds, "products", &products_query(), variables)
+            .await?;
         let next_cursor = data.products.next_cursor();
         let items = data
             .products
@@ -126,8 +135,9 @@ impl ShopifyClient {
         page_size: u32,
     ) -> Result<Page<InventoryLevel>, PlatformError> {
         let variables = json!({ "first": page_size.clamp(1, MAX_PAGE), "after": cursor });
-        let data: InventoryData =
-            self.query(creds, "inventory", &inventory_query(), variables).await?;
+        let data: InventoryData = self
+            .query(creds, "inventory", &inventory_query(), variables)
+            .await?;
         let next_cursor = data.inventory_items.next_cursor();
         let items = data
             .inventory_items
@@ -162,9 +172,15 @@ impl ShopifyClient {
             let wait = self.bucket().wait_before(operation, Instant::now());
             if !wait.is_zero() {
                 if wait > throttle::MAX_WAIT {
-                    return Err(PlatformError::RateLimited { retry_after: Some(wait) });
+                    return Err(PlatformError::RateLimited {
+                        retry_after: Some(wait),
+                    });
                 }
-                tracing::debug!(operation, wait_ms = wait.as_millis() as u64, "waiting for the shopify cost bucket");
+                tracing::debug!(
+                    operation,
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for the shopify cost bucket"
+                );
                 tokio::time::sleep(wait).await;
             }
 
@@ -225,9 +241,15 @@ impl ShopifyClient {
                     .filter(|w| !w.is_zero())
                     .unwrap_or_else(|| self.http.retry.backoff(throttled));
                 if throttled > MAX_THROTTLED_RETRIES || wait > throttle::MAX_WAIT {
-                    return Err(PlatformError::RateLimited { retry_after: Some(wait) });
+                    return Err(PlatformError::RateLimited {
+                        retry_after: Some(wait),
+                    });
                 }
-                tracing::debug!(operation, wait_ms = wait.as_millis() as u64, "shopify throttled the query");
+                tracing::debug!(
+                    operation,
+                    wait_ms = wait.as_millis() as u64,
+                    "shopify throttled the query"
+                );
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -238,12 +260,19 @@ impl ShopifyClient {
                 let codes: Vec<&str> = errors.iter().filter_map(GraphqlError::code).collect();
                 let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
                 tracing::warn!(operation, ?codes, ?messages, shop = %self.shop, "shopify graphql errors");
-                let detail = if codes.is_empty() { String::new() } else { format!(" ({})", codes.join(", ")) };
+                let detail = if codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", codes.join(", "))
+                };
                 return Err(PlatformError::Invalid {
                     message: format!("Shopify rejected the {operation} query{detail}"),
                 });
             }
-            let data = answer.data.filter(|d| !d.is_null()).ok_or_else(|| unreadable(operation))?;
+            let data = answer
+                .data
+                .filter(|d| !d.is_null())
+                .ok_or_else(|| unreadable(operation))?;
             return serde_json::from_value(data).map_err(|error| {
                 tracing::warn!(operation, %error, "unexpected shopify response shape");
                 unreadable(operation)
@@ -268,24 +297,35 @@ impl ShopifyClient {
 
 /// The token as a header value marked sensitive, so it never shows in debug logs.
 fn access_token_header(creds: &Credentials) -> Result<HeaderValue, PlatformError> {
-    let mut value = HeaderValue::from_str(&creds.access_token).map_err(|_| PlatformError::Reauth {
-        reason: ReauthReason::TokenRevoked,
-        message: "the stored Shopify token is malformed; reconnect the store".into(),
-    })?;
+    let mut value =
+        HeaderValue::from_str(&creds.access_token).map_err(|_| PlatformError::Reauth {
+            reason: ReauthReason::TokenRevoked,
+            message: "the stored Shopify token is malformed; reconnect the store".into(),
+        })?;
     value.set_sensitive(true);
     Ok(value)
 }
 
 /// `first`/`after`/`query` for the orders and products queries. The datetime is
 /// quoted: unquoted, Shopify's search syntax silently drops the time part.
-fn page_variables(updated_since: Option<DateTime<Utc>>, cursor: Option<&str>, page_size: u32) -> Value {
-    let query = updated_since
-        .map(|since| format!("updated_at:>='{}'", since.to_rfc3339_opts(SecondsFormat::Secs, true)));
+fn page_variables(
+    updated_since: Option<DateTime<Utc>>,
+    cursor: Option<&str>,
+    page_size: u32,
+) -> Value {
+    let query = updated_since.map(|since| {
+        format!(
+            "updated_at:>='{}'",
+            since.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    });
     json!({ "first": page_size.clamp(1, MAX_PAGE), "after": cursor, "query": query })
 }
 
 fn unreadable(operation: &str) -> PlatformError {
-    PlatformError::Invalid { message: format!("Shopify sent an unreadable answer when reading {operation}") }
+    PlatformError::Invalid {
+        message: format!("Shopify sent an unreadable answer when reading {operation}"),
+    }
 }
 
 /// A GraphQL answer before its data is interpreted. `errors` is a list of error
@@ -325,11 +365,17 @@ fn errors_of(errors: Value) -> Vec<GraphqlError> {
         Value::Array(items) => items
             .into_iter()
             .map(|item| {
-                serde_json::from_value(item).unwrap_or(GraphqlError { message: String::new(), extensions: None })
+                serde_json::from_value(item).unwrap_or(GraphqlError {
+                    message: String::new(),
+                    extensions: None,
+                })
             })
             .collect(),
         Value::Null => Vec::new(),
-        other => vec![GraphqlError { message: other.to_string(), extensions: None }],
+        other => vec![GraphqlError {
+            message: other.to_string(),
+            extensions: None,
+        }],
     }
 }
 
@@ -353,7 +399,8 @@ mod tests {
 
     #[test]
     fn errors_come_as_a_list_or_a_string() {
-        let list = errors_of(json!([{ "message": "Throttled", "extensions": { "code": "THROTTLED" } }]));
+        let list =
+            errors_of(json!([{ "message": "Throttled", "extensions": { "code": "THROTTLED" } }]));
         assert_eq!(list[0].code(), Some("THROTTLED"));
         let text = errors_of(json!("[API] Invalid API key or access token"));
         assert_eq!(text.len(), 1);

@@ -364,7 +364,11 @@ impl VisitNode {
     fn utm(&mut self) -> Utm {
         match self.utm_parameters.take() {
             Some(node) => node.into(),
-            None => self.landing_page.as_deref().map(utm_from_url).unwrap_or_default(),
+            None => self
+                .landing_page
+                .as_deref()
+                .map(utm_from_url)
+                .unwrap_or_default(),
         }
     }
 }
@@ -402,7 +406,9 @@ impl OrderNode {
                     sku: non_empty(line.sku.clone()),
                     title: line.title.clone(),
                     quantity: line.quantity,
-                    unit_price_micros: line.original_unit_price_set.micros("originalUnitPriceSet")?,
+                    unit_price_micros: line
+                        .original_unit_price_set
+                        .micros("originalUnitPriceSet")?,
                     discount_micros: discount,
                 })
             })
@@ -421,7 +427,10 @@ impl OrderNode {
             .collect::<Result<Vec<_>, _>>()?;
 
         let (mut last_visit, moments) = match self.customer_journey_summary {
-            Some(journey) => (journey.last_visit, journey.moments.map(|m| m.nodes).unwrap_or_default()),
+            Some(journey) => (
+                journey.last_visit,
+                journey.moments.map(|m| m.nodes).unwrap_or_default(),
+            ),
             None => (None, Vec::new()),
         };
         let utm = last_visit.as_mut().map(VisitNode::utm).unwrap_or_default();
@@ -441,7 +450,9 @@ impl OrderNode {
             currency: self.currency_code,
             subtotal_micros,
             discounts_micros,
-            shipping_micros: self.total_shipping_price_set.micros("totalShippingPriceSet")?,
+            shipping_micros: self
+                .total_shipping_price_set
+                .micros("totalShippingPriceSet")?,
             tax_micros: self.total_tax_set.micros("totalTaxSet")?,
             total_micros: self.total_price_set.micros("totalPriceSet")?,
             test: self.test,
@@ -475,7 +486,13 @@ fn touchpoint(mut moment: VisitNode) -> Option<Touchpoint> {
     let utm = moment.utm();
     let (channel, platform) = channel_for(&utm, moment.referrer_url.as_deref());
     let platform_campaign_id = platform.and_then(|_| campaign_id_from_utm(&utm));
-    Some(Touchpoint { occurred_at, channel, platform, platform_campaign_id, utm })
+    Some(Touchpoint {
+        occurred_at,
+        channel,
+        platform,
+        platform_campaign_id,
+        utm,
+    })
 }
 
 impl RefundNode {
@@ -547,16 +564,19 @@ impl InventoryItemNode {
             tracing::warn!(item = %self.id, "inventory item stocked at more locations than one page");
         }
         let item_id = self.id;
-        self.inventory_levels.nodes.into_iter().map(move |level| InventoryLevel {
-            platform_inventory_item_id: item_id.clone(),
-            platform_location_id: level.location.id,
-            location_name: level.location.name,
-            available: level
-                .quantities
-                .iter()
-                .find(|q| q.name == "available")
-                .map_or(0, |q| q.quantity),
-            updated_at: level.updated_at,
-        })
+        self.inventory_levels
+            .nodes
+            .into_iter()
+            .map(move |level| InventoryLevel {
+                platform_inventory_item_id: item_id.clone(),
+                platform_location_id: level.location.id,
+                location_name: level.location.name,
+                available: level
+                    .quantities
+                    .iter()
+                    .find(|q| q.name == "available")
+                    .map_or(0, |q| q.quantity),
+                updated_at: level.updated_at,
+            })
     }
 }

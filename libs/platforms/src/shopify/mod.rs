@@ -44,10 +44,15 @@ impl ShopifyConfig {
     /// The scopes a sync needs: orders (with customer journeys), customers on
     /// orders, products with variant costs, and inventory levels.
     pub fn default_scopes() -> Vec<String> {
-        ["read_orders", "read_products", "read_inventory", "read_customers"]
-            .into_iter()
-            .map(String::from)
-            .collect()
+        [
+            "read_orders",
+            "read_products",
+            "read_inventory",
+            "read_customers",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect()
     }
 
     /// The base URL of one shop, e.g. `https://demo.myshopify.com`.
@@ -59,7 +64,11 @@ impl ShopifyConfig {
     }
 
     pub(crate) fn graphql_url(&self, shop: &ShopDomain) -> String {
-        format!("{}/admin/api/{}/graphql.json", self.shop_url(shop), self.api_version)
+        format!(
+            "{}/admin/api/{}/graphql.json",
+            self.shop_url(shop),
+            self.api_version
+        )
     }
 
     pub(crate) fn token_url(&self, shop: &ShopDomain) -> String {
@@ -119,7 +128,9 @@ pub fn validate_shop_domain(shop: &str) -> Result<ShopDomain, PlatformError> {
     Ok(ShopDomain(shop.to_string()))
 }
 
-/// Micros to the decimal string Shopify uses for money (`"12.34"`, `"7.0"`).
+/// Micros to the decimal string Shopify uses for money (`"12.34"`, `"7.0"`); the
+/// fixture writes amounts with it.
+#[cfg(any(test, feature = "fixtures"))]
 pub(crate) fn micros_to_decimal(micros: i64) -> String {
     let sign = if micros < 0 { "-" } else { "" };
     let abs = micros.unsigned_abs();
@@ -148,9 +159,16 @@ mod tests {
 
     #[test]
     fn shop_domains_are_checked_strictly() {
-        let accepted = ["demo.myshopify.com", "a.myshopify.com", "0-shop-9.myshopify.com"];
+        let accepted = [
+            "demo.myshopify.com",
+            "a.myshopify.com",
+            "0-shop-9.myshopify.com",
+        ];
         for shop in accepted {
-            assert_eq!(validate_shop_domain(shop).map(|s| s.0).ok().as_deref(), Some(shop));
+            assert_eq!(
+                validate_shop_domain(shop).map(|s| s.0).ok().as_deref(),
+                Some(shop)
+            );
         }
         let rejected = [
             "",
@@ -200,7 +218,10 @@ mod tests {
     #[test]
     fn money_round_trips() {
         for micros in [0, 1, 12_340_000, 7_000_000, -500_000, 123_456_789] {
-            assert_eq!(pp_commerce::decimal_to_micros(&micros_to_decimal(micros)), Some(micros));
+            assert_eq!(
+                pp_commerce::decimal_to_micros(&micros_to_decimal(micros)),
+                Some(micros)
+            );
         }
         assert_eq!(micros_to_decimal(12_340_000), "12.34");
         assert_eq!(micros_to_decimal(7_000_000), "7.0");

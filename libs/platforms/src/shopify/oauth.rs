@@ -59,7 +59,11 @@ pub fn verify_callback_hmac(api_secret: &str, params: &BTreeMap<String, String>)
     };
     let form = signed_message(params, Escaping::Form);
     let legacy = signed_message(params, Escaping::Legacy);
-    let verifies = |message: &str| mac(api_secret, message.as_bytes()).verify_slice(&given).is_ok();
+    let verifies = |message: &str| {
+        mac(api_secret, message.as_bytes())
+            .verify_slice(&given)
+            .is_ok()
+    };
     verifies(&form) || (legacy != form && verifies(&legacy))
 }
 
@@ -148,9 +152,11 @@ fn split_scopes(scope: &str) -> Vec<String> {
 pub fn scopes_missing(requested: &[String], granted: &[String]) -> Vec<String> {
     let covers = |wanted: &str| {
         granted.iter().any(|g| g == wanted)
-            || wanted
-                .strip_prefix("read_")
-                .is_some_and(|rest| granted.iter().any(|g| g.strip_prefix("write_") == Some(rest)))
+            || wanted.strip_prefix("read_").is_some_and(|rest| {
+                granted
+                    .iter()
+                    .any(|g| g.strip_prefix("write_") == Some(rest))
+            })
     };
     requested.iter().filter(|s| !covers(s)).cloned().collect()
 }
@@ -238,7 +244,9 @@ pub async fn refresh_access_token(
 pub(crate) fn reconnect(shop: &ShopDomain, reason: ReauthReason) -> PlatformError {
     PlatformError::Reauth {
         reason,
-        message: format!("Shopify no longer accepts Pulsepoint's access to {shop}; reconnect the store"),
+        message: format!(
+            "Shopify no longer accepts Pulsepoint's access to {shop}; reconnect the store"
+        ),
     }
 }
 
@@ -247,7 +255,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -255,7 +266,10 @@ mod tests {
         // The example in Shopify's OAuth docs (secret "hush").
         let params = params(&[
             ("code", "0907a61c0c8d55e99db179b68161bc00"),
-            ("hmac", "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20"),
+            (
+                "hmac",
+                "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20",
+            ),
             ("shop", "some-shop.myshopify.com"),
             ("timestamp", "1337178173"),
         ]);
@@ -266,28 +280,45 @@ mod tests {
     #[test]
     fn either_escaping_of_a_padded_host_verifies() {
         let secret = "s3cret";
-        let base = params(&[("host", "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw=="), ("shop", "demo.myshopify.com")]);
+        let base = params(&[
+            ("host", "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw=="),
+            ("shop", "demo.myshopify.com"),
+        ]);
         let mut form_signed = base.clone();
         form_signed.insert("hmac".into(), callback_hmac(secret, &base));
         assert!(verify_callback_hmac(secret, &form_signed));
 
         let legacy = signed_message(&base, Escaping::Legacy);
-        assert_eq!(legacy, "host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw==&shop=demo.myshopify.com");
+        assert_eq!(
+            legacy,
+            "host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw==&shop=demo.myshopify.com"
+        );
         let mut legacy_signed = base.clone();
-        legacy_signed.insert("hmac".into(), hex::encode(mac(secret, legacy.as_bytes()).finalize().into_bytes()));
+        legacy_signed.insert(
+            "hmac".into(),
+            hex::encode(mac(secret, legacy.as_bytes()).finalize().into_bytes()),
+        );
         assert!(verify_callback_hmac(secret, &legacy_signed));
     }
 
     #[test]
     fn write_scopes_cover_read_scopes() {
-        let requested: Vec<String> = ["read_orders", "read_products", "read_inventory"].map(String::from).into();
+        let requested: Vec<String> = ["read_orders", "read_products", "read_inventory"]
+            .map(String::from)
+            .into();
         let granted = split_scopes("write_orders,read_products");
-        assert_eq!(scopes_missing(&requested, &granted), vec!["read_inventory".to_string()]);
+        assert_eq!(
+            scopes_missing(&requested, &granted),
+            vec!["read_inventory".to_string()]
+        );
         let granted = split_scopes("read_orders, write_products ,read_inventory");
         assert!(scopes_missing(&requested, &granted).is_empty());
         // A read scope never covers a write scope.
         let wanted = vec!["write_orders".to_string()];
-        assert_eq!(scopes_missing(&wanted, &split_scopes("read_orders")), wanted);
+        assert_eq!(
+            scopes_missing(&wanted, &split_scopes("read_orders")),
+            wanted
+        );
     }
 
     #[test]

@@ -40,7 +40,8 @@ impl Bucket {
     /// Remembers what an answer said about the bucket and the operation's cost.
     pub fn record(&mut self, operation: &'static str, cost: &Cost, now: Instant) {
         self.last_status = Some((cost.throttle_status, now));
-        self.expected_cost.insert(operation, cost.requested_query_cost);
+        self.expected_cost
+            .insert(operation, cost.requested_query_cost);
     }
 
     /// How long to wait before sending `operation` so the bucket, refilling at
@@ -67,7 +68,10 @@ impl Bucket {
 /// After `THROTTLED`: `(requested − currentlyAvailable) / restoreRate`.
 pub(crate) fn throttled_wait(cost: &Cost) -> Duration {
     let status = cost.throttle_status;
-    shortfall_wait(cost.requested_query_cost - status.currently_available, status.restore_rate)
+    shortfall_wait(
+        cost.requested_query_cost - status.currently_available,
+        status.restore_rate,
+    )
 }
 
 fn shortfall_wait(points: f64, restore_rate: f64) -> Duration {
@@ -97,14 +101,24 @@ mod tests {
     fn waits_for_the_points_it_is_short() {
         let start = Instant::now();
         let mut bucket = Bucket::default();
-        assert_eq!(bucket.wait_before("orders", start), Duration::ZERO, "nothing known yet");
+        assert_eq!(
+            bucket.wait_before("orders", start),
+            Duration::ZERO,
+            "nothing known yet"
+        );
 
         bucket.record("orders", &cost(300.0, 200.0), start);
         // 100 points short at 50/s.
         assert_eq!(bucket.wait_before("orders", start), Duration::from_secs(2));
         // One second later the bucket has refilled 50 points.
-        assert_eq!(bucket.wait_before("orders", start + Duration::from_secs(1)), Duration::from_secs(1));
-        assert_eq!(bucket.wait_before("orders", start + Duration::from_secs(5)), Duration::ZERO);
+        assert_eq!(
+            bucket.wait_before("orders", start + Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            bucket.wait_before("orders", start + Duration::from_secs(5)),
+            Duration::ZERO
+        );
         // Another operation's cost is unknown until it has run once.
         assert_eq!(bucket.wait_before("products", start), Duration::ZERO);
     }
@@ -116,7 +130,10 @@ mod tests {
         bucket.record("orders", &cost(5000.0, 0.0), start);
         // The query costs more than the bucket holds: wait for a full bucket only.
         assert_eq!(bucket.wait_before("orders", start), Duration::from_secs(20));
-        assert_eq!(bucket.wait_before("orders", start + Duration::from_secs(60)), Duration::ZERO);
+        assert_eq!(
+            bucket.wait_before("orders", start + Duration::from_secs(60)),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub fn webhook_hmac(api_secret: &str, raw_body: &[u8]) -> String {
 pub fn parse_order_webhook(raw_body: &[u8]) -> Result<Order, PlatformError> {
     let order: RestOrder = serde_json::from_slice(raw_body).map_err(|error| {
         tracing::warn!(%error, "unreadable shopify order webhook");
-        PlatformError::Invalid { message: "the Shopify order webhook could not be read".into() }
+        PlatformError::Invalid {
+            message: "the Shopify order webhook could not be read".into(),
+        }
     })?;
     order.into_order()
 }
@@ -77,7 +79,11 @@ struct MoneyAmount {
 
 /// The shop-currency amount: `<field>_set.shop_money` when sent, else the plain
 /// `<field>` (also shop currency on REST orders).
-fn shop_amount(set: Option<&MoneySet>, plain: Option<&Amount>, field: &str) -> Result<Option<i64>, PlatformError> {
+fn shop_amount(
+    set: Option<&MoneySet>,
+    plain: Option<&Amount>,
+    field: &str,
+) -> Result<Option<i64>, PlatformError> {
     match (set, plain) {
         (Some(set), _) => money(&set.shop_money.amount.text(), field).map(Some),
         (None, Some(plain)) => money(&plain.text(), field).map(Some),
@@ -203,9 +209,12 @@ struct RestTransaction {
 
 impl RestOrder {
     fn into_order(self) -> Result<Order, PlatformError> {
-        let platform_order_id = gid(self.admin_graphql_api_id, self.id, "Order").ok_or_else(|| {
-            PlatformError::Invalid { message: "the Shopify order webhook has no order id".into() }
-        })?;
+        let platform_order_id =
+            gid(self.admin_graphql_api_id, self.id, "Order").ok_or_else(|| {
+                PlatformError::Invalid {
+                    message: "the Shopify order webhook has no order id".into(),
+                }
+            })?;
         let lines = self
             .line_items
             .into_iter()
@@ -223,7 +232,14 @@ impl RestOrder {
             None => self
                 .shipping_lines
                 .iter()
-                .map(|l| shop_amount(l.price_set.as_ref(), l.price.as_ref(), "shipping_lines.price").map(Option::unwrap_or_default))
+                .map(|l| {
+                    shop_amount(
+                        l.price_set.as_ref(),
+                        l.price.as_ref(),
+                        "shipping_lines.price",
+                    )
+                    .map(Option::unwrap_or_default)
+                })
                 .sum::<Result<i64, _>>()?,
         };
         let refunds = self
@@ -241,13 +257,25 @@ impl RestOrder {
             cancelled_at: self.cancelled_at,
             currency: self.currency,
             subtotal_micros,
-            discounts_micros: shop_amount(self.total_discounts_set.as_ref(), self.total_discounts.as_ref(), "total_discounts")?
-                .unwrap_or_default(),
+            discounts_micros: shop_amount(
+                self.total_discounts_set.as_ref(),
+                self.total_discounts.as_ref(),
+                "total_discounts",
+            )?
+            .unwrap_or_default(),
             shipping_micros,
-            tax_micros: shop_amount(self.total_tax_set.as_ref(), self.total_tax.as_ref(), "total_tax")?
-                .unwrap_or_default(),
+            tax_micros: shop_amount(
+                self.total_tax_set.as_ref(),
+                self.total_tax.as_ref(),
+                "total_tax",
+            )?
+            .unwrap_or_default(),
             total_micros: required(
-                shop_amount(self.total_price_set.as_ref(), self.total_price.as_ref(), "total_price")?,
+                shop_amount(
+                    self.total_price_set.as_ref(),
+                    self.total_price.as_ref(),
+                    "total_price",
+                )?,
                 "total_price",
             )?,
             test: self.test,
@@ -258,7 +286,10 @@ impl RestOrder {
                 })
             }),
             source_name: non_empty(self.source_name),
-            utm: landing_site.as_deref().map(utm_from_url).unwrap_or_default(),
+            utm: landing_site
+                .as_deref()
+                .map(utm_from_url)
+                .unwrap_or_default(),
             landing_site,
             referring_site: non_empty(self.referring_site),
             lines,
@@ -270,19 +301,30 @@ impl RestOrder {
 
 impl RestLineItem {
     fn into_line(self) -> Result<OrderLine, PlatformError> {
-        let platform_line_id = gid(self.admin_graphql_api_id, self.id, "LineItem").ok_or_else(|| {
-            PlatformError::Invalid { message: "the Shopify order webhook has a line item without an id".into() }
-        })?;
+        let platform_line_id =
+            gid(self.admin_graphql_api_id, self.id, "LineItem").ok_or_else(|| {
+                PlatformError::Invalid {
+                    message: "the Shopify order webhook has a line item without an id".into(),
+                }
+            })?;
         let unit_price_micros = required(
-            shop_amount(self.price_set.as_ref(), self.price.as_ref(), "line_items.price")?,
+            shop_amount(
+                self.price_set.as_ref(),
+                self.price.as_ref(),
+                "line_items.price",
+            )?,
             "line item price",
         )?;
         let discount_micros = self
             .discount_allocations
             .iter()
             .map(|a| {
-                shop_amount(a.amount_set.as_ref(), a.amount.as_ref(), "discount_allocations.amount")
-                    .map(Option::unwrap_or_default)
+                shop_amount(
+                    a.amount_set.as_ref(),
+                    a.amount.as_ref(),
+                    "discount_allocations.amount",
+                )
+                .map(Option::unwrap_or_default)
             })
             .sum::<Result<i64, _>>()?;
         Ok(OrderLine {
@@ -300,9 +342,12 @@ impl RestLineItem {
 
 impl RestRefund {
     fn into_refund(self) -> Result<Refund, PlatformError> {
-        let platform_refund_id = gid(self.admin_graphql_api_id, self.id, "Refund").ok_or_else(|| {
-            PlatformError::Invalid { message: "the Shopify order webhook has a refund without an id".into() }
-        })?;
+        let platform_refund_id =
+            gid(self.admin_graphql_api_id, self.id, "Refund").ok_or_else(|| {
+                PlatformError::Invalid {
+                    message: "the Shopify order webhook has a refund without an id".into(),
+                }
+            })?;
         let amount_micros = match &self.total_refunded_set {
             Some(set) => money(&set.shop_money.amount.text(), "refunds.total_refunded_set")?,
             None => self
@@ -320,18 +365,29 @@ impl RestRefund {
                     Some(item) => (item.admin_graphql_api_id, item.id),
                     None => (None, None),
                 };
-                let platform_line_id = gid(admin_id, nested_id.or(line.line_item_id), "LineItem").ok_or_else(|| {
-                    PlatformError::Invalid { message: "the Shopify order webhook has a refund line without its line item".into() }
+                let platform_line_id = gid(admin_id, nested_id.or(line.line_item_id), "LineItem")
+                    .ok_or_else(|| PlatformError::Invalid {
+                    message: "the Shopify order webhook has a refund line without its line item"
+                        .into(),
                 })?;
                 Ok(RefundLine {
                     platform_line_id,
                     quantity: line.quantity,
-                    subtotal_micros: shop_amount(line.subtotal_set.as_ref(), line.subtotal.as_ref(), "refund_line_items.subtotal")?
-                        .unwrap_or_default(),
+                    subtotal_micros: shop_amount(
+                        line.subtotal_set.as_ref(),
+                        line.subtotal.as_ref(),
+                        "refund_line_items.subtotal",
+                    )?
+                    .unwrap_or_default(),
                 })
             })
             .collect::<Result<Vec<_>, PlatformError>>()?;
-        Ok(Refund { platform_refund_id, created_at: self.created_at, amount_micros, lines })
+        Ok(Refund {
+            platform_refund_id,
+            created_at: self.created_at,
+            amount_micros,
+            lines,
+        })
     }
 }
 
@@ -344,7 +400,11 @@ mod tests {
         let body = br##"{"id":1,"name":"#1001"}"##;
         let header = webhook_hmac("secret", body);
         assert!(verify_webhook_hmac("secret", body, &header));
-        assert!(!verify_webhook_hmac("secret", br##"{"id":2,"name":"#1001"}"##, &header));
+        assert!(!verify_webhook_hmac(
+            "secret",
+            br##"{"id":2,"name":"#1001"}"##,
+            &header
+        ));
         assert!(!verify_webhook_hmac("other-secret", body, &header));
         assert!(!verify_webhook_hmac("secret", body, "not base64!"));
         assert!(!verify_webhook_hmac("secret", body, ""));
@@ -380,24 +440,45 @@ mod tests {
         assert_eq!(order.shipping_micros, 4_000_000);
         assert_eq!(order.tax_micros, 11_940_000);
         assert_eq!(order.total_micros, 403_940_000);
-        assert_eq!(order.customer.map(|c| c.platform_customer_id).as_deref(), Some("gid://shopify/Customer/207119551"));
+        assert_eq!(
+            order.customer.map(|c| c.platform_customer_id).as_deref(),
+            Some("gid://shopify/Customer/207119551")
+        );
         assert_eq!(order.utm.source.as_deref(), Some("google"));
         assert_eq!(order.referring_site, None);
         let line = &order.lines[0];
-        assert_eq!(line.platform_product_id.as_deref(), Some("gid://shopify/Product/632910392"));
-        assert_eq!(line.platform_variant_id.as_deref(), Some("gid://shopify/ProductVariant/39072856"));
+        assert_eq!(
+            line.platform_product_id.as_deref(),
+            Some("gid://shopify/Product/632910392")
+        );
+        assert_eq!(
+            line.platform_variant_id.as_deref(),
+            Some("gid://shopify/ProductVariant/39072856")
+        );
         assert_eq!(line.sku, None);
-        assert_eq!((line.unit_price_micros, line.discount_micros), (199_000_000, 10_000_000));
+        assert_eq!(
+            (line.unit_price_micros, line.discount_micros),
+            (199_000_000, 10_000_000)
+        );
         let refund = &order.refunds[0];
         assert_eq!(refund.platform_refund_id, "gid://shopify/Refund/509562969");
         assert_eq!(refund.amount_micros, 199_970_000);
-        assert_eq!(refund.lines[0].platform_line_id, "gid://shopify/LineItem/466157049");
+        assert_eq!(
+            refund.lines[0].platform_line_id,
+            "gid://shopify/LineItem/466157049"
+        );
         assert_eq!(refund.lines[0].subtotal_micros, 194_000_000);
     }
 
     #[test]
     fn a_payload_that_is_not_an_order_is_invalid() {
-        assert!(matches!(parse_order_webhook(b"{}"), Err(PlatformError::Invalid { .. })));
-        assert!(matches!(parse_order_webhook(b"not json"), Err(PlatformError::Invalid { .. })));
+        assert!(matches!(
+            parse_order_webhook(b"{}"),
+            Err(PlatformError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse_order_webhook(b"not json"),
+            Err(PlatformError::Invalid { .. })
+        ));
     }
 }
