@@ -5,10 +5,14 @@
 //! Nested connections are capped at [`NESTED_PAGE`] (250, Shopify's maximum page
 //! size): an order with more line items, refunds or refund lines than that, or a
 //! product with more variants, is mapped from the first 250 and a warning is
-//! logged. Shopify prices a query by the `first` of every connection multiplied
-//! out, so with 250-wide nested connections keep the outer `page_size` small
-//! (orders: a handful per page) or the query exceeds the 1,000-point single-query
-//! limit and Shopify answers `MAX_COST_EXCEEDED` (mapped to `Invalid`).
+//! logged. ❓ Cost: Shopify prices a query by the `first` of every connection
+//! multiplied out, and a single query may request at most 1,000 points. With
+//! 250-wide nested connections (and `refunds × refundLineItems` nested twice) the
+//! orders query's *requested* cost can pass that limit even at a small page size,
+//! in which case Shopify answers `MAX_COST_EXCEEDED` (mapped to `Invalid` naming
+//! the code). The fixture does not enforce the limit; check the real cost with
+//! `Shopify-GraphQL-Cost-Debug: 1` on a dev store and lower [`NESTED_PAGE`] (or
+//! move backfills to bulk operations) if it does.
 
 use chrono::{DateTime, Utc};
 use pp_commerce::{
