@@ -14,6 +14,7 @@ pub mod error;
 pub mod google_ads;
 pub mod http;
 pub mod meta;
+pub mod shopify;
 pub mod tiktok;
 
 pub use credentials::Credentials;
