@@ -33,8 +33,6 @@ pub(super) struct Calendar {
     slot_permutations: Vec<SlotPermutation>,
     /// Trailing 7-day mean of orders per day: what a planner or an ad budget follows.
     pub(super) smooth_orders: Vec<f64>,
-    /// Orders from each day to the end, inclusive; `days + 1` entries, the last is 0.
-    pub(super) orders_from: Vec<u64>,
     pub(super) sale_day: Vec<bool>,
 }
 
@@ -67,7 +65,6 @@ impl Calendar {
 
         let orders = spread_exactly(total_orders, &weights);
         let order_offset = offsets(&orders);
-        let orders_from: Vec<u64> = order_offset.iter().map(|o| total_orders - o).collect();
         let smooth_orders = (0..orders.len())
             .map(|d| {
                 let window = &orders[d.saturating_sub(6)..=d];
@@ -113,7 +110,6 @@ impl Calendar {
             customer_offset,
             slot_permutations,
             smooth_orders,
-            orders_from,
             sale_day,
         }
     }

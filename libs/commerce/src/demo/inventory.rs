@@ -16,15 +16,21 @@ use super::rng;
 
 /// Days of sales remembered for the trailing velocity (and `sold_last_28_days`).
 const TRAILING_DAYS: usize = 28;
-/// A reorder is placed when stock covers less than 2 × lead time + this many days, so a
-/// purchase order arrives while the shelf still covers more than its lead time.
+/// A reorder is placed when stock plus what is on order covers less than 2 × lead time +
+/// this many days, so a purchase order arrives while the shelf still covers more than
+/// its lead time.
 const SAFETY_DAYS: f64 = 21.0;
+/// Extra safety stock, in units per day of lead time per √(units a day): a slow seller's
+/// sales over 28 days are noisy, and the shelf must still cover its lead time when a
+/// good month makes it look faster than it is (about +3 standard deviations).
+const NOISE_SAFETY: f64 = 1.5;
 /// A purchase order covers this many days of sales.
 const ORDER_COVER_DAYS: f64 = 45.0;
 const MIN_REORDER_POINT_UNITS: f64 = 6.0;
 const MIN_ORDER_UNITS: i64 = 12;
 /// A starved SKU ends the period with this fraction of its lead time in cover.
-const STARVED_END_COVER: f64 = 0.3;
+const STARVED_END_COVER: f64 = 0.25;
+const MIN_STARVED_LEAD_DAYS: u32 = 14;
 
 pub(super) struct Location {
     pub(super) id: String,
@@ -68,14 +74,24 @@ impl StockPlan {
             .map(|v| units_per_line * v.weight as f64 / total_weight)
             .collect();
 
-        // Starve 2–4 good sellers (not the very top two, which a brand watches closely).
+        // Starve 2–4 good sellers (not the very top two, which a brand watches closely)
+        // whose lead time is long enough for "less cover than lead time" to be clear.
         let mut by_demand: Vec<usize> = (0..units_per_order.len()).collect();
         by_demand.sort_by(|&a, &b| {
             units_per_order[b]
                 .total_cmp(&units_per_order[a])
                 .then(a.cmp(&b))
         });
-        let mut candidates: Vec<usize> = by_demand.iter().copied().skip(2).take(12).collect();
+        let mut candidates: Vec<usize> = by_demand
+            .iter()
+            .copied()
+            .skip(2)
+            .filter(|&v| catalog.variants[v].lead_time_days >= MIN_STARVED_LEAD_DAYS)
+            .take(12)
+            .collect();
+        if candidates.len() < 2 {
+            candidates = by_demand.iter().copied().skip(2).take(12).collect();
+        }
         candidates.shuffle(&mut rng);
         let mut starved = vec![false; units_per_order.len()];
         let count = rng.random_range(2..=4usize).min(candidates.len());
@@ -91,11 +107,12 @@ impl StockPlan {
             .unwrap_or(0.0);
         let mut starting = Vec::with_capacity(units_per_order.len() * locations.len());
         for (v, variant) in catalog.variants.iter().enumerate() {
-            let reorder_cover = 2.0 * f64::from(variant.lead_time_days) + SAFETY_DAYS;
             for location in &locations {
                 let velocity = opening_orders * units_per_order[v] * location.share;
-                let cover = reorder_cover + rng.random_range(0.0..ORDER_COVER_DAYS);
-                starting.push((velocity * cover).ceil() as i64 + MIN_ORDER_UNITS);
+                let cycle_stock = velocity * rng.random_range(0.0..ORDER_COVER_DAYS);
+                starting.push(
+                    (reorder_point(velocity, variant.lead_time_days) + cycle_stock).ceil() as i64,
+                );
             }
         }
         Self {
@@ -107,6 +124,12 @@ impl StockPlan {
     }
 }
 
+fn reorder_point(velocity: f64, lead_time_days: u32) -> f64 {
+    let lead = f64::from(lead_time_days);
+    let point = velocity * (2.0 * lead + SAFETY_DAYS) + NOISE_SAFETY * lead * velocity.sqrt();
+    point.max(MIN_REORDER_POINT_UNITS)
+}
+
 #[derive(Clone)]
 struct Cell {
     starting: i64,
@@ -114,7 +137,8 @@ struct Cell {
     restocked: i64,
     sold: i64,
     recent: [u32; TRAILING_DAYS],
-    incoming: Option<PurchaseOrder>,
+    /// Purchase orders not yet received, oldest first.
+    incoming: Vec<PurchaseOrder>,
 }
 
 #[derive(Clone, Copy)]
@@ -140,7 +164,7 @@ impl StockSim {
                 restocked: 0,
                 sold: 0,
                 recent: [0; TRAILING_DAYS],
-                incoming: None,
+                incoming: Vec::new(),
             })
             .collect();
         Self {
@@ -166,30 +190,42 @@ impl StockSim {
         catalog: &Catalog,
         calendar: &Calendar,
     ) {
-        let last_day = calendar.days as usize - 1;
         for (index, cell) in self.cells.iter_mut().enumerate() {
             cell.recent[day as usize % TRAILING_DAYS] = 0;
-            let Some(order) = cell.incoming.filter(|o| o.arrives_on_day == day) else {
-                continue;
-            };
-            cell.incoming = None;
-            let (variant, location) = (index / self.locations, index % self.locations);
-            let mut units = order.units;
-            if plan.starved[variant] {
-                let share = plan.units_per_order[variant] * plan.locations[location].share;
-                let lead = f64::from(catalog.variants[variant].lead_time_days);
-                let end_target =
-                    STARVED_END_COVER * lead * calendar.smooth_orders[last_day] * share;
-                let still_to_sell = calendar.orders_from[day as usize] as f64 * share;
-                let room = (end_target + still_to_sell).floor() as i64 - cell.available;
-                units = units.min(room.max(0));
+            // One lead time per variant, so purchase orders arrive in the order placed.
+            while cell
+                .incoming
+                .first()
+                .is_some_and(|o| o.arrives_on_day <= day)
+            {
+                let order = cell.incoming.remove(0);
+                let (variant, location) = (index / self.locations, index % self.locations);
+                let mut units = order.units;
+                if plan.starved[variant] {
+                    // Ship only what keeps the shelf on course to end the period with
+                    // a fraction of a lead time in cover, at the pace it sells now.
+                    let days_seen = (day as usize).min(TRAILING_DAYS);
+                    let pace = if days_seen == 0 {
+                        calendar.smooth_orders[0]
+                            * plan.units_per_order[variant]
+                            * plan.locations[location].share
+                    } else {
+                        f64::from(cell.recent.iter().sum::<u32>()) / days_seen as f64
+                    };
+                    let lead = f64::from(catalog.variants[variant].lead_time_days);
+                    let days_left = f64::from(calendar.days - day);
+                    let room = ((STARVED_END_COVER * lead + days_left) * pace).floor() as i64
+                        - cell.available;
+                    units = units.min(room.max(0));
+                }
+                cell.available += units;
+                cell.restocked += units;
             }
-            cell.available += units;
-            cell.restocked += units;
         }
     }
 
-    /// Evening of `day`: place a purchase order where stock fell to the reorder point.
+    /// Evening of `day`: place a purchase order where stock plus what is on order fell
+    /// to the reorder point.
     pub(super) fn close_day(
         &mut self,
         day: u32,
@@ -200,19 +236,16 @@ impl StockSim {
         let expected_orders = calendar.smooth_orders[day as usize];
         let days_seen = (day as usize + 1).min(TRAILING_DAYS) as f64;
         for (index, cell) in self.cells.iter_mut().enumerate() {
-            if cell.incoming.is_some() {
-                continue;
-            }
             let (variant, location) = (index / self.locations, index % self.locations);
             let expected =
                 expected_orders * plan.units_per_order[variant] * plan.locations[location].share;
             let trailing = cell.recent.iter().map(|&u| f64::from(u)).sum::<f64>() / days_seen;
-            let velocity = expected.max(trailing);
+            let since_start = cell.sold as f64 / f64::from(day + 1);
+            let velocity = expected.max(trailing).max(since_start);
             let lead = catalog.variants[variant].lead_time_days;
-            let reorder_point =
-                (velocity * (2.0 * f64::from(lead) + SAFETY_DAYS)).max(MIN_REORDER_POINT_UNITS);
-            if (cell.available as f64) <= reorder_point {
-                cell.incoming = Some(PurchaseOrder {
+            let on_order: i64 = cell.incoming.iter().map(|o| o.units).sum();
+            if ((cell.available + on_order) as f64) <= reorder_point(velocity, lead) {
+                cell.incoming.push(PurchaseOrder {
                     arrives_on_day: day + lead,
                     units: ((velocity * ORDER_COVER_DAYS).ceil() as i64).max(MIN_ORDER_UNITS),
                 });
