@@ -9,6 +9,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod demo;
+
 /// The platforms a brand connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -246,7 +248,11 @@ pub fn decimal_to_micros(value: &str) -> Option<i64> {
     if !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut micros = whole.checked_mul(1_000_000)?;
     let mut scale = 100_000;
     for (i, b) in fraction.bytes().enumerate() {
