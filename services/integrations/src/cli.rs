@@ -227,9 +227,10 @@ pub async fn generate(
         history_days: days,
         end_date: chrono::Utc::now().date_naive(),
         currency,
+        utc_offset_minutes: 0,
         orders: OrderVolume::Total(orders),
         platforms: Platform::ALL.to_vec(),
-    });
+    })?;
     let progress = if quiet {
         indicatif::ProgressBar::hidden()
     } else {

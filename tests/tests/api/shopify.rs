@@ -31,9 +31,11 @@ async fn fixture_store(orders: u64) -> ShopifyFixture {
         history_days: 20,
         end_date: chrono::Utc::now().date_naive(),
         currency: "USD".into(),
+        utc_offset_minutes: 0,
         orders: OrderVolume::Total(orders),
         platforms: pp_commerce::Platform::ALL.to_vec(),
-    });
+    })
+    .expect("demo config");
     let mut data = ShopifyData::new(SHOP);
     data.orders = store.orders().collect();
     data.products = store.products().to_vec();

@@ -31,6 +31,7 @@ async fn demo_store_of(stack: &Stack, tenant: &Tenant, integration_id: &str) -> 
         &row,
         Platform::ALL.to_vec(),
     ))
+    .expect("demo config")
 }
 
 #[derive(Debug, PartialEq, Eq)]

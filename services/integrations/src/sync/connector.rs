@@ -74,7 +74,7 @@ impl Connector {
             return Ok(Connector::Demo(super::demo::DemoConnector::new(
                 integration,
                 platform,
-            )));
+            )?));
         }
         let credentials = crate::credentials::open(
             state,

@@ -30,19 +30,23 @@ pub fn config(integration: &IntegrationRow, platforms: Vec<Platform>) -> DemoCon
             .currency_code
             .clone()
             .unwrap_or_else(|| "USD".into()),
+        // Demo days are UTC days; the generator takes a fixed offset only.
+        utc_offset_minutes: 0,
         orders: OrderVolume::PerDay(60.0),
         platforms,
     }
 }
 
 impl DemoConnector {
-    pub fn new(integration: &IntegrationRow, platform: Platform) -> Self {
+    pub fn new(integration: &IntegrationRow, platform: Platform) -> Result<Self, PlatformError> {
         // Every demo integration of a brand generates the same store (same seed), so
         // ad spend and the orders' touchpoints name the same campaigns.
-        DemoConnector {
-            store: DemoStore::new(config(integration, Platform::ALL.to_vec())),
-            platform,
-        }
+        let store = DemoStore::new(config(integration, Platform::ALL.to_vec())).map_err(|err| {
+            PlatformError::Invalid {
+                message: format!("the demo store settings are not valid: {err}"),
+            }
+        })?;
+        Ok(DemoConnector { store, platform })
     }
 
     pub fn fetch(
