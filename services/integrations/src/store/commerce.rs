@@ -131,11 +131,26 @@ pub async fn upsert_orders(
         .collect();
     let order_ids: Vec<Uuid> = written.iter().map(|(_, id)| *id).collect();
     // Children are replaced with their order (cascades remove refund lines).
-    for table in ["order_lines", "refunds", "touchpoints"] {
+    // Touchpoints only when the new version carries some: a webhook payload has no
+    // customer journey, and must not erase what a sync stored.
+    let with_journey: Vec<Uuid> = written
+        .iter()
+        .filter(|(platform_id, _)| {
+            by_platform_id
+                .get(platform_id.as_str())
+                .is_some_and(|o| !o.touchpoints.is_empty())
+        })
+        .map(|(_, id)| *id)
+        .collect();
+    for (table, ids) in [
+        ("order_lines", &order_ids),
+        ("refunds", &order_ids),
+        ("touchpoints", &with_journey),
+    ] {
         sqlx::query(&format!(
             "delete from commerce.{table} where tenant_id = commerce.current_tenant() and order_id = any($1)"
         ))
-        .bind(&order_ids)
+        .bind(ids)
         .execute(tx.conn())
         .await?;
     }
