@@ -39,7 +39,13 @@ pub(crate) fn encrypt(
     aad: &[u8],
 ) -> Result<Vec<u8>, VaultError> {
     cipher
-        .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .map_err(|_| VaultError::EncryptFailed)
 }
 
@@ -55,7 +61,13 @@ pub(crate) fn decrypt(
         return Err(VaultError::DecryptFailed);
     }
     cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
         .map(Zeroizing::new)
         .map_err(|_| VaultError::DecryptFailed)
 }

@@ -78,7 +78,13 @@ impl<'a> Envelope<'a> {
         if reader.rest.len() < TAG_LEN {
             return Err(VaultError::Format);
         }
-        Ok(Self { key_id, wrapped_dek, header, nonce, ciphertext: reader.rest })
+        Ok(Self {
+            key_id,
+            wrapped_dek,
+            header,
+            nonce,
+            ciphertext: reader.rest,
+        })
     }
 }
 

@@ -27,13 +27,19 @@ pub enum VaultError {
     /// No access token for Cloud KMS could be obtained.
     #[error("could not obtain an access token for cloud kms")]
     Token,
-    #[error("{key_name:?} is not a cloud kms key name (projects/…/locations/…/keyRings/…/cryptoKeys/…)")]
+    #[error(
+        "{key_name:?} is not a cloud kms key name (projects/…/locations/…/keyRings/…/cryptoKeys/…)"
+    )]
     InvalidKeyName { key_name: String },
     #[error("could not use key file {path}: {kind}")]
     KeyFileIo { path: String, kind: io::ErrorKind },
     /// A line of the key file is wrong; `problem` never quotes the line.
     #[error("key file {path} line {line}: {problem}")]
-    KeyFile { path: String, line: usize, problem: &'static str },
+    KeyFile {
+        path: String,
+        line: usize,
+        problem: &'static str,
+    },
     /// The key file as a whole, or a key to add to it, is not acceptable.
     #[error("key file {path}: {problem}")]
     KeyFileRejected { path: String, problem: &'static str },

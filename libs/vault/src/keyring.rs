@@ -91,29 +91,46 @@ impl LocalKeyring {
         let mut keys: Vec<LocalKey> = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line_number = index + 1;
-            let fail = |problem| VaultError::KeyFile { path: path.to_owned(), line: line_number, problem };
+            let fail = |problem| VaultError::KeyFile {
+                path: path.to_owned(),
+                line: line_number,
+                problem,
+            };
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let mut fields = line.split_whitespace();
-            let (Some(id), Some(encoded), None) = (fields.next(), fields.next(), fields.next()) else {
+            let (Some(id), Some(encoded), None) = (fields.next(), fields.next(), fields.next())
+            else {
                 return Err(fail("expected `<key id> <base64 key>`"));
             };
             if !is_valid_local_key_id(id) {
-                return Err(fail("the key id must be 1-64 characters of a-z A-Z 0-9 . _ -"));
+                return Err(fail(
+                    "the key id must be 1-64 characters of a-z A-Z 0-9 . _ -",
+                ));
             }
             if keys.iter().any(|key| key.id == id) {
                 return Err(fail("the key id appears twice"));
             }
-            let bytes = Zeroizing::new(STANDARD.decode(encoded).map_err(|_| fail("the key is not valid base64"))?);
+            let bytes = Zeroizing::new(
+                STANDARD
+                    .decode(encoded)
+                    .map_err(|_| fail("the key is not valid base64"))?,
+            );
             if bytes.len() != KEY_LEN {
                 return Err(fail("the key must be 32 bytes"));
             }
-            keys.push(LocalKey { id: id.to_owned(), cipher: cipher::aes(&bytes)? });
+            keys.push(LocalKey {
+                id: id.to_owned(),
+                cipher: cipher::aes(&bytes)?,
+            });
         }
         if keys.is_empty() {
-            return Err(VaultError::KeyFileRejected { path: path.to_owned(), problem: "it holds no key" });
+            return Err(VaultError::KeyFileRejected {
+                path: path.to_owned(),
+                problem: "it holds no key",
+            });
         }
         Ok(Self { keys })
     }
@@ -135,7 +152,9 @@ impl LocalKeyring {
             .keys
             .iter()
             .find(|key| key.id == key_id)
-            .ok_or_else(|| VaultError::UnknownKey { key_id: key_id.to_owned() })?;
+            .ok_or_else(|| VaultError::UnknownKey {
+                key_id: key_id.to_owned(),
+            })?;
         if wrapped.len() < NONCE_LEN {
             return Err(VaultError::DecryptFailed);
         }
@@ -168,7 +187,9 @@ impl KeyEncryptionKey for LocalKeyring {
 
 impl fmt::Debug for LocalKeyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalKeyring").field("key_ids", &self.key_ids()).finish()
+        f.debug_struct("LocalKeyring")
+            .field("key_ids", &self.key_ids())
+            .finish()
     }
 }
 
@@ -176,15 +197,23 @@ impl fmt::Debug for LocalKeyring {
 
 fn is_valid_local_key_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 fn new_key_line(path: &Path, key_id: &str) -> Result<Zeroizing<String>, VaultError> {
     if !is_valid_local_key_id(key_id) {
-        return Err(rejected(path, "the new key id must be 1-64 characters of a-z A-Z 0-9 . _ -"));
+        return Err(rejected(
+            path,
+            "the new key id must be 1-64 characters of a-z A-Z 0-9 . _ -",
+        ));
     }
     let key = cipher::random_key();
-    Ok(Zeroizing::new(format!("{key_id} {}\n", STANDARD.encode(key.as_ref()))))
+    Ok(Zeroizing::new(format!(
+        "{key_id} {}\n",
+        STANDARD.encode(key.as_ref())
+    )))
 }
 
 /// Writes `text` to a new file that only its owner can read or write.
@@ -203,9 +232,15 @@ fn write_private(path: &Path, text: &str) -> Result<(), VaultError> {
 }
 
 fn io_error(path: &Path, error: &std::io::Error) -> VaultError {
-    VaultError::KeyFileIo { path: path.display().to_string(), kind: error.kind() }
+    VaultError::KeyFileIo {
+        path: path.display().to_string(),
+        kind: error.kind(),
+    }
 }
 
 fn rejected(path: &Path, problem: &'static str) -> VaultError {
-    VaultError::KeyFileRejected { path: path.display().to_string(), problem }
+    VaultError::KeyFileRejected {
+        path: path.display().to_string(),
+        problem,
+    }
 }

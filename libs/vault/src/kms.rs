@@ -45,12 +45,21 @@ pub struct CloudKms {
 
 impl CloudKms {
     /// `key_name` is `projects/{p}/locations/{l}/keyRings/{r}/cryptoKeys/{k}`.
-    pub fn new(key_name: impl Into<String>, tokens: Arc<dyn TokenSource>, http: Http) -> Result<Self, VaultError> {
+    pub fn new(
+        key_name: impl Into<String>,
+        tokens: Arc<dyn TokenSource>,
+        http: Http,
+    ) -> Result<Self, VaultError> {
         let key_name = key_name.into();
         if !is_crypto_key_name(&key_name) {
             return Err(VaultError::InvalidKeyName { key_name });
         }
-        Ok(Self { key_name, base_url: KMS_BASE_URL.to_owned(), http, tokens })
+        Ok(Self {
+            key_name,
+            base_url: KMS_BASE_URL.to_owned(),
+            http,
+            tokens,
+        })
     }
 
     /// Points the client at another endpoint (a regional one, or a test fixture).
@@ -59,12 +68,21 @@ impl CloudKms {
         self
     }
 
-    async fn call<T: for<'de> Deserialize<'de>>(&self, verb: &str, body: serde_json::Value) -> Result<T, VaultError> {
+    async fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        verb: &str,
+        body: serde_json::Value,
+    ) -> Result<T, VaultError> {
         let token = self.tokens.access_token().await?;
         let url = format!("{}/v1/{}:{verb}", self.base_url, self.key_name);
         let response = self
             .http
-            .send(|client| client.post(&url).bearer_auth(token.expose_secret()).json(&body))
+            .send(|client| {
+                client
+                    .post(&url)
+                    .bearer_auth(token.expose_secret())
+                    .json(&body)
+            })
             .await
             .map_err(|_| VaultError::KmsUnavailable)?;
         let status = response.status();
@@ -74,9 +92,14 @@ impl CloudKms {
         }
         if !status.is_success() {
             tracing::warn!(status = status.as_u16(), verb, key = %self.key_name, "cloud kms refused a request");
-            return Err(VaultError::Kms { status: status.as_u16() });
+            return Err(VaultError::Kms {
+                status: status.as_u16(),
+            });
         }
-        response.json::<T>().await.map_err(|_| VaultError::KmsUnavailable)
+        response
+            .json::<T>()
+            .await
+            .map_err(|_| VaultError::KmsUnavailable)
     }
 }
 
@@ -99,7 +122,9 @@ impl KeyEncryptionKey for CloudKms {
         Box::pin(async move {
             let body = serde_json::json!({ "plaintext": STANDARD.encode(dek) });
             let answer: EncryptResponse = self.call("encrypt", body).await?;
-            STANDARD.decode(answer.ciphertext).map_err(|_| VaultError::KmsUnavailable)
+            STANDARD
+                .decode(answer.ciphertext)
+                .map_err(|_| VaultError::KmsUnavailable)
         })
     }
 
@@ -110,11 +135,16 @@ impl KeyEncryptionKey for CloudKms {
     ) -> BoxFuture<'a, Result<Zeroizing<Vec<u8>>, VaultError>> {
         Box::pin(async move {
             if key_id != self.key_name {
-                return Err(VaultError::UnknownKey { key_id: key_id.to_owned() });
+                return Err(VaultError::UnknownKey {
+                    key_id: key_id.to_owned(),
+                });
             }
             let body = serde_json::json!({ "ciphertext": STANDARD.encode(wrapped) });
             let answer: DecryptResponse = self.call("decrypt", body).await?;
-            STANDARD.decode(answer.plaintext.as_bytes()).map(Zeroizing::new).map_err(|_| VaultError::KmsUnavailable)
+            STANDARD
+                .decode(answer.plaintext.as_bytes())
+                .map(Zeroizing::new)
+                .map_err(|_| VaultError::KmsUnavailable)
         })
     }
 }
@@ -163,7 +193,11 @@ struct MetadataToken {
 
 impl MetadataServer {
     pub fn new(http: Http) -> Self {
-        Self { base_url: METADATA_BASE_URL.to_owned(), http, cached: Mutex::new(None) }
+        Self {
+            base_url: METADATA_BASE_URL.to_owned(),
+            http,
+            cached: Mutex::new(None),
+        }
     }
 
     /// Points the client at another metadata server (a test fixture).
@@ -173,8 +207,14 @@ impl MetadataServer {
     }
 
     fn cached(&self) -> Option<SecretString> {
-        let cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cached.as_ref().filter(|c| Instant::now() < c.refresh_at).map(|c| c.token.clone())
+        let cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cached
+            .as_ref()
+            .filter(|c| Instant::now() < c.refresh_at)
+            .map(|c| c.token.clone())
     }
 
     async fn fetch(&self) -> Result<SecretString, VaultError> {
@@ -185,14 +225,23 @@ impl MetadataServer {
             .await
             .map_err(|_| VaultError::Token)?;
         if !response.status().is_success() {
-            tracing::warn!(status = response.status().as_u16(), "the metadata server refused a token");
+            tracing::warn!(
+                status = response.status().as_u16(),
+                "the metadata server refused a token"
+            );
             return Err(VaultError::Token);
         }
         let answer: MetadataToken = response.json().await.map_err(|_| VaultError::Token)?;
         let lifetime = Duration::from_secs(answer.expires_in).saturating_sub(TOKEN_EXPIRY_MARGIN);
-        let fresh = CachedToken { token: answer.access_token, refresh_at: Instant::now() + lifetime };
+        let fresh = CachedToken {
+            token: answer.access_token,
+            refresh_at: Instant::now() + lifetime,
+        };
         let token = fresh.token.clone();
-        *self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(fresh);
+        *self
+            .cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(fresh);
         Ok(token)
     }
 }

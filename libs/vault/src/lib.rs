@@ -25,7 +25,9 @@ use zeroize::Zeroizing;
 
 pub use error::VaultError;
 pub use keyring::LocalKeyring;
-pub use kms::{CloudKms, KMS_BASE_URL, METADATA_BASE_URL, MetadataServer, StaticToken, TokenSource};
+pub use kms::{
+    CloudKms, KMS_BASE_URL, METADATA_BASE_URL, MetadataServer, StaticToken, TokenSource,
+};
 pub use vault::{Vault, aad_for};
 
 /// A boxed future, so that key-encryption keys and token sources can be used as

@@ -71,7 +71,12 @@ impl Vault {
         let wrapped = self.active.wrap(dek.as_ref()).await?;
         let mut blob = envelope::header(self.active.key_id(), &wrapped)?;
         let nonce = cipher::random_nonce();
-        let ciphertext = cipher::encrypt(&cipher::aes(dek.as_ref())?, &nonce, plaintext, &[&blob, aad].concat())?;
+        let ciphertext = cipher::encrypt(
+            &cipher::aes(dek.as_ref())?,
+            &nonce,
+            plaintext,
+            &[blob.as_slice(), aad].concat(),
+        )?;
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&ciphertext);
         Ok(blob)
@@ -83,13 +88,20 @@ impl Vault {
         let kek = self
             .by_id
             .get(envelope.key_id)
-            .ok_or_else(|| VaultError::UnknownKey { key_id: envelope.key_id.to_owned() })?;
+            .ok_or_else(|| VaultError::UnknownKey {
+                key_id: envelope.key_id.to_owned(),
+            })?;
         let dek = kek.unwrap(envelope.key_id, envelope.wrapped_dek).await?;
         if dek.len() != KEY_LEN {
             return Err(VaultError::DecryptFailed);
         }
         let aad = [envelope.header, aad].concat();
-        cipher::decrypt(&cipher::aes(&dek)?, envelope.nonce, envelope.ciphertext, &aad)
+        cipher::decrypt(
+            &cipher::aes(&dek)?,
+            envelope.nonce,
+            envelope.ciphertext,
+            &aad,
+        )
     }
 
     /// The id of the key a blob was sealed under, without decrypting it.
@@ -108,14 +120,23 @@ impl Vault {
     }
 
     /// [`seal`](Self::seal) of the JSON form of `value` (e.g. `pp_platforms::Credentials`).
-    pub async fn seal_json<T: Serialize>(&self, value: &T, aad: &[u8]) -> Result<Vec<u8>, VaultError> {
-        let json = Zeroizing::new(serde_json::to_vec(value).map_err(|_| VaultError::EncryptFailed)?);
+    pub async fn seal_json<T: Serialize>(
+        &self,
+        value: &T,
+        aad: &[u8],
+    ) -> Result<Vec<u8>, VaultError> {
+        let json =
+            Zeroizing::new(serde_json::to_vec(value).map_err(|_| VaultError::EncryptFailed)?);
         self.seal(&json, aad).await
     }
 
     /// [`open`](Self::open) then parse JSON. A parse failure is [`VaultError::Format`]
     /// and drops serde's message, which can quote the (secret) input.
-    pub async fn open_json<T: DeserializeOwned>(&self, blob: &[u8], aad: &[u8]) -> Result<T, VaultError> {
+    pub async fn open_json<T: DeserializeOwned>(
+        &self,
+        blob: &[u8],
+        aad: &[u8],
+    ) -> Result<T, VaultError> {
         let json = self.open(blob, aad).await?;
         serde_json::from_slice(&json).map_err(|_| VaultError::Format)
     }

@@ -30,19 +30,49 @@ fn parse_errors_name_the_line_without_echoing_it() {
     assert_eq!(line_of(&missing_key), 4);
     assert!(missing_key.to_string().contains("line 4"), "{missing_key}");
 
-    assert_eq!(line_of(&load_error(&format!("{good}k2 {} extra\n", key_b64(2)))), 4);
+    assert_eq!(
+        line_of(&load_error(&format!("{good}k2 {} extra\n", key_b64(2)))),
+        4
+    );
     assert_eq!(line_of(&load_error(&format!("{good}k2 not-base64!!\n"))), 4);
-    assert_eq!(line_of(&load_error(&format!("{good}k2 {}\n", &key_b64(2)[..20]))), 4, "short key");
-    assert_eq!(line_of(&load_error(&format!("{good}k1 {}\n", key_b64(2)))), 4, "duplicate id");
-    assert_eq!(line_of(&load_error(&format!("{good}k/2 {}\n", key_b64(2)))), 4, "bad id");
-    assert!(matches!(load_error("# only a comment\n"), VaultError::KeyFileRejected { .. }));
+    assert_eq!(
+        line_of(&load_error(&format!("{good}k2 {}\n", &key_b64(2)[..20]))),
+        4,
+        "short key"
+    );
+    assert_eq!(
+        line_of(&load_error(&format!("{good}k1 {}\n", key_b64(2)))),
+        4,
+        "duplicate id"
+    );
+    assert_eq!(
+        line_of(&load_error(&format!("{good}k/2 {}\n", key_b64(2)))),
+        4,
+        "bad id"
+    );
+    assert!(matches!(
+        load_error("# only a comment\n"),
+        VaultError::KeyFileRejected { .. }
+    ));
 }
 
 #[test]
 fn a_missing_file_is_an_io_error_naming_it() {
     let error = LocalKeyring::from_file("/nonexistent/pulsepoint.keys").expect_err("missing");
-    assert!(matches!(&error, VaultError::KeyFileIo { kind: std::io::ErrorKind::NotFound, .. }), "{error}");
-    assert!(error.to_string().contains("/nonexistent/pulsepoint.keys"), "{error}");
+    assert!(
+        matches!(
+            &error,
+            VaultError::KeyFileIo {
+                kind: std::io::ErrorKind::NotFound,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("/nonexistent/pulsepoint.keys"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -64,19 +94,34 @@ async fn generate_file_makes_a_private_file_and_refuses_to_overwrite() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     // What was written is what loads: a blob sealed by one opens with the other.
     let aad = [1u8; 32];
-    let blob = Vault::local(generated).seal(b"tokens", &aad).await.expect("seal");
+    let blob = Vault::local(generated)
+        .seal(b"tokens", &aad)
+        .await
+        .expect("seal");
     let reloaded = Vault::local(LocalKeyring::from_file(&path).expect("reload"));
-    assert_eq!(reloaded.open(&blob, &aad).await.expect("open").as_slice(), b"tokens");
+    assert_eq!(
+        reloaded.open(&blob, &aad).await.expect("open").as_slice(),
+        b"tokens"
+    );
 
     let before = std::fs::read(&path).expect("read");
     let again = LocalKeyring::generate_file(&path, "dev-2").expect_err("must not overwrite");
-    assert!(matches!(again, VaultError::KeyFileIo { kind: std::io::ErrorKind::AlreadyExists, .. }));
+    assert!(matches!(
+        again,
+        VaultError::KeyFileIo {
+            kind: std::io::ErrorKind::AlreadyExists,
+            ..
+        }
+    ));
     assert_eq!(std::fs::read(&path).expect("read"), before);
 }
 
@@ -92,18 +137,31 @@ async fn rotate_file_puts_a_new_active_key_first_and_keeps_the_old_ones() {
 
     let rotated = LocalKeyring::rotate_file(&path, "dev-2").expect("rotate");
     assert_eq!(rotated.key_ids(), ["dev-2", "dev-1"]);
-    assert_eq!(LocalKeyring::from_file(&path).expect("reload").key_ids(), ["dev-2", "dev-1"]);
+    assert_eq!(
+        LocalKeyring::from_file(&path).expect("reload").key_ids(),
+        ["dev-2", "dev-1"]
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
     let vault = Vault::local(rotated);
-    let new_blob = vault.rewrap(&old_blob, &aad).await.expect("rewrap").expect("moved");
+    let new_blob = vault
+        .rewrap(&old_blob, &aad)
+        .await
+        .expect("rewrap")
+        .expect("moved");
     assert_eq!(Vault::key_id_of(&new_blob).expect("key id"), "dev-2");
 
     let duplicate = LocalKeyring::rotate_file(&path, "dev-1").expect_err("id already present");
-    assert!(matches!(duplicate, VaultError::KeyFileRejected { .. }), "{duplicate}");
+    assert!(
+        matches!(duplicate, VaultError::KeyFileRejected { .. }),
+        "{duplicate}"
+    );
 }

@@ -26,7 +26,10 @@ pub fn keyring(dir: &Path, name: &str, keys: &[(&str, u8)]) -> LocalKeyring {
 }
 
 pub fn write_key_file(dir: &Path, name: &str, keys: &[(&str, u8)]) -> PathBuf {
-    let text: String = keys.iter().map(|(id, byte)| format!("{id} {}\n", key_b64(*byte))).collect();
+    let text: String = keys
+        .iter()
+        .map(|(id, byte)| format!("{id} {}\n", key_b64(*byte)))
+        .collect();
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write key file");
     path
