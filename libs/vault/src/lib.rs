@@ -10,6 +10,17 @@
 //! The caller's associated data (for credentials, [`aad_for`] a tenant and an
 //! integration) is authenticated with the record, so a blob copied into another row
 //! does not decrypt. Errors, logs and `Debug` output never contain a key or plaintext.
+//!
+//! Wiring, in the service:
+//!
+//! ```text
+//! start-up   dev:  Vault::local(LocalKeyring::from_file(key_file)?)
+//!            prod: Vault::kms(CloudKms::new(key_name, Arc::new(MetadataServer::new(http.clone())), http)?,
+//!                             old_key_file.map(LocalKeyring::from_file).transpose()?)
+//! write      vault.seal_json(&credentials, &aad_for(tenant_id, integration_id)).await?   -> bytea
+//! read       vault.open_json::<Credentials>(&blob, &aad_for(tenant_id, integration_id)).await?
+//! reencrypt  for each row: if let Some(new_blob) = vault.rewrap(&blob, &aad).await? { UPDATE … }
+//! ```
 
 mod cipher;
 pub mod envelope;
