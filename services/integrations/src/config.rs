@@ -181,7 +181,7 @@ pub fn vault_from_source(source: &Source) -> Result<pp_vault::Vault, BoxError> {
     };
     match (source.raw("PULSEPOINT_TOKEN_KMS_KEY"), local) {
         (Some(key_name), local) => {
-            let http = pp_vault::Http::new();
+            let http = Http::new(RetryPolicy::default());
             let tokens = std::sync::Arc::new(pp_vault::MetadataServer::new(http.clone()));
             let kms = pp_vault::CloudKms::new(key_name, tokens, http).map_err(|err| {
                 ConfigError::Invalid {

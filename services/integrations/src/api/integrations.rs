@@ -255,7 +255,7 @@ impl IntegrationApi {
 
 /// Disconnects a locked, connected integration: forgets its tokens, cancels its
 /// active run and its schedule.
-pub(crate) async fn disconnect_locked(
+pub async fn disconnect_locked(
     tx: &mut TenantTx,
     integration_id: Uuid,
 ) -> Result<IntegrationRow, ApiError> {

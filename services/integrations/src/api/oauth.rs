@@ -141,7 +141,8 @@ impl IntegrationApi {
             rpc: "CompleteOAuth",
         };
         let state = self.state.clone();
-        idempotency::once(tx, scope, &request.request_id, |mut tx| async move {
+        let request_id = request.request_id.clone();
+        idempotency::once(tx, scope, &request_id, |mut tx| async move {
             // Taken (marked used) in this transaction: if anything below fails, the
             // transaction rolls back and the state stays usable until it expires.
             let saved = store::take_state(&mut tx, &hash).await?.ok_or_else(bad_state)?;
