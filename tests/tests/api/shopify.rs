@@ -199,7 +199,8 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
     fixture.faults().at(6, Fault::ServerError);
     fixture.faults().at(8, Fault::TokenExpired);
     let state = start(&stack, &tenant.admin_token, &brand.brand_id, SHOP).await;
-    let params = callback(&fixture, &state, &fixture.data().auth_code.clone());
+    let code = fixture.data().auth_code.clone();
+    let params = callback(&fixture, &state, &code);
     let connected = complete(&stack, &tenant.admin_token, &state, params)
         .await
         .expect("complete oauth");
@@ -339,7 +340,8 @@ async fn webhooks_through_the_gateway_upsert_dedupe_verify_and_uninstall() {
     let tenant = sign_up(&stack, "Hook Co").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Hooked").await;
     let state = start(&stack, &tenant.admin_token, &brand.brand_id, SHOP).await;
-    let params = callback(&fixture, &state, &fixture.data().auth_code.clone());
+    let code = fixture.data().auth_code.clone();
+    let params = callback(&fixture, &state, &code);
     let connected = complete(&stack, &tenant.admin_token, &state, params)
         .await
         .expect("connect");
@@ -553,8 +555,10 @@ async fn a_revoked_token_needs_reauth_with_a_clear_message_and_no_token_in_it() 
     let tenant = sign_up(&stack, "Revoked Co").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Revoked").await;
     let state = start(&stack, &tenant.admin_token, &brand.brand_id, SHOP).await;
-    fixture.faults().at(1, Fault::TokenRevoked);
-    let params = callback(&fixture, &state, &fixture.data().auth_code.clone());
+    // Request 1 reads the shop while connecting; the sync's first page is refused.
+    fixture.faults().at(2, Fault::TokenRevoked);
+    let code = fixture.data().auth_code.clone();
+    let params = callback(&fixture, &state, &code);
     let connected = complete(&stack, &tenant.admin_token, &state, params)
         .await
         .expect("connect");
@@ -606,7 +610,8 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
     let tenant = sign_up(&stack, "Crash Co").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Crashing").await;
     let state = start(&stack, &tenant.admin_token, &brand.brand_id, SHOP).await;
-    let params = callback(&fixture, &state, &fixture.data().auth_code.clone());
+    let code = fixture.data().auth_code.clone();
+    let params = callback(&fixture, &state, &code);
     let connected = complete(&stack, &tenant.admin_token, &state, params)
         .await
         .expect("connect");

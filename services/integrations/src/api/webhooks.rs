@@ -12,7 +12,8 @@ use super::IntegrationApi;
 pub const SERVICE_CREDENTIAL_HEADER: &str = "x-pulsepoint-service-credential";
 
 impl IntegrationApi {
-    /// Refuses every caller but the gateway: user tokens and API keys are
+    /// Refuses every caller but the gateway: a caller presenting a bearer token (a
+    /// user or API key; the auth layer does not verify tokens on this public path) is
     /// PERMISSION_DENIED, anything else UNAUTHENTICATED.
     pub(super) fn check_service_credential<T>(
         &self,
@@ -31,7 +32,9 @@ impl IntegrationApi {
         if accepted {
             return Ok(());
         }
-        if Principal::from_request(request).is_ok() {
+        if Principal::from_request(request).is_ok()
+            || request.metadata().contains_key("authorization")
+        {
             Err(ApiError::PermissionDenied)
         } else {
             Err(ApiError::Unauthenticated("SERVICE_CREDENTIAL_REQUIRED"))
