@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Real clients against the real binaries (run by `make test`):
 #   grpcurl 1.8.6 (reflection v1alpha) lists services, checks health, signs up, logs in,
-#   creates and lists a brand, directly and through the gateway; curl sends a grpc-web
+#   creates and lists a brand, directly and through the gateway, connects a demo store
+#   and waits for its sync (integrations), gets the portfolio of the synced orders; curl
+#   posts a Shopify webhook to the gateway's route (unsigned: 401); curl sends a grpc-web
 #   request over HTTP/1.1 through the gateway and a CORS preflight from a disallowed
 #   origin, which must not be approved.
 # Uses a fresh database and free ports; leaves nothing running.
@@ -35,9 +37,13 @@ role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
 "${bin}/pulsepoint-auth" keygen > "${work}/key.pem"
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-integrations" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
+"${bin}/pulsepoint-integrations" keygen "${work}/token-keys"
 
 auth_port=$(free_port); brands_port=$(free_port); obs_port=$(free_port); gateway_port=$(free_port)
+int_port=$(free_port)
+export PULSEPOINT_WEBHOOK_CREDENTIAL="smoke-webhook-credential-$$"
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_REDIS_URL=redis://127.0.0.1:6379
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${auth_port}" PULSEPOINT_DATABASE_URL="$(role_url auth)" \
   PULSEPOINT_SIGNING_KEY_FILE="${work}/key.pem" "${bin}/pulsepoint-auth" >"${work}/auth.log" 2>&1 &
@@ -45,15 +51,21 @@ pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${brands_port}" PULSEPOINT_DATABASE_URL="$(role_url brands)" \
   PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" "${bin}/pulsepoint-brands" >"${work}/brands.log" 2>&1 &
 pids+=($!)
+PULSEPOINT_LISTEN_ADDR="127.0.0.1:${int_port}" PULSEPOINT_DATABASE_URL="$(role_url integrations)" \
+  PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" PULSEPOINT_TOKEN_KEY_FILE="${work}/token-keys" \
+  PULSEPOINT_SHOPIFY_API_KEY=smoke-key PULSEPOINT_SHOPIFY_API_SECRET=smoke-secret \
+  PULSEPOINT_SYNC_POLL_MS=100 "${bin}/pulsepoint-integrations" >"${work}/integrations.log" 2>&1 &
+pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${obs_port}" PULSEPOINT_DATABASE_URL="$(role_url observability)" \
   PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" "${bin}/pulsepoint-observability" >"${work}/observability.log" 2>&1 &
 pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
   PULSEPOINT_BACKEND_AUTH="http://127.0.0.1:${auth_port}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" PULSEPOINT_BACKEND_OBSERVABILITY="http://127.0.0.1:${obs_port}" \
+  PULSEPOINT_BACKEND_INTEGRATIONS="http://127.0.0.1:${int_port}" \
   PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway" >"${work}/gateway.log" 2>&1 &
 pids+=($!)
 
-for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${int_port}" "${obs_port}" "${gateway_port}"; do
   for i in $(seq 1 150); do
     status=$("${grpcurl}" -plaintext "127.0.0.1:${port}" grpc.health.v1.Health/Check 2>/dev/null | json 'd["status"]' 2>/dev/null || true)
     [[ "${status}" == SERVING ]] && break
@@ -61,9 +73,9 @@ for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
     sleep 0.2
   done
 done
-echo "ok   health SERVING on auth, brands, observability, gateway"
+echo "ok   health SERVING on auth, brands, integrations, observability, gateway"
 
-for port in "${auth_port}" "${brands_port}" "${obs_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${int_port}" "${obs_port}" "${gateway_port}"; do
   services=$("${grpcurl}" -plaintext "127.0.0.1:${port}" list) || fail "reflection list on ${port}"
   grep -q '^grpc.health.v1.Health$' <<<"${services}" || fail "health not listed on ${port}"
 done
@@ -92,6 +104,35 @@ echo "ok   create brand (direct) and list brands (gateway)"
 "${grpcurl}" -plaintext -H "authorization: Bearer ${token}" -d '{"budget":{"period":"BUDGET_PERIOD_MONTHLY","limit":{"currencyCode":"USD","units":"50"}}}' \
   "127.0.0.1:${gateway_port}" pulsepoint.observability.v1.ObservabilityService/SetCostBudget >/dev/null || fail "set budget"
 echo "ok   observability through the gateway (ListEvents, SetCostBudget)"
+
+brand_id=$(json 'd["brands"][0]["brandId"]' <<<"${listed}")
+connected=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
+  -d "{\"brandId\":\"${brand_id}\",\"platforms\":[\"PLATFORM_SHOPIFY\"],\"historyDays\":14,\"seed\":\"3\",\"requestId\":\"smoke-demo\"}" \
+  "127.0.0.1:${gateway_port}" pulsepoint.integrations.v1.IntegrationService/ConnectDemoStore) || fail "connect demo store"
+run_id=$(json 'd["syncRuns"][0]["syncRunId"]' <<<"${connected}")
+for i in $(seq 1 150); do
+  run=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" -d "{\"syncRunId\":\"${run_id}\"}" \
+    "127.0.0.1:${gateway_port}" pulsepoint.integrations.v1.IntegrationService/GetSyncRun) || fail "get sync run"
+  state=$(json 'd["syncRun"]["state"]' <<<"${run}")
+  [[ "${state}" == SYNC_RUN_STATE_SUCCEEDED ]] && break
+  [[ "${state}" == SYNC_RUN_STATE_QUEUED || "${state}" == SYNC_RUN_STATE_RUNNING ]] || fail "demo sync ended ${state}: ${run}"
+  [[ $i == 150 ]] && fail "demo sync did not finish: ${run}"
+  sleep 0.2
+done
+today=$(date -u +%Y-%m-%d); start=$(date -u -d '-30 days' +%Y-%m-%d)
+portfolio=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
+  -d "{\"dateRange\":{\"startDate\":{\"year\":${start:0:4},\"month\":$((10#${start:5:2})),\"day\":$((10#${start:8:2}))},\"endDate\":{\"year\":${today:0:4},\"month\":$((10#${today:5:2})),\"day\":$((10#${today:8:2}))}}}" \
+  "127.0.0.1:${gateway_port}" pulsepoint.brands.v1.BrandService/GetPortfolio) || fail "portfolio"
+orders=$(json 'sum(int(b.get("orderCount", 0)) for b in d["brands"])' <<<"${portfolio}")
+[[ "${orders}" -gt 0 ]] || fail "portfolio has no synced orders: ${portfolio}"
+echo "ok   demo store connected and synced (integrations); GetPortfolio counts ${orders} orders"
+
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
+  -H 'x-shopify-topic: orders/create' -H 'x-shopify-shop-domain: smoke.myshopify.com' \
+  -H 'x-shopify-webhook-id: smoke-1' -H 'x-shopify-hmac-sha256: bm90LWEtc2lnbmF0dXJl' \
+  --data '{"id":1}' "http://127.0.0.1:${gateway_port}/webhooks/shopify") || fail "webhook post"
+[[ "${code}" == 401 ]] || fail "unsigned webhook answered ${code}, expected 401"
+echo "ok   POST /webhooks/shopify through the gateway: a bad signature is 401"
 
 if "${grpcurl}" -plaintext "127.0.0.1:${brands_port}" pulsepoint.brands.v1.BrandService/ListBrands >"${work}/noauth.out" 2>&1; then
   fail "ListBrands without a token succeeded"

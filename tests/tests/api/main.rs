@@ -2,6 +2,7 @@
 
 mod support;
 
+mod ads;
 mod auth_abuse;
 mod auth_flows;
 mod bad_input;

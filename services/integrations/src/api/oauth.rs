@@ -73,6 +73,10 @@ impl IntegrationApi {
         let (Some(brand_id), Some(platform)) = (brand_id, platform) else {
             return Err(ApiError::invalid("platform", "is required"));
         };
+        // Existence before anything else: another tenant's brand is NOT_FOUND,
+        // whatever the platform's configuration.
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        visible_brand(&mut tx, &principal, brand_id).await?;
         let (state, hash) = oauth::new_state();
         let (verifier, challenge) = if platform == Platform::GoogleAds {
             let (verifier, challenge) = pp_platforms::google_ads::pkce_pair();
@@ -96,8 +100,6 @@ impl IntegrationApi {
         };
         let expires_at = Utc::now()
             + chrono::Duration::from_std(self.state.oauth.state_ttl).unwrap_or_default();
-        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
-        visible_brand(&mut tx, &principal, brand_id).await?;
         store::prune_states(&mut tx).await?;
         store::insert_state(
             &mut tx,

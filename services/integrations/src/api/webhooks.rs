@@ -32,9 +32,12 @@ impl IntegrationApi {
         if accepted {
             return Ok(());
         }
-        if Principal::from_request(request).is_ok()
-            || request.metadata().contains_key("authorization")
-        {
+        let presents_token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.trim().trim_start_matches("Bearer").trim().is_empty());
+        if Principal::from_request(request).is_ok() || presents_token {
             Err(ApiError::PermissionDenied)
         } else {
             Err(ApiError::Unauthenticated("SERVICE_CREDENTIAL_REQUIRED"))
