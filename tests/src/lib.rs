@@ -317,7 +317,8 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     // integrations, with its sync workers and scheduler
     let (integrations_listener, integrations_addr) = listener().await?;
     let integrations_ctx = service_context(&options, &db, "integrations", &jwt).await?;
-    let token_key_file = static_dir_root().join(format!("pp-token-keys-{}", uuid::Uuid::new_v4().simple()));
+    let token_key_file =
+        static_dir_root().join(format!("pp-token-keys-{}", uuid::Uuid::new_v4().simple()));
     let keyring = pp_vault::LocalKeyring::generate_file(&token_key_file, "test-key-1")?;
     let integrations = Arc::new(pulsepoint_integrations::State {
         pool: integrations_ctx.pool.clone(),

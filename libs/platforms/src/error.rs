@@ -31,7 +31,10 @@ pub enum PlatformError {
     /// The credentials are no good; retrying will not help. The integration becomes
     /// REAUTH_REQUIRED with this message.
     #[error("{message}")]
-    Reauth { reason: ReauthReason, message: String },
+    Reauth {
+        reason: ReauthReason,
+        message: String,
+    },
     /// Still rate limited after the retry budget.
     #[error("the platform is rate limiting requests")]
     RateLimited { retry_after: Option<Duration> },

@@ -113,7 +113,11 @@ impl Http {
                     self.retry.backoff(attempt)
                 }
             };
-            tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying platform request");
+            tracing::debug!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "retrying platform request"
+            );
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
@@ -122,6 +126,10 @@ impl Http {
 
 /// `Retry-After` in delta-seconds (the form the platforms send).
 pub fn retry_after(response: &Response) -> Option<Duration> {
-    let value = response.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }

@@ -104,5 +104,7 @@ pub async fn shopify(
 /// `X-Shopify-Triggered-At` (RFC 3339) as a protobuf timestamp.
 fn chrono_like_timestamp(value: &str) -> Option<prost_types::Timestamp> {
     let parsed = chrono::DateTime::parse_from_rfc3339(value).ok()?;
-    Some(pp_types::convert::timestamp(parsed.with_timezone(&chrono::Utc)))
+    Some(pp_types::convert::timestamp(
+        parsed.with_timezone(&chrono::Utc),
+    ))
 }

@@ -82,7 +82,10 @@ pub fn keygen() -> ExitCode {
         let Command::Keygen { path } = Cli::parse().command else {
             return Err::<(), CliError>("expected `keygen`".into());
         };
-        pp_vault::LocalKeyring::generate_file(&path, &format!("local-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")))?;
+        pp_vault::LocalKeyring::generate_file(
+            &path,
+            &format!("local-{}", chrono::Utc::now().format("%Y%m%d%H%M%S")),
+        )?;
         Ok(())
     })())
 }
@@ -167,7 +170,17 @@ async fn demo_inner(cli: Cli) -> Result<(), CliError> {
     };
     let source = Source::from_env()?;
     let pool = pool(&source).await?;
-    let report = generate(&pool, TenantId(tenant), brand, orders, seed, days, batch.max(1), quiet).await?;
+    let report = generate(
+        &pool,
+        TenantId(tenant),
+        brand,
+        orders,
+        seed,
+        days,
+        batch.max(1),
+        quiet,
+    )
+    .await?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
@@ -244,7 +257,13 @@ pub async fn generate(
     );
     let started = Instant::now();
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    commerce::upsert_products(&mut tx, target, &integration_currency(&integration), store.products()).await?;
+    commerce::upsert_products(
+        &mut tx,
+        target,
+        &integration_currency(&integration),
+        store.products(),
+    )
+    .await?;
     tx.commit().await?;
     let mut pending = Vec::with_capacity(batch);
     let mut written = 0u64;

@@ -74,8 +74,16 @@ impl PlatformsConfig {
         ) {
             (Some(id), Some(app_secret)) => {
                 let mut cfg = MetaConfig::new(id, app_secret);
-                override_string(source, "PULSEPOINT_META_GRAPH_BASE_URL", &mut cfg.graph_base);
-                override_string(source, "PULSEPOINT_META_DIALOG_BASE_URL", &mut cfg.dialog_base);
+                override_string(
+                    source,
+                    "PULSEPOINT_META_GRAPH_BASE_URL",
+                    &mut cfg.graph_base,
+                );
+                override_string(
+                    source,
+                    "PULSEPOINT_META_DIALOG_BASE_URL",
+                    &mut cfg.dialog_base,
+                );
                 override_string(source, "PULSEPOINT_META_API_VERSION", &mut cfg.api_version);
                 Some(cfg)
             }
@@ -88,7 +96,11 @@ impl PlatformsConfig {
             (Some(id), Some(app_secret)) => {
                 let mut cfg = TiktokConfig::new(id, app_secret);
                 override_string(source, "PULSEPOINT_TIKTOK_API_BASE_URL", &mut cfg.api_base);
-                override_string(source, "PULSEPOINT_TIKTOK_PORTAL_BASE_URL", &mut cfg.portal_base);
+                override_string(
+                    source,
+                    "PULSEPOINT_TIKTOK_PORTAL_BASE_URL",
+                    &mut cfg.portal_base,
+                );
                 Some(cfg)
             }
             _ => None,
@@ -101,9 +113,21 @@ impl PlatformsConfig {
             (Some(id), Some(client_secret), Some(token)) => {
                 let mut cfg = GoogleAdsConfig::new(id, client_secret, token);
                 override_string(source, "PULSEPOINT_GOOGLE_ADS_AUTH_URL", &mut cfg.auth_url);
-                override_string(source, "PULSEPOINT_GOOGLE_ADS_TOKEN_URL", &mut cfg.token_url);
-                override_string(source, "PULSEPOINT_GOOGLE_ADS_API_BASE_URL", &mut cfg.api_base);
-                override_string(source, "PULSEPOINT_GOOGLE_ADS_API_VERSION", &mut cfg.api_version);
+                override_string(
+                    source,
+                    "PULSEPOINT_GOOGLE_ADS_TOKEN_URL",
+                    &mut cfg.token_url,
+                );
+                override_string(
+                    source,
+                    "PULSEPOINT_GOOGLE_ADS_API_BASE_URL",
+                    &mut cfg.api_base,
+                );
+                override_string(
+                    source,
+                    "PULSEPOINT_GOOGLE_ADS_API_VERSION",
+                    &mut cfg.api_version,
+                );
                 Some(cfg)
             }
             _ => None,
@@ -131,7 +155,10 @@ impl OAuthSettings {
     pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
         let redirect_uris = source.list("PULSEPOINT_OAUTH_REDIRECT_URIS");
         for uri in &redirect_uris {
-            if !(uri.starts_with("https://") || uri.starts_with("http://127.0.0.1") || uri.starts_with("http://localhost")) {
+            if !(uri.starts_with("https://")
+                || uri.starts_with("http://127.0.0.1")
+                || uri.starts_with("http://localhost"))
+            {
                 return Err(ConfigError::Invalid {
                     key: "PULSEPOINT_OAUTH_REDIRECT_URIS".into(),
                     reason: format!("{uri:?} must be https (http only for localhost)"),
@@ -170,15 +197,16 @@ impl SyncSettings {
 /// production) or a local key file (`PULSEPOINT_TOKEN_KEY_FILE`, development; made
 /// by `make dev`). The local file, when also set beside KMS, still opens old rows.
 pub fn vault_from_source(source: &Source) -> Result<pp_vault::Vault, BoxError> {
-    let local = match source.raw("PULSEPOINT_TOKEN_KEY_FILE") {
-        Some(path) => Some(pp_vault::LocalKeyring::from_file(path).map_err(|err| {
-            ConfigError::Invalid {
-                key: "PULSEPOINT_TOKEN_KEY_FILE".into(),
-                reason: err.to_string(),
-            }
-        })?),
-        None => None,
-    };
+    let local =
+        match source.raw("PULSEPOINT_TOKEN_KEY_FILE") {
+            Some(path) => Some(pp_vault::LocalKeyring::from_file(path).map_err(|err| {
+                ConfigError::Invalid {
+                    key: "PULSEPOINT_TOKEN_KEY_FILE".into(),
+                    reason: err.to_string(),
+                }
+            })?),
+            None => None,
+        };
     match (source.raw("PULSEPOINT_TOKEN_KMS_KEY"), local) {
         (Some(key_name), local) => {
             let http = Http::new(RetryPolicy::default());

@@ -36,7 +36,9 @@ pub async fn store(
 ) -> Result<(), pp_db::DbError> {
     let sealed = seal(state, tenant, integration_id, credentials)
         .await
-        .map_err(|err| pp_db::DbError::Corrupt(format!("credentials could not be sealed: {err}")))?;
+        .map_err(|err| {
+            pp_db::DbError::Corrupt(format!("credentials could not be sealed: {err}"))
+        })?;
     store::store_credentials(
         tx,
         integration_id,

@@ -6,7 +6,12 @@ use pp_events::EventEnvelope;
 use crate::store::SCHEMA;
 use crate::store::sync_runs::SyncRunRow;
 
-fn envelope(tx: &TenantTx, event_type: &str, run: &SyncRunRow, payload: serde_json::Value) -> Option<EventEnvelope> {
+fn envelope(
+    tx: &TenantTx,
+    event_type: &str,
+    run: &SyncRunRow,
+    payload: serde_json::Value,
+) -> Option<EventEnvelope> {
     let tenant = tx.tenant_id()?;
     let mut event = EventEnvelope::new(tenant.0, event_type, payload)
         .with_brand(run.brand_id)
@@ -29,7 +34,11 @@ pub async fn sync_started(tx: &mut TenantTx, run: &SyncRunRow) -> pp_db::Result<
 }
 
 /// `data.sync_completed` (entity counts, data as of) or `data.sync_failed`.
-pub async fn sync_ended(tx: &mut TenantTx, run: &SyncRunRow, event_type: &str) -> pp_db::Result<()> {
+pub async fn sync_ended(
+    tx: &mut TenantTx,
+    run: &SyncRunRow,
+    event_type: &str,
+) -> pp_db::Result<()> {
     let entities: serde_json::Map<String, serde_json::Value> = run
         .entities
         .0
@@ -53,7 +62,12 @@ pub async fn sync_ended(tx: &mut TenantTx, run: &SyncRunRow, event_type: &str) -
     record(tx, event_type, run, payload).await
 }
 
-async fn record(tx: &mut TenantTx, event_type: &str, run: &SyncRunRow, payload: serde_json::Value) -> pp_db::Result<()> {
+async fn record(
+    tx: &mut TenantTx,
+    event_type: &str,
+    run: &SyncRunRow,
+    payload: serde_json::Value,
+) -> pp_db::Result<()> {
     let Some(event) = envelope(tx, event_type, run, payload) else {
         return Ok(());
     };

@@ -52,7 +52,8 @@ pub const COMMERCE_MIGRATIONS: &[Migration] = &[
 
 /// The one RPC the auth layer lets through without a user token: it checks the
 /// gateway's service credential itself (see `webhooks`).
-pub const WEBHOOK_METHOD: &str = "/pulsepoint.integrations.v1.IntegrationService/IngestShopifyWebhook";
+pub const WEBHOOK_METHOD: &str =
+    "/pulsepoint.integrations.v1.IntegrationService/IngestShopifyWebhook";
 
 pub struct State {
     pub pool: PgPool,
@@ -72,7 +73,10 @@ impl Service for Integrations {
         name: "integrations",
         grpc_service: "pulsepoint.integrations.v1.IntegrationService",
         default_addr: "0.0.0.0:50053",
-        migrations: &[("commerce", COMMERCE_MIGRATIONS), ("integrations", MIGRATIONS)],
+        migrations: &[
+            ("commerce", COMMERCE_MIGRATIONS),
+            ("integrations", MIGRATIONS),
+        ],
         public_methods: &[WEBHOOK_METHOD],
     };
     type State = State;

@@ -41,7 +41,8 @@ pub fn authorization_url(
     Ok(match platform {
         Platform::Shopify => {
             let cfg = platforms.shopify.as_ref().ok_or_else(not_configured)?;
-            let shop = shop.ok_or_else(|| ApiError::invalid("shop_domain", "is required for Shopify"))?;
+            let shop =
+                shop.ok_or_else(|| ApiError::invalid("shop_domain", "is required for Shopify"))?;
             shopify::authorize_url(cfg, shop, state, redirect_uri)
         }
         Platform::Meta => {
@@ -126,7 +127,10 @@ pub async fn exchange(
                 .next();
             Ok(Connected {
                 credentials,
-                display_name: info.as_ref().map(|a| a.name.clone()).unwrap_or_else(|| first.clone()),
+                display_name: info
+                    .as_ref()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| first.clone()),
                 currency_code: info.as_ref().map(|a| a.currency.clone()),
                 time_zone: info.map(|a| a.timezone),
                 external_account_id: first,
@@ -142,7 +146,9 @@ pub async fn exchange(
             customers.sort();
             let first = customers.into_iter().next().ok_or_else(no_account)?;
             let login = platforms.google_ads_login_customer_id.as_deref();
-            let info = client.customer_info(&mut credentials, &first, login).await?;
+            let info = client
+                .customer_info(&mut credentials, &first, login)
+                .await?;
             Ok(Connected {
                 credentials,
                 external_account_id: first,

@@ -27,7 +27,10 @@ pub async fn ingest(
         return Err(ApiError::Unauthenticated("WEBHOOK_SIGNATURE_INVALID"));
     }
     if delivery.webhook_id.is_empty() || delivery.webhook_id.len() > 200 {
-        return Err(ApiError::invalid("webhook_id", "is required (X-Shopify-Webhook-Id)"));
+        return Err(ApiError::invalid(
+            "webhook_id",
+            "is required (X-Shopify-Webhook-Id)",
+        ));
     }
     let Ok(shop) = shopify::validate_shop_domain(&delivery.shop_domain) else {
         return Ok(pb::WebhookDisposition::Ignored);

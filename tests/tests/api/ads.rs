@@ -24,11 +24,7 @@ use crate::support::*;
 async fn consent(url: &str) -> Vec<(String, String)> {
     let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let response = client
-        .request(
-            http::Request::get(url)
-                .body(Empty::new())
-                .expect("request"),
-        )
+        .request(http::Request::get(url).body(Empty::new()).expect("request"))
         .await
         .expect("consent screen");
     assert!(response.status().is_redirection(), "{}", response.status());
@@ -37,7 +33,10 @@ async fn consent(url: &str) -> Vec<(String, String)> {
         .expect("location")
         .to_owned();
     let _ = response.into_body().collect().await;
-    assert!(location.starts_with(pulsepoint_e2e::OAUTH_REDIRECT_URI), "{location}");
+    assert!(
+        location.starts_with(pulsepoint_e2e::OAUTH_REDIRECT_URI),
+        "{location}"
+    );
     let query = location.split_once('?').map(|(_, q)| q).unwrap_or_default();
     query
         .split('&')
@@ -223,9 +222,21 @@ async fn meta_tiktok_and_google_ads_sync_spend_exactly_through_the_service() {
     let brand = create_brand(&stack, &tenant.admin_token, "Ads brand").await;
 
     // A 429 and a 500 on the way: retried, nothing lost or doubled.
-    meta.faults.at(2, Fault::RateLimited { retry_after_secs: 1 });
+    meta.faults.at(
+        2,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
     meta.faults.at(4, Fault::ServerError);
-    let run = connect_and_sync(&stack, &tenant, &brand.brand_id, WirePlatform::MetaAds, "code").await;
+    let run = connect_and_sync(
+        &stack,
+        &tenant,
+        &brand.brand_id,
+        WirePlatform::MetaAds,
+        "code",
+    )
+    .await;
     assert_eq!(run.state, SyncRunState::Succeeded as i32, "meta: {run:?}");
     assert_eq!(
         stored_spend(&stack, &brand.brand_id, Platform::Meta).await,
@@ -233,17 +244,34 @@ async fn meta_tiktok_and_google_ads_sync_spend_exactly_through_the_service() {
     );
 
     tiktok.faults.at(3, Fault::ServerError);
-    let run =
-        connect_and_sync(&stack, &tenant, &brand.brand_id, WirePlatform::TiktokAds, "auth_code")
-            .await;
+    let run = connect_and_sync(
+        &stack,
+        &tenant,
+        &brand.brand_id,
+        WirePlatform::TiktokAds,
+        "auth_code",
+    )
+    .await;
     assert_eq!(run.state, SyncRunState::Succeeded as i32, "tiktok: {run:?}");
     assert_eq!(
         stored_spend(&stack, &brand.brand_id, Platform::Tiktok).await,
         expected_spend(tiktok.data())
     );
 
-    google.faults.at(1, Fault::RateLimited { retry_after_secs: 1 });
-    let run = connect_and_sync(&stack, &tenant, &brand.brand_id, WirePlatform::GoogleAds, "code").await;
+    google.faults.at(
+        1,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
+    let run = connect_and_sync(
+        &stack,
+        &tenant,
+        &brand.brand_id,
+        WirePlatform::GoogleAds,
+        "code",
+    )
+    .await;
     assert_eq!(run.state, SyncRunState::Succeeded as i32, "google: {run:?}");
     assert_eq!(
         stored_spend(&stack, &brand.brand_id, Platform::GoogleAds).await,

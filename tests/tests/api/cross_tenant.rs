@@ -58,9 +58,19 @@ async fn every_rpc_keeps_tenants_apart() {
         let result = call(&stack, method, &a.admin_token, &b_targets).await;
         match name {
             // Take another tenant's object id: must be NOT_FOUND, saying nothing more.
-            "GetBrand" | "UpdateBrand" | "DeleteBrand" | "UpdateUserRole" | "DeactivateUser"
-            | "RevokeApiKey" | "GetCostBudget" | "StartOAuth" | "ConnectDemoStore"
-            | "GetIntegration" | "DisconnectIntegration" | "TriggerSync" | "GetSyncRun"
+            "GetBrand"
+            | "UpdateBrand"
+            | "DeleteBrand"
+            | "UpdateUserRole"
+            | "DeactivateUser"
+            | "RevokeApiKey"
+            | "GetCostBudget"
+            | "StartOAuth"
+            | "ConnectDemoStore"
+            | "GetIntegration"
+            | "DisconnectIntegration"
+            | "TriggerSync"
+            | "GetSyncRun"
             | "WatchSync" => {
                 let status = result.expect_err(method);
                 assert_eq!(status.code(), Code::NotFound, "{method}: {status:?}");

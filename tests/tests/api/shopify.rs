@@ -68,7 +68,9 @@ async fn start(stack: &Stack, token: &str, brand_id: &str, shop: &str) -> String
         .expect("start oauth")
         .into_inner();
     assert!(
-        started.authorization_url.contains("/admin/oauth/authorize?"),
+        started
+            .authorization_url
+            .contains("/admin/oauth/authorize?"),
         "{}",
         started.authorization_url
     );
@@ -178,7 +180,12 @@ async fn stored_order_totals(stack: &Stack, brand_id: &str) -> OrderTotals {
 fn assert_totals_equal(stored: &OrderTotals, expected: &OrderTotals) {
     assert_eq!(
         (stored.orders, stored.total, stored.refunded, stored.lines),
-        (expected.orders, expected.total, expected.refunded, expected.lines),
+        (
+            expected.orders,
+            expected.total,
+            expected.refunded,
+            expected.lines
+        ),
         "stored (orders, total, refunded, lines) must equal the platform's"
     );
 }
@@ -192,9 +199,12 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
 
     // Faults on the first sync's pages: 429 + Retry-After, Shopify's THROTTLED,
     // a 500, and an expired token that the client refreshes.
-    fixture
-        .faults()
-        .at(2, Fault::RateLimited { retry_after_secs: 1 });
+    fixture.faults().at(
+        2,
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+    );
     fixture.faults().at(4, Fault::Throttled);
     fixture.faults().at(6, Fault::ServerError);
     fixture.faults().at(8, Fault::TokenExpired);
@@ -213,7 +223,10 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
     let done = wait_for_run(&stack, &tenant.admin_token, &run.sync_run_id).await;
     assert_eq!(done.state, SyncRunState::Succeeded as i32, "{done:?}");
     let expected = fixture_totals(&fixture.data().orders);
-    assert_totals_equal(&stored_order_totals(&stack, &brand.brand_id).await, &expected);
+    assert_totals_equal(
+        &stored_order_totals(&stack, &brand.brand_id).await,
+        &expected,
+    );
     assert!(fixture.token_requests() >= 2, "exchange, then a refresh");
     let token_after = stored_credentials(&stack, &tenant, &integration.integration_id).await;
     assert_ne!(
@@ -243,7 +256,9 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
     }
 
     // A ciphertext copied to another row does not open there.
-    let other = connect_demo(&stack, &tenant.admin_token, &brand.brand_id, 1).await.0;
+    let other = connect_demo(&stack, &tenant.admin_token, &brand.brand_id, 1)
+        .await
+        .0;
     sqlx::query(
         "update integrations.integrations set credentials =
              (select credentials from integrations.integrations where integration_id = $1)
@@ -273,15 +288,17 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
             .await
             .is_err()
     );
-    sqlx::query("update integrations.integrations set credentials = null where integration_id = $1")
-        .bind(other.integration_id.parse::<Uuid>().expect("uuid"))
-        .execute(&db)
-        .await
-        .expect("clear");
+    sqlx::query(
+        "update integrations.integrations set credentials = null where integration_id = $1",
+    )
+    .bind(other.integration_id.parse::<Uuid>().expect("uuid"))
+    .execute(&db)
+    .await
+    .expect("clear");
 
     // Key rotation: a new active key, `reencrypt`, and every row is under it.
-    let rotated = pp_vault::LocalKeyring::rotate_file(&stack.token_key_file, "test-key-2")
-        .expect("rotate");
+    let rotated =
+        pp_vault::LocalKeyring::rotate_file(&stack.token_key_file, "test-key-2").expect("rotate");
     let vault = pp_vault::Vault::local(rotated);
     let (resealed, moved) =
         pulsepoint_integrations::cli::reencrypt_all(&stack.integrations.pool, &vault)
@@ -296,7 +313,10 @@ async fn shopify_connects_syncs_exactly_through_faults_and_keeps_tokens_sealed()
     .await
     .expect("blobs");
     for (tenant_id, integration_id, blob) in blobs {
-        assert_eq!(pp_vault::Vault::key_id_of(&blob).expect("key id"), "test-key-2");
+        assert_eq!(
+            pp_vault::Vault::key_id_of(&blob).expect("key id"),
+            "test-key-2"
+        );
         let opened: Credentials = vault
             .open_json(&blob, &pp_vault::aad_for(tenant_id, integration_id))
             .await
@@ -365,7 +385,10 @@ async fn webhooks_through_the_gateway_upsert_dedupe_verify_and_uninstall() {
         200
     );
     let expected = fixture_totals(&fixture.data().orders);
-    assert_totals_equal(&stored_order_totals(&stack, &brand.brand_id).await, &expected);
+    assert_totals_equal(
+        &stored_order_totals(&stack, &brand.brand_id).await,
+        &expected,
+    );
 
     // The same delivery again: 200, nothing applied twice, one delivery recorded.
     assert_eq!(
@@ -381,14 +404,25 @@ async fn webhooks_through_the_gateway_upsert_dedupe_verify_and_uninstall() {
     .await
     .expect("count");
     assert_eq!(deliveries, 1);
-    assert_totals_equal(&stored_order_totals(&stack, &brand.brand_id).await, &expected);
+    assert_totals_equal(
+        &stored_order_totals(&stack, &brand.brand_id).await,
+        &expected,
+    );
 
     // A tampered body, or a signature under another secret: 401, nothing applied.
     let mut tampered = body.clone();
     let at = tampered.len() / 2;
     tampered[at] ^= 0x01;
     assert_eq!(
-        post_webhook(&stack, "orders/updated", SHOP, "w-tampered", &tampered, &hmac).await,
+        post_webhook(
+            &stack,
+            "orders/updated",
+            SHOP,
+            "w-tampered",
+            &tampered,
+            &hmac
+        )
+        .await,
         401
     );
     let forged = pp_platforms::shopify::webhook_hmac("not-the-app-secret", &body);
@@ -439,8 +473,15 @@ async fn webhooks_through_the_gateway_upsert_dedupe_verify_and_uninstall() {
     let uninstall = br#"{"id":1,"domain":"fixture-store.myshopify.com"}"#;
     let uninstall_hmac = fixture.sign_webhook(uninstall);
     assert_eq!(
-        post_webhook(&stack, "app/uninstalled", SHOP, "w-uninstall", uninstall, &uninstall_hmac)
-            .await,
+        post_webhook(
+            &stack,
+            "app/uninstalled",
+            SHOP,
+            "w-uninstall",
+            uninstall,
+            &uninstall_hmac
+        )
+        .await,
         200
     );
     let (status, credentials): (String, Option<Vec<u8>>) = sqlx::query_as(
@@ -468,16 +509,27 @@ async fn oauth_refuses_tampering_foreign_shops_replays_expiry_other_users_and_ba
     let tenant = sign_up(&stack, "Careful Co").await;
     let other_tenant = sign_up(&stack, "Other Co").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Careful").await;
-    let (_, manager_token) =
-        user_with_role(&stack, &tenant, pp_proto::common::Role::Manager).await;
+    let (_, manager_token) = user_with_role(&stack, &tenant, pp_proto::common::Role::Manager).await;
     let code = fixture.data().auth_code.clone();
     let mut client = stack.integrations().await.expect("client");
 
     // Malformed or foreign shop domains and off-list redirects never get a URL.
     for (shop, redirect, field) in [
-        ("evil.com", pulsepoint_e2e::OAUTH_REDIRECT_URI, "shop_domain"),
-        ("x.myshopify.com.evil.com", pulsepoint_e2e::OAUTH_REDIRECT_URI, "shop_domain"),
-        ("Upper.myshopify.com", pulsepoint_e2e::OAUTH_REDIRECT_URI, "shop_domain"),
+        (
+            "evil.com",
+            pulsepoint_e2e::OAUTH_REDIRECT_URI,
+            "shop_domain",
+        ),
+        (
+            "x.myshopify.com.evil.com",
+            pulsepoint_e2e::OAUTH_REDIRECT_URI,
+            "shop_domain",
+        ),
+        (
+            "Upper.myshopify.com",
+            pulsepoint_e2e::OAUTH_REDIRECT_URI,
+            "shop_domain",
+        ),
         (SHOP, "https://evil.example/callback", "redirect_uri"),
     ] {
         let result = client
@@ -518,7 +570,13 @@ async fn oauth_refuses_tampering_foreign_shops_replays_expiry_other_users_and_ba
     );
     // Another user of the same tenant, and another tenant, cannot use the state.
     assert_invalid(
-        complete(&stack, &manager_token, &state, callback(&fixture, &state, &code)).await,
+        complete(
+            &stack,
+            &manager_token,
+            &state,
+            callback(&fixture, &state, &code),
+        )
+        .await,
         "state",
     );
     assert_invalid(
@@ -532,18 +590,35 @@ async fn oauth_refuses_tampering_foreign_shops_replays_expiry_other_users_and_ba
         "state",
     );
     // The real callback works once; replaying it is refused.
-    complete(&stack, &tenant.admin_token, &state, callback(&fixture, &state, &code))
-        .await
-        .expect("the genuine callback connects");
+    complete(
+        &stack,
+        &tenant.admin_token,
+        &state,
+        callback(&fixture, &state, &code),
+    )
+    .await
+    .expect("the genuine callback connects");
     assert_invalid(
-        complete(&stack, &tenant.admin_token, &state, callback(&fixture, &state, &code)).await,
+        complete(
+            &stack,
+            &tenant.admin_token,
+            &state,
+            callback(&fixture, &state, &code),
+        )
+        .await,
         "state",
     );
     // An expired state is refused.
     let late = start(&stack, &tenant.admin_token, &brand.brand_id, SHOP).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_invalid(
-        complete(&stack, &tenant.admin_token, &late, callback(&fixture, &late, &code)).await,
+        complete(
+            &stack,
+            &tenant.admin_token,
+            &late,
+            callback(&fixture, &late, &code),
+        )
+        .await,
         "state",
     );
 }
@@ -582,7 +657,11 @@ async fn a_revoked_token_needs_reauth_with_a_clear_message_and_no_token_in_it() 
         .integration
         .expect("integration");
     assert_eq!(now.status, IntegrationStatus::ReauthRequired as i32);
-    assert!(now.error_message.to_lowercase().contains("reconnect"), "{}", now.error_message);
+    assert!(
+        now.error_message.to_lowercase().contains("reconnect"),
+        "{}",
+        now.error_message
+    );
     assert!(!now.error_message.contains(&token.access_token));
     // It is not retried forever: a TriggerSync now is refused until reconnected.
     let status = client
@@ -638,11 +717,18 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(fixture.requests(), before + hang_at, "stopped at the hanging page");
+    assert_eq!(
+        fixture.requests(),
+        before + hang_at,
+        "stopped at the hanging page"
+    );
     worker.abort();
     let _ = worker.await;
     let partial = stored_order_totals(&stack, &brand.brand_id).await;
-    assert_eq!(partial.orders, 14, "two orders pages were written before the crash");
+    assert_eq!(
+        partial.orders, 14,
+        "two orders pages were written before the crash"
+    );
 
     // Another worker takes the run over once the lease lapses, from the cursor.
     let survivor = Uuid::new_v4();
@@ -661,7 +747,10 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
     let done = wait_for_run(&stack, &tenant.admin_token, &run_id).await;
     assert_eq!(done.state, SyncRunState::Succeeded as i32, "{done:?}");
     let expected = fixture_totals(&fixture.data().orders);
-    assert_totals_equal(&stored_order_totals(&stack, &brand.brand_id).await, &expected);
+    assert_totals_equal(
+        &stored_order_totals(&stack, &brand.brand_id).await,
+        &expected,
+    );
     // Resumed at the page that hung: the first pages were not fetched again.
     let orders_pages = fixture.data().orders.len().div_ceil(7);
     let inventory_pages = fixture.data().inventory.len().div_ceil(7).max(1);

@@ -113,7 +113,10 @@ async fn demo_store_sync_matches_the_generator_exactly_and_resyncs_without_dupli
 
     let store = demo_store_of(&stack, &tenant, &shopify.integration_id).await;
     let expected = generated_totals(&store);
-    assert!(expected.orders > 100, "a month of demo orders: {expected:?}");
+    assert!(
+        expected.orders > 100,
+        "a month of demo orders: {expected:?}"
+    );
     assert_eq!(stored_totals(&stack, &brand.brand_id).await, expected);
     let orders = done
         .entities
@@ -294,7 +297,10 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
         let pool = pool.clone();
         async move {
             let mut got = Vec::new();
-            while let Some(leased) = sync_runs::lease_next(&pool, worker, lease).await.expect("lease") {
+            while let Some(leased) = sync_runs::lease_next(&pool, worker, lease)
+                .await
+                .expect("lease")
+            {
                 got.push(leased.sync_run_id);
             }
             got
@@ -303,7 +309,11 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
     let (got_a, got_b) = tokio::join!(lease_all(a), lease_all(b));
     let all: Vec<Uuid> = got_a.iter().chain(got_b.iter()).copied().collect();
     let unique: HashSet<Uuid> = all.iter().copied().collect();
-    assert_eq!(all.len(), 12, "every queued run leased once: {got_a:?} {got_b:?}");
+    assert_eq!(
+        all.len(),
+        12,
+        "every queued run leased once: {got_a:?} {got_b:?}"
+    );
     assert_eq!(unique.len(), 12, "no run leased twice");
     assert!(runs.is_subset(&unique));
 
@@ -328,10 +338,16 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
         .into_inner();
     let run_id: Uuid = response.sync_runs[0].sync_run_id.parse().expect("uuid");
     let short = Duration::from_millis(600);
-    let held = sync_runs::lease_next(&pool, a, short).await.expect("lease").expect("a run");
+    let held = sync_runs::lease_next(&pool, a, short)
+        .await
+        .expect("lease")
+        .expect("a run");
     assert_eq!(held.sync_run_id, run_id);
     assert!(
-        sync_runs::lease_next(&pool, b, short).await.expect("lease").is_none(),
+        sync_runs::lease_next(&pool, b, short)
+            .await
+            .expect("lease")
+            .is_none(),
         "a live lease is not taken"
     );
     tokio::time::sleep(short + Duration::from_millis(300)).await;
@@ -341,12 +357,7 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
         .expect("expired lease is taken over");
     assert_eq!(taken.sync_run_id, run_id);
     pulsepoint_integrations::sync::run_leased(&stack.integrations, taken, b).await;
-    let done = wait_for_run(
-        &stack,
-        &stack2_tenant.admin_token,
-        &run_id.to_string(),
-    )
-    .await;
+    let done = wait_for_run(&stack, &stack2_tenant.admin_token, &run_id.to_string()).await;
     assert_eq!(done.state, SyncRunState::Succeeded as i32, "{done:?}");
     // The dead worker's late write is refused: its lease is gone.
     let mut tx = pp_db::TenantTx::begin(
@@ -355,5 +366,9 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
     )
     .await
     .expect("tx");
-    assert!(!sync_runs::renew(&mut tx, &held, a, lease).await.expect("renew"));
+    assert!(
+        !sync_runs::renew(&mut tx, &held, a, lease)
+            .await
+            .expect("renew")
+    );
 }

@@ -237,9 +237,15 @@ impl IntegrationApi {
                 };
                 let row = store::connect(&mut tx, &new).await?;
                 integration_event(&mut tx, &principal, "integration.connected", &row).await?;
-                let (run, _) =
-                    plan::queue(&mut tx, &row, "full", "initial", Some(principal.user_id.0), None)
-                        .await?;
+                let (run, _) = plan::queue(
+                    &mut tx,
+                    &row,
+                    "full",
+                    "initial",
+                    Some(principal.user_id.0),
+                    None,
+                )
+                .await?;
                 sync_runs::schedule(&mut tx, row.integration_id, every).await?;
                 let row = store::get(&mut tx, row.integration_id)
                     .await?
@@ -266,7 +272,10 @@ pub async fn disconnect_locked(
             run.sync_run_id,
             "cancelled",
             None,
-            Some(("INTEGRATION_DISCONNECTED", "the integration was disconnected")),
+            Some((
+                "INTEGRATION_DISCONNECTED",
+                "the integration was disconnected",
+            )),
         )
         .await?;
         crate::events::sync_ended(tx, &ended, "data.sync_failed").await?;

@@ -44,7 +44,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::StartOAuthRequest>,
     ) -> Result<Response<pb::StartOAuthResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.start_oauth(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.start_oauth(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn complete_o_auth(
@@ -52,7 +54,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::CompleteOAuthRequest>,
     ) -> Result<Response<pb::CompleteOAuthResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.complete_oauth(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.complete_oauth(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn connect_demo_store(
@@ -60,7 +64,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::ConnectDemoStoreRequest>,
     ) -> Result<Response<pb::ConnectDemoStoreResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.connect_demo(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.connect_demo(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn list_integrations(
@@ -68,7 +74,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::ListIntegrationsRequest>,
     ) -> Result<Response<pb::ListIntegrationsResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.list(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn get_integration(
@@ -76,7 +84,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::GetIntegrationRequest>,
     ) -> Result<Response<pb::GetIntegrationResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.get(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.get(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn disconnect_integration(
@@ -84,7 +94,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::DisconnectIntegrationRequest>,
     ) -> Result<Response<pb::DisconnectIntegrationResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.disconnect(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.disconnect(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn trigger_sync(
@@ -92,7 +104,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::TriggerSyncRequest>,
     ) -> Result<Response<pb::TriggerSyncResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.trigger(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.trigger(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn get_sync_run(
@@ -100,7 +114,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::GetSyncRunRequest>,
     ) -> Result<Response<pb::GetSyncRunResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.get_run(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.get_run(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn list_sync_runs(
@@ -108,7 +124,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::ListSyncRunsRequest>,
     ) -> Result<Response<pb::ListSyncRunsResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.list_runs(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list_runs(principal, request.into_inner()).await?,
+        ))
     }
 
     type WatchSyncStream = WatchStream;
@@ -118,7 +136,9 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::WatchSyncRequest>,
     ) -> Result<Response<Self::WatchSyncStream>, Status> {
         let principal = Principal::from_request(&request)?;
-        Ok(Response::new(self.watch(principal, request.into_inner()).await?))
+        Ok(Response::new(
+            self.watch(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn ingest_shopify_webhook(
@@ -126,6 +146,8 @@ impl IntegrationService for IntegrationApi {
         request: Request<pb::IngestShopifyWebhookRequest>,
     ) -> Result<Response<pb::IngestShopifyWebhookResponse>, Status> {
         self.check_service_credential(&request)?;
-        Ok(Response::new(self.ingest_webhook(request.into_inner()).await?))
+        Ok(Response::new(
+            self.ingest_webhook(request.into_inner()).await?,
+        ))
     }
 }

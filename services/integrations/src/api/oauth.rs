@@ -33,9 +33,10 @@ fn platform_error(err: PlatformError) -> ApiError {
         PlatformError::RateLimited { .. } | PlatformError::Unavailable { .. } => {
             ApiError::Unavailable("PLATFORM_UNAVAILABLE")
         }
-        PlatformError::Invalid { .. } => {
-            ApiError::invalid("code", "was not accepted by the platform; start connecting again")
-        }
+        PlatformError::Invalid { .. } => ApiError::invalid(
+            "code",
+            "was not accepted by the platform; start connecting again",
+        ),
     }
 }
 
@@ -52,7 +53,12 @@ impl IntegrationApi {
         if platform.is_none() {
             violations.add("platform", "must be a platform to connect");
         }
-        if !self.state.oauth.redirect_uris.contains(&request.redirect_uri) {
+        if !self
+            .state
+            .oauth
+            .redirect_uris
+            .contains(&request.redirect_uri)
+        {
             violations.add("redirect_uri", "is not on the allowed redirect list");
         }
         let shop = match platform {
@@ -92,14 +98,15 @@ impl IntegrationApi {
             shop.as_ref(),
             challenge.as_deref(),
         )?;
-        let sealed_verifier = match &verifier {
-            Some(v) => Some(self.state.vault.seal(v.as_bytes(), &hash).await.map_err(|err| {
-                ApiError::Internal(format!("pkce verifier could not be sealed: {err}"))
-            })?),
-            None => None,
-        };
-        let expires_at = Utc::now()
-            + chrono::Duration::from_std(self.state.oauth.state_ttl).unwrap_or_default();
+        let sealed_verifier =
+            match &verifier {
+                Some(v) => Some(self.state.vault.seal(v.as_bytes(), &hash).await.map_err(
+                    |err| ApiError::Internal(format!("pkce verifier could not be sealed: {err}")),
+                )?),
+                None => None,
+            };
+        let expires_at =
+            Utc::now() + chrono::Duration::from_std(self.state.oauth.state_ttl).unwrap_or_default();
         store::prune_states(&mut tx).await?;
         store::insert_state(
             &mut tx,
@@ -147,7 +154,9 @@ impl IntegrationApi {
         idempotency::once(tx, scope, &request_id, |mut tx| async move {
             // Taken (marked used) in this transaction: if anything below fails, the
             // transaction rolls back and the state stays usable until it expires.
-            let saved = store::take_state(&mut tx, &hash).await?.ok_or_else(bad_state)?;
+            let saved = store::take_state(&mut tx, &hash)
+                .await?
+                .ok_or_else(bad_state)?;
             if saved.used_at.is_some()
                 || saved.expires_at <= Utc::now()
                 || saved.user_id != principal.user_id.0
@@ -156,14 +165,22 @@ impl IntegrationApi {
             }
             let platform = Platform::parse(&saved.platform).ok_or_else(bad_state)?;
             let shop = if platform == Platform::Shopify {
-                Some(check_shopify_callback(&state, &request, saved.shop_domain.as_deref())?)
+                Some(check_shopify_callback(
+                    &state,
+                    &request,
+                    saved.shop_domain.as_deref(),
+                )?)
             } else {
                 None
             };
             let (currency, time_zone) = visible_brand(&mut tx, &principal, saved.brand_id).await?;
             let verifier = match &saved.pkce_verifier {
                 Some(sealed) => {
-                    let opened = state.vault.open(sealed, &hash).await.map_err(|_| bad_state())?;
+                    let opened = state
+                        .vault
+                        .open(sealed, &hash)
+                        .await
+                        .map_err(|_| bad_state())?;
                     Some(String::from_utf8(opened.to_vec()).map_err(|_| bad_state())?)
                 }
                 None => None,
@@ -204,11 +221,25 @@ impl IntegrationApi {
             if row.integration_id != integration_id {
                 // A reconnect of a live integration: its row keeps its id, so the
                 // tokens are sealed again for that row.
-                crate::credentials::store(&state, &mut tx, tenant, row.integration_id, &connected.credentials)
-                    .await?;
+                crate::credentials::store(
+                    &state,
+                    &mut tx,
+                    tenant,
+                    row.integration_id,
+                    &connected.credentials,
+                )
+                .await?;
             }
             integration_event(&mut tx, &principal, "integration.connected", &row).await?;
-            let (run, _) = plan::queue(&mut tx, &row, "full", "initial", Some(principal.user_id.0), None).await?;
+            let (run, _) = plan::queue(
+                &mut tx,
+                &row,
+                "full",
+                "initial",
+                Some(principal.user_id.0),
+                None,
+            )
+            .await?;
             sync_runs::schedule(&mut tx, row.integration_id, state.sync.every).await?;
             if let Some(current) = store::get(&mut tx, row.integration_id).await? {
                 row = current;
@@ -238,7 +269,10 @@ fn check_shopify_callback(
     let shop = shopify::validate_shop_domain(&request.shop_domain)
         .map_err(|_| ApiError::invalid("shop_domain", "must be <name>.myshopify.com"))?;
     if minted_for != Some(shop.as_str()) {
-        return Err(ApiError::invalid("shop_domain", "is not the shop this connection was started for"));
+        return Err(ApiError::invalid(
+            "shop_domain",
+            "is not the shop this connection was started for",
+        ));
     }
     let params: BTreeMap<String, String> = request
         .callback_params
@@ -251,7 +285,10 @@ fn check_shopify_callback(
         || !echoed("state", &request.state)
         || !echoed("code", &request.code)
     {
-        return Err(ApiError::invalid("callback_params", "do not carry a valid Shopify signature"));
+        return Err(ApiError::invalid(
+            "callback_params",
+            "do not carry a valid Shopify signature",
+        ));
     }
     Ok(shop)
 }

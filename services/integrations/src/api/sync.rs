@@ -85,7 +85,11 @@ impl IntegrationApi {
         .await
     }
 
-    async fn visible_run(&self, principal: &Principal, run_id: Uuid) -> Result<SyncRunRow, ApiError> {
+    async fn visible_run(
+        &self,
+        principal: &Principal,
+        run_id: Uuid,
+    ) -> Result<SyncRunRow, ApiError> {
         let mut tx = TenantTx::begin(&self.state.pool, principal).await?;
         let row = sync_runs::get(&mut tx, run_id).await?;
         tx.commit().await?;
@@ -203,6 +207,8 @@ impl IntegrationApi {
                 }
             }
         });
-        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)))
+        Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        )))
     }
 }

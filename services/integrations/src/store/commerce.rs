@@ -510,8 +510,16 @@ pub async fn upsert_products(
     .await?
     .rows_affected();
     if !variants.is_empty() {
-        let (mut vid, mut pid, mut item, mut sku, mut vtitle, mut price, mut cost, mut lead) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut vid, mut pid, mut item, mut sku, mut vtitle, mut price, mut cost, mut lead) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
         for (product_id, variant) in variants.values() {
             vid.push(variant.platform_variant_id.clone());
             pid.push((*product_id).to_owned());
@@ -661,7 +669,11 @@ pub async fn upsert_ad_spend(
     let mut unique: HashMap<(&str, &str, NaiveDate), &AdSpendDay> = HashMap::new();
     for row in rows {
         unique.insert(
-            (row.platform.as_str(), row.platform_campaign_id.as_str(), row.date),
+            (
+                row.platform.as_str(),
+                row.platform_campaign_id.as_str(),
+                row.date,
+            ),
             row,
         );
     }

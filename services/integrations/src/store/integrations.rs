@@ -333,7 +333,10 @@ pub async fn insert_state(
 }
 
 /// Marks the state used and returns it as it was (used_at shows a replay).
-pub async fn take_state(tx: &mut TenantTx, state_hash: &[u8]) -> pp_db::Result<Option<OAuthStateRow>> {
+pub async fn take_state(
+    tx: &mut TenantTx,
+    state_hash: &[u8],
+) -> pp_db::Result<Option<OAuthStateRow>> {
     Ok(sqlx::query_as(
         "update integrations.oauth_states s set used_at = coalesce(s.used_at, now())
          from (select state_hash, used_at from integrations.oauth_states
@@ -349,9 +352,11 @@ pub async fn take_state(tx: &mut TenantTx, state_hash: &[u8]) -> pp_db::Result<O
 
 /// Drops states that can no longer be used.
 pub async fn prune_states(tx: &mut TenantTx) -> pp_db::Result<()> {
-    sqlx::query("delete from integrations.oauth_states where expires_at < now() - interval '1 day'")
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "delete from integrations.oauth_states where expires_at < now() - interval '1 day'",
+    )
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 

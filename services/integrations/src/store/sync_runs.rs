@@ -255,7 +255,11 @@ pub async fn renew(
 
 /// Puts a run back for later (rate limited, platform down): another attempt after
 /// `delay`, by any worker.
-pub async fn requeue(tx: &mut TenantTx, sync_run_id: Uuid, delay: std::time::Duration) -> pp_db::Result<()> {
+pub async fn requeue(
+    tx: &mut TenantTx,
+    sync_run_id: Uuid,
+    delay: std::time::Duration,
+) -> pp_db::Result<()> {
     sqlx::query(
         "update integrations.sync_queue
          set lease_owner = null, lease_expires_at = null,

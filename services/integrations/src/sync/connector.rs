@@ -53,7 +53,8 @@ pub struct Fetched {
 }
 
 pub enum Connector {
-    Demo(super::demo::DemoConnector),
+    // Boxed: the generator's state is large, and a connector is built once per run.
+    Demo(Box<super::demo::DemoConnector>),
     Shopify(super::platforms::ShopifyConnector),
     Meta(super::platforms::MetaConnector),
     Tiktok(super::platforms::TiktokConnector),
@@ -71,10 +72,10 @@ impl Connector {
             message: "unknown platform".into(),
         })?;
         if integration.demo {
-            return Ok(Connector::Demo(super::demo::DemoConnector::new(
+            return Ok(Connector::Demo(Box::new(super::demo::DemoConnector::new(
                 integration,
                 platform,
-            )?));
+            )?)));
         }
         let credentials = crate::credentials::open(
             state,
@@ -105,9 +106,11 @@ impl Connector {
                     .unwrap_or_else(|| "USD".into()),
                 credentials,
             )),
-            Platform::GoogleAds => Connector::GoogleAds(
-                super::platforms::GoogleAdsConnector::new(config, account, credentials),
-            ),
+            Platform::GoogleAds => Connector::GoogleAds(super::platforms::GoogleAdsConnector::new(
+                config,
+                account,
+                credentials,
+            )),
         })
     }
 

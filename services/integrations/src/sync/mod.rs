@@ -108,12 +108,24 @@ pub async fn scheduler(state: Arc<State>, shutdown: CancellationToken) {
     }
 }
 
-async fn queue_scheduled(state: &State, tenant: TenantId, integration_id: Uuid) -> pp_db::Result<()> {
+async fn queue_scheduled(
+    state: &State,
+    tenant: TenantId,
+    integration_id: Uuid,
+) -> pp_db::Result<()> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
     if let Some(integration) = integration_store::get(&mut tx, integration_id).await?
         && matches!(integration.status.as_str(), "connected" | "error")
     {
-        plan::queue(&mut tx, &integration, "incremental", "scheduled", None, None).await?;
+        plan::queue(
+            &mut tx,
+            &integration,
+            "incremental",
+            "scheduled",
+            None,
+            None,
+        )
+        .await?;
     }
     tx.commit().await
 }
@@ -147,11 +159,18 @@ async fn execute(state: &State, lease: Lease, worker_id: Uuid) -> Result<(), pp_
     };
     if integration.status == "disconnected" || integration.status == "reauth_required" {
         let reason = if integration.status == "disconnected" {
-            ("INTEGRATION_DISCONNECTED", "the integration was disconnected")
+            (
+                "INTEGRATION_DISCONNECTED",
+                "the integration was disconnected",
+            )
         } else {
-            ("REAUTH_REQUIRED", "the integration must be reconnected before it can sync")
+            (
+                "REAUTH_REQUIRED",
+                "the integration must be reconnected before it can sync",
+            )
         };
-        let row = sync_runs::finish(&mut tx, run.sync_run_id, "cancelled", None, Some(reason)).await?;
+        let row =
+            sync_runs::finish(&mut tx, run.sync_run_id, "cancelled", None, Some(reason)).await?;
         events::sync_ended(&mut tx, &row, "data.sync_failed").await?;
         return tx.commit().await;
     }
@@ -180,19 +199,30 @@ async fn execute(state: &State, lease: Lease, worker_id: Uuid) -> Result<(), pp_
             continue;
         }
         if entities[index].query.is_none() {
-            entities[index].query = Some(plan::query_for(state, &integration, &run, &entities[index].entity));
+            entities[index].query = Some(plan::query_for(
+                state,
+                &integration,
+                &run,
+                &entities[index].entity,
+            ));
         }
         loop {
             let progress = &entities[index];
             let query = progress.query.clone().unwrap_or_default();
             let fetched = connector
-                .fetch(&progress.entity, &query, progress.cursor.as_deref(), state.sync.page_size)
+                .fetch(
+                    &progress.entity,
+                    &query,
+                    progress.cursor.as_deref(),
+                    state.sync.page_size,
+                )
                 .await;
             let page = match fetched {
                 Ok(page) => page,
                 Err(err) => {
                     // Keep what this run already wrote; the error decides what's next.
-                    save_credentials(state, tenant, &integration.integration_id, &mut connector).await?;
+                    save_credentials(state, tenant, &integration.integration_id, &mut connector)
+                        .await?;
                     return fail(state, tenant, &run, &integration.integration_id, &err).await;
                 }
             };
@@ -212,9 +242,17 @@ async fn execute(state: &State, lease: Lease, worker_id: Uuid) -> Result<(), pp_
             progress.cursor = page.next_cursor.clone();
             progress.done = page.next_cursor.is_none();
             if let Some(credentials) = connector.take_refreshed() {
-                crate::credentials::store(state, &mut tx, tenant, integration.integration_id, &credentials).await?;
+                crate::credentials::store(
+                    state,
+                    &mut tx,
+                    tenant,
+                    integration.integration_id,
+                    &credentials,
+                )
+                .await?;
             }
-            sync_runs::save_progress(&mut tx, run.sync_run_id, &entities, percent(&entities)).await?;
+            sync_runs::save_progress(&mut tx, run.sync_run_id, &entities, percent(&entities))
+                .await?;
             tx.commit().await?;
             if entities[index].done {
                 break;
@@ -231,7 +269,9 @@ fn percent(entities: &[EntityProgress]) -> i32 {
         return 100;
     }
     let done = entities.iter().filter(|e| e.done).count();
-    i32::try_from(done * 100 / entities.len()).unwrap_or(100).min(99)
+    i32::try_from(done * 100 / entities.len())
+        .unwrap_or(100)
+        .min(99)
 }
 
 async fn write_batch(
@@ -295,9 +335,21 @@ async fn succeed(
     }
     // The data is complete as of when this run started reading.
     let data_as_of = run.started_at.unwrap_or(started).min(started);
-    let row = sync_runs::finish(&mut tx, run.sync_run_id, "succeeded", Some(data_as_of), None).await?;
-    integration_store::record_success(&mut tx, integration.integration_id, run.sync_run_id, &sync_state)
-        .await?;
+    let row = sync_runs::finish(
+        &mut tx,
+        run.sync_run_id,
+        "succeeded",
+        Some(data_as_of),
+        None,
+    )
+    .await?;
+    integration_store::record_success(
+        &mut tx,
+        integration.integration_id,
+        run.sync_run_id,
+        &sync_state,
+    )
+    .await?;
     sync_runs::schedule(&mut tx, integration.integration_id, state.sync.every).await?;
     events::sync_ended(&mut tx, &row, "data.sync_completed").await?;
     tx.commit().await?;
@@ -315,15 +367,18 @@ async fn fail(
     err: &PlatformError,
 ) -> Result<(), pp_db::DbError> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    let attempts: i32 = sqlx::query_scalar("select attempts from integrations.sync_runs where sync_run_id = $1")
-        .bind(run.sync_run_id)
-        .fetch_one(tx.conn())
-        .await
-        .map_err(pp_db::DbError::from)?;
+    let attempts: i32 =
+        sqlx::query_scalar("select attempts from integrations.sync_runs where sync_run_id = $1")
+            .bind(run.sync_run_id)
+            .fetch_one(tx.conn())
+            .await
+            .map_err(pp_db::DbError::from)?;
     let message = err.to_string();
     if err.is_transient() && attempts < state.sync.max_attempts {
         let delay = match err {
-            PlatformError::RateLimited { retry_after: Some(after) } => (*after).max(state.sync.retry_later),
+            PlatformError::RateLimited {
+                retry_after: Some(after),
+            } => (*after).max(state.sync.retry_later),
             _ => state.sync.retry_later,
         };
         sync_runs::requeue(&mut tx, run.sync_run_id, delay).await?;
@@ -342,8 +397,21 @@ async fn fail(
     } else {
         state_name
     };
-    let row = sync_runs::finish(&mut tx, run.sync_run_id, final_state, None, Some((err.reason(), &message))).await?;
-    integration_store::set_status(&mut tx, *integration_id, status, Some((err.reason(), &message))).await?;
+    let row = sync_runs::finish(
+        &mut tx,
+        run.sync_run_id,
+        final_state,
+        None,
+        Some((err.reason(), &message)),
+    )
+    .await?;
+    integration_store::set_status(
+        &mut tx,
+        *integration_id,
+        status,
+        Some((err.reason(), &message)),
+    )
+    .await?;
     events::sync_ended(&mut tx, &row, "data.sync_failed").await?;
     tx.commit().await
 }
