@@ -372,3 +372,120 @@ async fn two_workers_never_lease_the_same_run_and_a_dead_workers_run_is_taken_ov
             .expect("renew")
     );
 }
+
+#[tokio::test]
+async fn watch_sync_streams_the_run_to_its_end_and_the_events_commit_with_it() {
+    use futures::StreamExt;
+    let mut options = StackOptions::default();
+    options.sync.workers = 0; // the test starts the worker once the watch is open
+    let stack = spawn_stack(options).await.expect("stack");
+    let tenant = sign_up(&stack, "Watch Co").await;
+    let brand = create_brand(&stack, &tenant.admin_token, "Watched").await;
+    let (_, run) = connect_demo(&stack, &tenant.admin_token, &brand.brand_id, 10).await;
+    let mut client = stack.integrations().await.expect("client");
+    let mut stream = client
+        .watch_sync(authed(
+            &tenant.admin_token,
+            pp_proto::integrations::WatchSyncRequest {
+                sync_run_id: run.sync_run_id.clone(),
+            },
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = stream
+        .next()
+        .await
+        .expect("the current state first")
+        .expect("ok")
+        .sync_run
+        .expect("run");
+    assert_eq!(first.state, SyncRunState::Queued as i32);
+
+    let worker_state = stack.integrations.clone();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn(pulsepoint_integrations::sync::worker(
+        worker_state,
+        Uuid::new_v4(),
+        stop.clone(),
+    ));
+    let mut states = vec![first.state];
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("the stream moves")
+    {
+        let run = message.expect("ok").sync_run.expect("run");
+        states.push(run.state);
+    }
+    stop.cancel();
+    let _ = worker.await;
+    assert_eq!(
+        states.last().copied(),
+        Some(SyncRunState::Succeeded as i32),
+        "the stream ends after the terminal state: {states:?}"
+    );
+    assert!(states.contains(&(SyncRunState::Running as i32)) || states.len() >= 2);
+
+    // data.sync_started and data.sync_completed, with counts, in the outbox.
+    let db = stack.db.superuser_pool().await.expect("db");
+    let events: Vec<(String, serde_json::Value)> = sqlx::query_as(
+        "select event_type, envelope from integrations.outbox
+         where event_type like 'data.sync_%' and envelope::text like '%' || $1 || '%'
+         order by occurred_at",
+    )
+    .bind(&run.sync_run_id)
+    .fetch_all(&db)
+    .await
+    .expect("outbox");
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        ["data.sync_started", "data.sync_completed"],
+        "{events:?}"
+    );
+    let completed = events[1].1.to_string();
+    assert!(completed.contains("\"orders\""), "{completed}");
+    assert!(completed.contains("data_as_of"), "{completed}");
+}
+
+#[tokio::test]
+async fn a_disconnected_integration_forgets_its_data_when_asked_and_refuses_syncs() {
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Leaving Co").await;
+    let brand = create_brand(&stack, &tenant.admin_token, "Leaving").await;
+    let (shopify, run) = connect_demo(&stack, &tenant.admin_token, &brand.brand_id, 5).await;
+    wait_for_run(&stack, &tenant.admin_token, &run.sync_run_id).await;
+    assert!(stored_totals(&stack, &brand.brand_id).await.orders > 0);
+    let mut client = stack.integrations().await.expect("client");
+    let disconnected = client
+        .disconnect_integration(authed(
+            &tenant.admin_token,
+            pp_proto::integrations::DisconnectIntegrationRequest {
+                integration_id: shopify.integration_id.clone(),
+                delete_synced_data: true,
+                request_id: Uuid::new_v4().to_string(),
+            },
+        ))
+        .await
+        .expect("disconnect")
+        .into_inner()
+        .integration
+        .expect("integration");
+    assert_eq!(
+        disconnected.status,
+        pp_proto::integrations::IntegrationStatus::Disconnected as i32
+    );
+    assert_eq!(stored_totals(&stack, &brand.brand_id).await.orders, 0);
+    let status = client
+        .trigger_sync(authed(
+            &tenant.admin_token,
+            TriggerSyncRequest {
+                integration_id: shopify.integration_id.clone(),
+                request_id: Uuid::new_v4().to_string(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("disconnected");
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+}
