@@ -23,7 +23,6 @@ pub trait CopyField {
 #[derive(Debug)]
 pub struct BinaryCopy {
     buf: Vec<u8>,
-    rows: u64,
 }
 
 impl Default for BinaryCopy {
@@ -40,7 +39,7 @@ impl BinaryCopy {
         buf.extend_from_slice(SIGNATURE);
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags
         buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
-        Self { buf, rows: 0 }
+        Self { buf }
     }
 
     /// Appends one tuple, its fields in the COPY statement's column order.
@@ -50,12 +49,6 @@ impl BinaryCopy {
         for field in fields {
             field.write(&mut self.buf);
         }
-        self.rows += 1;
-    }
-
-    /// Tuples appended so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
     }
 
     /// Bytes encoded since the last [`BinaryCopy::take_chunk`].
@@ -146,7 +139,6 @@ mod tests {
     fn header_tuple_and_trailer_are_laid_out_as_documented() {
         let mut copy = BinaryCopy::new();
         copy.row(&[&7i64, &None::<String>, &true]);
-        assert_eq!(copy.rows(), 1);
         let bytes = copy.finish();
         let mut expected = b"PGCOPY\n\xff\r\n\0".to_vec();
         expected.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
@@ -162,12 +154,14 @@ mod tests {
     fn timestamps_count_from_the_postgres_epoch() {
         let mut out = Vec::new();
         Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 1)
-            .unwrap()
+            .single()
+            .expect("a valid instant")
             .write(&mut out);
         assert_eq!(out, [0, 0, 0, 8, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40]);
         let mut out = Vec::new();
         Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59)
-            .unwrap()
+            .single()
+            .expect("a valid instant")
             .write(&mut out);
         assert_eq!(&out[4..], &(-1_000_000i64).to_be_bytes());
     }
