@@ -114,7 +114,10 @@ pub async fn run(args: SyncUpsertArgs) -> anyhow::Result<()> {
             let (fixture, client, mut creds) = shopify_client(orders.clone()).await?;
             let pool = pp_db::connect(&args.database_url, 2).await?;
             // The first transaction opens the pool's connection, outside the window.
-            TenantTx::begin_for_tenant(&pool, tenant).await?.commit().await?;
+            TenantTx::begin_for_tenant(&pool, tenant)
+                .await?
+                .commit()
+                .await?;
             let before = cpu::sample(&[], Some(&args.db_comm));
             let started = Instant::now();
             let (mut fetch, mut upsert, mut pages) = (0.0, 0.0, 0u64);
@@ -205,7 +208,9 @@ impl SyncUpsertArgs {
         match self.method {
             Method::Sync => "client → parse → upsert_orders (pp_integrations, RLS)",
             Method::CopyOrders => "COPY commerce.orders (binary)",
-            Method::CopyAll => "COPY orders, lines, refunds, refund lines, touchpoints, customers (binary)",
+            Method::CopyAll => {
+                "COPY orders, lines, refunds, refund lines, touchpoints, customers (binary)"
+            }
         }
     }
 }

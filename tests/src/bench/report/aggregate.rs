@@ -259,7 +259,11 @@ pub fn summarize(records: &[RunRecord]) -> Vec<RowSummary> {
             result,
         }));
     }
-    if let Some(runs) = grouped.rounds.remove(DEMO_ROW).and_then(|mut r| r.remove(&1)) {
+    if let Some(runs) = grouped
+        .rounds
+        .remove(DEMO_ROW)
+        .and_then(|mut r| r.remove(&1))
+    {
         rows.push(RowSummary::Demo(demo_row(runs)));
     }
     rows
@@ -615,7 +619,10 @@ mod tests {
         let Some(RowSummary::Demo(demo)) = summarize(&records).pop() else {
             panic!("the demo row is there");
         };
-        assert_eq!((demo.rss_ratio, demo.pass, demo.failed_runs), (None, None, 1));
+        assert_eq!(
+            (demo.rss_ratio, demo.pass, demo.failed_runs),
+            (None, None, 1)
+        );
     }
 
     #[test]

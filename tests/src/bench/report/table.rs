@@ -65,7 +65,12 @@ pub fn render(meta: &Meta, rows: &[RowSummary], previous: Option<&str>) -> Strin
         .lines()
         .filter_map(|line| line.strip_prefix(EARLIER_RUN))
         .map(str::to_owned)
-        .chain(previous.lines().find(|line| line.starts_with("Run ")).map(str::to_owned))
+        .chain(
+            previous
+                .lines()
+                .find(|line| line.starts_with("Run "))
+                .map(str::to_owned),
+        )
         .filter(|run| {
             run_of(run).is_some_and(|run| {
                 table_rows
@@ -94,14 +99,22 @@ fn run_of(conditions: &str) -> Option<String> {
 }
 
 fn previous_line<'a>(previous: &'a str, title: &str) -> Option<&'a str> {
-    previous
-        .lines()
-        .find(|line| line.starts_with(&format!("| {title} ")) || line.starts_with(&format!("| {title}<")))
+    previous.lines().find(|line| {
+        line.starts_with(&format!("| {title} ")) || line.starts_with(&format!("| {title}<"))
+    })
 }
 
 /// `line` marked as from `run`, unless it already names its run; `None` when it has no
 /// figures worth keeping or its run is unknown.
 fn mark_kept(line: &str, run: Option<&str>) -> Option<String> {
+    // Cells 2 and 3 are the two rps columns: both empty, the row did not run then either.
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    if cells
+        .get(2..4)
+        .is_none_or(|rps| rps.iter().all(|cell| *cell == NONE))
+    {
+        return None;
+    }
     if line.contains(KEPT) {
         return Some(line.to_owned());
     }
@@ -110,7 +123,8 @@ fn mark_kept(line: &str, run: Option<&str>) -> Option<String> {
 }
 
 fn demo_line(row: &DemoRow) -> String {
-    let figure = |run: &serde_json::Value, name: &str| run.get(name).and_then(serde_json::Value::as_f64);
+    let figure =
+        |run: &serde_json::Value, name: &str| run.get(name).and_then(serde_json::Value::as_f64);
     let mib = |run: &serde_json::Value| figure(run, "peak_rss_kib").map(|kib| kib / 1024.0);
     let met = match row.pass {
         None => NONE,
@@ -478,12 +492,20 @@ mod tests {
     #[test]
     fn an_incomplete_or_failed_events_run_says_so() {
         let incomplete = json!({"events": 20_000, "stored": 12_345, "complete": false});
-        let table = render(&meta(), &summarize(&[run("events_e2e", 1, Side::Variant, incomplete)]), None);
+        let table = render(
+            &meta(),
+            &summarize(&[run("events_e2e", 1, Side::Variant, incomplete)]),
+            None,
+        );
         assert!(table.lines().last().is_some_and(|l| {
             l.contains("observability.events (only 12,345 of 20,000 stored) <br>")
         }));
         let failed = json!({"error": "the probe event was not stored"});
-        let table = render(&meta(), &summarize(&[run("events_e2e", 1, Side::Variant, failed)]), None);
+        let table = render(
+            &meta(),
+            &summarize(&[run("events_e2e", 1, Side::Variant, failed)]),
+            None,
+        );
         assert!(table.lines().last().is_some_and(|l| l.ends_with(
             "observability.events (failed: see results.json) | – | – | – | – | – | – | – | – | – |"
         )));
@@ -496,7 +518,12 @@ mod tests {
             &summarize(&[
                 run("rls", 1, Side::Baseline, json!({"rps": 100.0})),
                 run("rls", 1, Side::Variant, json!({"rps": 99.0})),
-                run("events_e2e", 1, Side::Variant, json!({"events": 10, "complete": true})),
+                run(
+                    "events_e2e",
+                    1,
+                    Side::Variant,
+                    json!({"events": 10, "complete": true, "rps": 5.0}),
+                ),
             ]),
             None,
         );
@@ -518,9 +545,10 @@ mod tests {
         assert!(kept.contains("| 0.99 |"), "the old figures: {kept}");
         assert!(line_of(&table, "Events end to end").contains("(from the run of 2026-11-26"));
         assert!(line_of(&table, "Orders/s: binary COPY").contains("| 0.20 | ≥ 0.50 |"));
+        let never_ran = line_of(&table, "Echo: bare tonic → behind");
         assert!(
-            line_of(&table, "Echo: bare tonic → behind").ends_with("| – |"),
-            "a row that never ran stays empty"
+            never_ran.ends_with("| – |") && !never_ran.contains(KEPT),
+            "a row that never ran stays empty, unmarked: {never_ran}"
         );
         assert!(table.ends_with(&format!("\n\n{EARLIER_RUN}{}", conditions(&meta()))));
         // A third run keeps the marks and the earlier run's conditions, once.
