@@ -17,7 +17,10 @@
 # events pushed through the Pub/Sub emulator; 0 skips that row), PP_BENCH_SKIP_BUILD=1,
 # PP_BENCH_EVENT_ROUNDS (9, the api_events row), PP_BENCH_KEEP_LOGS=1 (server logs to
 # target/bench/logs even on success), PP_BENCH_NO_DOC=1 (leave docs/performance.md alone), PP_BENCH_ROWS (space-separated row
-# names to run, e.g. "api_events events_e2e"; default all).
+# names to run, e.g. "api_events events_e2e"; default all; rows not run keep their line
+# in docs/performance.md, marked with the run it came from), PP_BENCH_SYNC_ORDERS (20000,
+# orders per sync_upsert run), PP_BENCH_DEMO_SMALL_ORDERS (100000) and PP_BENCH_DEMO_ORDERS
+# (1000000): the demo_generator row's two runs.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,7 +78,7 @@ bench_started=$(date +%s)
 if [[ "${PP_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   log "building (release)"
   cargo build --release -p pulsepoint-e2e -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway \
-    -p pulsepoint-observability
+    -p pulsepoint-observability -p pulsepoint-integrations
 fi
 loadgen="${bin}/pulsepoint-loadgen"
 bash scripts/backing-services.sh
@@ -111,6 +114,7 @@ role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-integrations" migrate
 
 # The RLS-bypass variant: a login role with BYPASSRLS and exactly pp_brands' grants
 # (it inherits them by membership). Dropped on exit.
@@ -189,12 +193,15 @@ setup="$("${loadgen}" setup --auth-url "${auth_url}" --brands-url "http://127.0.
 read -r tenant_id token brand_id <<<"${setup}"
 
 # --- runs --------------------------------------------------------------------------------
-record() { # row round side command... (the command prints the run's JSON line)
-  local row=$1 round=$2 side=$3 status=0 out
+record() { # rows round side command... (the command prints the run's JSON line; rows: one
+  # name, or several separated by commas, each recording the same run)
+  local rows=$1 round=$2 side=$3 status=0 out row
   shift 3
   out="$("$@" 2>"${work}/run.err")" || status=$?
-  "${loadgen}" record --runs "${runs}" --row "${row}" --round "${round}" --side "${side}" \
-    --status "${status}" --stderr "${work}/run.err" <<<"${out}"
+  for row in ${rows//,/ }; do
+    "${loadgen}" record --runs "${runs}" --row "${row}" --round "${round}" --side "${side}" \
+      --status "${status}" --stderr "${work}/run.err" <<<"${out}"
+  done
 }
 record_info() { # row json: figures about a row that are not a run (merged into the row's info)
   "${loadgen}" record --runs "${runs}" --row "$1" --side info <<<"$2"
@@ -276,6 +283,49 @@ if wanted api_events_echo; then
      where o.batch is not null and line.json like '%\"api.request\"%EchoService%'")"
   dropped="$(sed -n 's/^api events dropped: //p' "${work}/echo-events.log" | tail -n1)"
   record_info api_events_echo "$(printf '{"outbox_rows":%d,"dropped":%d}' "${outbox_echo_rows:-0}" "${dropped:-0}")"
+fi
+
+# --- integrations: orders through the real sync path vs binary COPY; the demo generator --
+# sync_upsert: COPY of the order rows (baseline) vs the sync (variant); sync_upsert_all_tables:
+# COPY of every row the sync writes vs the same sync run. Each round runs the sync between
+# the two COPYs, which swap places every round. tests/src/bench/sync_upsert.rs has the details.
+sync_orders="${PP_BENCH_SYNC_ORDERS:-20000}"
+sync_upsert() { # label method
+  "${load_pin[@]}" "${loadgen}" sync-upsert --label "$1" --method "$2" --orders "${sync_orders}" \
+    --database-url "$(role_url integrations)" --copy-url "${db_admin_url}" --tenant-id "${tenant_id}"
+}
+if wanted sync_upsert || wanted sync_upsert_all_tables; then
+  log "rows sync_upsert, sync_upsert_all_tables (${rounds} rounds, ${sync_orders} orders a run)"
+  sync_rows="$(wanted sync_upsert && printf sync_upsert,)$(wanted sync_upsert_all_tables && printf sync_upsert_all_tables)"
+  for r in $(seq 1 "${rounds}"); do
+    first=(sync_upsert copy-orders) last=(sync_upsert_all_tables copy-all)
+    if (( r % 2 == 0 )); then first=(sync_upsert_all_tables copy-all) last=(sync_upsert copy-orders); fi
+    if wanted "${first[0]}"; then
+      record "${first[0]}" "${r}" baseline sync_upsert "${first[0]}-b${r}" "${first[1]}"
+    fi
+    record "${sync_rows%,}" "${r}" variant sync_upsert "sync_upsert-v${r}" sync
+    if wanted "${last[0]}"; then
+      record "${last[0]}" "${r}" baseline sync_upsert "${last[0]}-b${r}" "${last[1]}"
+    fi
+  done
+fi
+
+# demo_generator: `pulsepoint-integrations demo` (generate + upsert through the real path,
+# streaming) at two sizes, each into its own new tenant and brand; the report compares
+# their peak RSS.
+demo_run() { # orders
+  local demo_tenant demo_brand
+  read -r demo_tenant _ demo_brand <<<"$("${loadgen}" setup --auth-url "${auth_url}" \
+    --brands-url "http://127.0.0.1:${brands_port}" --format words)"
+  PULSEPOINT_DATABASE_URL="$(role_url integrations)" "${load_pin[@]}" "${bin}/pulsepoint-integrations" \
+    demo --orders "$1" --seed 1 --days 730 --tenant "${demo_tenant}" --brand "${demo_brand}" --quiet
+}
+if wanted demo_generator; then
+  demo_small="${PP_BENCH_DEMO_SMALL_ORDERS:-100000}"
+  demo_large="${PP_BENCH_DEMO_ORDERS:-1000000}"
+  log "row demo_generator (${demo_small} then ${demo_large} orders)"
+  record demo_generator 1 baseline demo_run "${demo_small}"
+  record demo_generator 1 variant demo_run "${demo_large}"
 fi
 
 # --- events end to end: outbox → relay → Pub/Sub emulator → observability -------------

@@ -7,6 +7,7 @@
 //! - [`setup`]: a tenant, a token and a brand through the real API.
 //! - [`events`]: events end to end, outbox → relay → Pub/Sub → observability store.
 //! - [`pgbench`]: one pgbench run with the same figures as [`load`].
+//! - [`sync_upsert`]: orders through the real sync path, or by binary COPY ([`pgcopy`]).
 //! - [`runs`]: the raw figures of a bench run (runs.jsonl), one line per run side.
 //! - [`report`]: runs.jsonl → results.json and the table of docs/performance.md.
 
@@ -14,10 +15,12 @@ pub mod cpu;
 pub mod events;
 pub mod load;
 pub mod pgbench;
+pub mod pgcopy;
 pub mod report;
 pub mod runs;
 pub mod server;
 pub mod setup;
+pub mod sync_upsert;
 
 /// `count` distinct free TCP ports on 127.0.0.1 (all bound at once, then released).
 pub fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {

@@ -9,6 +9,8 @@
 //! pulsepoint-loadgen setup --auth-url URL --brands-url URL [--format json|words]
 //! pulsepoint-loadgen events --database-url URL --store-url URL --tenant-id T \
 //!     [--count N] [--server-pid PID …] [--broker-pid PID]  # outbox → store (JSON)
+//! pulsepoint-loadgen sync-upsert --method sync|copy-orders|copy-all --orders N \
+//!     --database-url URL --copy-url URL --tenant-id T   # orders written/s (JSON)
 //! pulsepoint-loadgen free-ports N                        # N free ports, one line
 //! pulsepoint-loadgen record --runs FILE --row R --round N --side baseline|variant|info \
 //!     [--status S] [--stderr FILE] < run-output          # one line into runs.jsonl
@@ -42,6 +44,8 @@ enum Command {
     Setup(bench::setup::SetupArgs),
     /// Writes events into brands.outbox and times them into observability.events.
     Events(bench::events::EventsArgs),
+    /// Orders through the real sync path, or by binary COPY; prints one JSON line.
+    SyncUpsert(bench::sync_upsert::SyncUpsertArgs),
     /// Free TCP ports on 127.0.0.1, distinct, space-separated on one line.
     FreePorts { count: usize },
     /// Appends one run's output (stdin) to the runs file, as a failure if it failed.
@@ -63,6 +67,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pgbench(args) => bench::pgbench::run(args),
         Command::Setup(args) => current_thread()?.block_on(bench::setup::run(args)),
         Command::Events(args) => current_thread()?.block_on(bench::events::run(args)),
+        Command::SyncUpsert(args) => current_thread()?.block_on(bench::sync_upsert::run(args)),
         Command::FreePorts { count } => {
             let ports: Vec<String> = bench::free_ports(count)?
                 .iter()

@@ -71,7 +71,32 @@ pub const ROWS: &[RowSpec] = &[
         variant: "echo + full stack + ApiEventsLayer",
         target: None,
     },
+    RowSpec {
+        name: "sync_upsert",
+        title: "Orders/s: binary COPY of the order rows → real sync path (Shopify client → parse → \
+                upsert_orders, which also writes lines, refunds, touchpoints, customers)",
+        baseline: "COPY commerce.orders only, superuser",
+        variant: "sync: fixture → client → upsert_orders, pp_integrations + RLS",
+        target: Some(0.5),
+    },
+    RowSpec {
+        name: "sync_upsert_all_tables",
+        title: "Orders/s, like for like: binary COPY of every row the sync writes → real sync path",
+        baseline: "COPY orders, lines, refunds, refund lines, touchpoints, customers",
+        variant: "sync (the same runs as sync_upsert)",
+        target: None,
+    },
 ];
+
+/// The demo generator row (`pulsepoint-integrations demo`): round 1, the baseline side
+/// is the small run (100,000 orders), the variant the large one (1,000,000).
+pub const DEMO_ROW: &str = "demo_generator";
+const DEMO_TITLE: &str =
+    "Demo generator → real upsert path (pulsepoint-integrations demo): peak RSS, large / small run";
+/// The titles of the rows summarized only when they ran, in table order.
+pub const UNPAIRED_TITLES: [&str; 2] = [EVENTS_TITLE, DEMO_TITLE];
+/// The most the large run's peak RSS may be, as a multiple of the small run's.
+pub const DEMO_RSS_TARGET: f64 = 1.2;
 
 /// The one-run, unpaired row: `loadgen events`, recorded as round 1, side variant.
 pub const EVENTS_ROW: &str = "events_e2e";
@@ -144,11 +169,27 @@ pub struct SingleRow {
     pub result: Value,
 }
 
+/// The demo generator at two sizes: orders/s of each, and how peak RSS grew.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DemoRow {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub small: Value,
+    pub large: Value,
+    /// large peak RSS / small peak RSS.
+    pub rss_ratio: Option<f64>,
+    /// The most `rss_ratio` may be.
+    pub rss_ratio_max: f64,
+    pub pass: Option<bool>,
+    pub failed_runs: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RowSummary {
     Paired(PairedRow),
     Single(SingleRow),
+    Demo(DemoRow),
 }
 
 /// The two runs of one round, as recorded (either may be missing).
@@ -190,7 +231,8 @@ fn group(records: &[RunRecord]) -> Grouped {
     grouped
 }
 
-/// Every row of `ROWS` (in that order, run or not), then the events row if it ran.
+/// Every row of `ROWS` (in that order, run or not), then the events row and the demo row
+/// if they ran.
 pub fn summarize(records: &[RunRecord]) -> Vec<RowSummary> {
     let mut grouped = group(records);
     let mut rows: Vec<RowSummary> = ROWS
@@ -217,7 +259,33 @@ pub fn summarize(records: &[RunRecord]) -> Vec<RowSummary> {
             result,
         }));
     }
+    if let Some(runs) = grouped
+        .rounds
+        .remove(DEMO_ROW)
+        .and_then(|mut r| r.remove(&1))
+    {
+        rows.push(RowSummary::Demo(demo_row(runs)));
+    }
     rows
+}
+
+fn demo_row(runs: RoundRuns) -> DemoRow {
+    let small = runs.baseline.unwrap_or_else(|| Value::Object(Map::new()));
+    let large = runs.variant.unwrap_or_else(|| Value::Object(Map::new()));
+    let rss_ratio = figure_of(&small, "peak_rss_kib")
+        .filter(|rss| *rss > 0.0)
+        .zip(figure_of(&large, "peak_rss_kib"))
+        .map(|(small, large)| large / small);
+    DemoRow {
+        name: DEMO_ROW,
+        title: DEMO_TITLE,
+        failed_runs: u64::from(is_failed(&small)) + u64::from(is_failed(&large)),
+        small,
+        large,
+        rss_ratio,
+        rss_ratio_max: DEMO_RSS_TARGET,
+        pass: rss_ratio.map(|ratio| ratio <= DEMO_RSS_TARGET),
+    }
 }
 
 /// Rows in the runs that the report does not know (neither in `ROWS` nor the events row).
@@ -225,7 +293,9 @@ pub fn unknown_rows(records: &[RunRecord]) -> Vec<String> {
     let mut names: Vec<String> = records
         .iter()
         .map(|r| r.row.clone())
-        .filter(|name| name != EVENTS_ROW && !ROWS.iter().any(|spec| spec.name == name))
+        .filter(|name| {
+            name != EVENTS_ROW && name != DEMO_ROW && !ROWS.iter().any(|spec| spec.name == name)
+        })
         .collect();
     names.sort();
     names.dedup();
@@ -515,6 +585,44 @@ mod tests {
             panic!("the events row is last");
         };
         assert_eq!(events.failed_runs, 1);
+    }
+
+    #[test]
+    fn the_demo_row_compares_peak_rss_of_the_large_run_with_the_small() {
+        let records = vec![
+            run(
+                DEMO_ROW,
+                1,
+                Side::Baseline,
+                json!({"orders": 100_000, "orders_per_second": 9_000.0, "peak_rss_kib": 40_000}),
+            ),
+            run(
+                DEMO_ROW,
+                1,
+                Side::Variant,
+                json!({"orders": 1_000_000, "orders_per_second": 8_000.0, "peak_rss_kib": 52_000}),
+            ),
+        ];
+        let rows = summarize(&records);
+        let Some(RowSummary::Demo(demo)) = rows.last() else {
+            panic!("the demo row is last");
+        };
+        assert_eq!(demo.rss_ratio, Some(1.3));
+        assert_eq!(demo.pass, Some(false), "1.3 is above the 1.2 allowed");
+        assert_eq!(demo.failed_runs, 0);
+        assert!(unknown_rows(&records).is_empty());
+    }
+
+    #[test]
+    fn a_failed_demo_run_has_no_ratio() {
+        let records = vec![run(DEMO_ROW, 1, Side::Variant, json!({"error": "oom"}))];
+        let Some(RowSummary::Demo(demo)) = summarize(&records).pop() else {
+            panic!("the demo row is there");
+        };
+        assert_eq!(
+            (demo.rss_ratio, demo.pass, demo.failed_runs),
+            (None, None, 1)
+        );
     }
 
     #[test]

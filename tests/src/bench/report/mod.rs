@@ -120,12 +120,17 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     std::fs::write(&args.results, results + "\n")
         .with_context(|| format!("write {}", args.results.display()))?;
 
-    let table = table::render(&meta, &rows);
+    let doc_text = match &args.doc {
+        Some(doc) => {
+            Some(std::fs::read_to_string(doc).with_context(|| format!("read {}", doc.display()))?)
+        }
+        None => None,
+    };
+    let previous = doc_text.as_deref().and_then(table::between_markers);
+    let table = table::render(&meta, &rows, previous);
     println!("{table}");
-    if let Some(doc) = &args.doc {
-        let text =
-            std::fs::read_to_string(doc).with_context(|| format!("read {}", doc.display()))?;
-        std::fs::write(doc, table::replace_between_markers(&text, &table))
+    if let (Some(doc), Some(text)) = (&args.doc, &doc_text) {
+        std::fs::write(doc, table::replace_between_markers(text, &table))
             .with_context(|| format!("write {}", doc.display()))?;
     }
     Ok(())

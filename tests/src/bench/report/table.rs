@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::Meta;
-use super::aggregate::{PairedRow, RowSummary, SingleRow};
+use super::aggregate::{DemoRow, PairedRow, RowSummary, SingleRow};
 
 pub const BEGIN_MARKER: &str = "<!-- bench:begin -->";
 pub const END_MARKER: &str = "<!-- bench:end -->";
@@ -13,14 +13,142 @@ const HEADER: &str = "| Comparison | Baseline rps | Variant rps | Median ratio |
 
 const NONE: &str = "–";
 
+/// Marks a line kept from an earlier table, followed by that run's `<date> at <commit>`.
+const KEPT: &str = " (from the run of ";
+/// Starts the line under the table that gives a kept line's run in full.
+const EARLIER_RUN: &str = "Earlier run: ";
+
 /// The run's conditions, a blank line, then the table (no trailing newline).
-pub fn render(meta: &Meta, rows: &[RowSummary]) -> String {
+///
+/// `previous` is the table this one replaces (the text between the doc's markers): a row
+/// this run did not measure (`PP_BENCH_ROWS` picked others) keeps its line from there,
+/// marked with the run it came from, whose conditions follow the table.
+pub fn render(meta: &Meta, rows: &[RowSummary], previous: Option<&str>) -> String {
+    let previous = previous.unwrap_or_default();
+    let previous_run = previous
+        .lines()
+        .find(|line| line.starts_with("Run "))
+        .and_then(run_of);
     let mut lines = vec![conditions(meta), String::new(), HEADER.to_owned()];
-    lines.extend(rows.iter().map(|row| match row {
-        RowSummary::Paired(row) => paired_line(row),
-        RowSummary::Single(row) => events_line(row),
-    }));
+    let mut table_rows = Vec::new();
+    for row in rows {
+        let (title, ran) = match row {
+            RowSummary::Paired(row) => (row.title, !row.rounds.is_empty() || row.info.is_some()),
+            RowSummary::Single(row) => (row.title, true),
+            RowSummary::Demo(row) => (row.title, true),
+        };
+        let kept = (!ran)
+            .then(|| previous_line(previous, title))
+            .flatten()
+            .and_then(|line| mark_kept(line, previous_run.as_deref()));
+        table_rows.push(kept.unwrap_or_else(|| match row {
+            RowSummary::Paired(row) => paired_line(row),
+            RowSummary::Single(row) => events_line(row),
+            RowSummary::Demo(row) => demo_line(row),
+        }));
+    }
+    // Rows that are only summarized when they ran (events, demo) keep their old line too.
+    for title in super::aggregate::UNPAIRED_TITLES {
+        let ran = rows.iter().any(|row| match row {
+            RowSummary::Single(row) => row.title == title,
+            RowSummary::Demo(row) => row.title == title,
+            RowSummary::Paired(_) => false,
+        });
+        if !ran
+            && let Some(line) = previous_line(previous, title)
+                .and_then(|line| mark_kept(line, previous_run.as_deref()))
+        {
+            table_rows.push(line);
+        }
+    }
+    let earlier: Vec<String> = previous
+        .lines()
+        .filter_map(|line| line.strip_prefix(EARLIER_RUN))
+        .map(str::to_owned)
+        .chain(
+            previous
+                .lines()
+                .find(|line| line.starts_with("Run "))
+                .map(str::to_owned),
+        )
+        .filter(|run| {
+            run_of(run).is_some_and(|run| {
+                table_rows
+                    .iter()
+                    .any(|line| line.contains(&format!("{KEPT}{run})")))
+            })
+        })
+        .fold(Vec::new(), |mut runs, run| {
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+            runs
+        });
+    lines.extend(table_rows);
+    if !earlier.is_empty() {
+        lines.push(String::new());
+        lines.extend(earlier.iter().map(|run| format!("{EARLIER_RUN}{run}")));
+    }
     lines.join("\n")
+}
+
+/// `<date> at <commit>` of a conditions line (`Run <date> at <commit>; …`).
+fn run_of(conditions: &str) -> Option<String> {
+    let rest = conditions.strip_prefix("Run ")?;
+    Some(rest[..rest.find(';')?].to_owned())
+}
+
+fn previous_line<'a>(previous: &'a str, title: &str) -> Option<&'a str> {
+    previous.lines().find(|line| {
+        line.starts_with(&format!("| {title} ")) || line.starts_with(&format!("| {title}<"))
+    })
+}
+
+/// `line` marked as from `run`, unless it already names its run; `None` when it has no
+/// figures worth keeping or its run is unknown.
+fn mark_kept(line: &str, run: Option<&str>) -> Option<String> {
+    // Cells 2 and 3 are the two rps columns: both empty, the row did not run then either.
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    if cells
+        .get(2..4)
+        .is_none_or(|rps| rps.iter().all(|cell| *cell == NONE))
+    {
+        return None;
+    }
+    if line.contains(KEPT) {
+        return Some(line.to_owned());
+    }
+    let at = line.find(" <br>")?;
+    Some(format!("{}{KEPT}{}){}", &line[..at], run?, &line[at..]))
+}
+
+fn demo_line(row: &DemoRow) -> String {
+    let figure =
+        |run: &serde_json::Value, name: &str| run.get(name).and_then(serde_json::Value::as_f64);
+    let mib = |run: &serde_json::Value| figure(run, "peak_rss_kib").map(|kib| kib / 1024.0);
+    let met = match row.pass {
+        None => NONE,
+        Some(true) => "yes",
+        Some(false) => "**no**",
+    };
+    let note = if row.failed_runs > 0 {
+        format!(" ({} failed runs)", row.failed_runs)
+    } else {
+        String::new()
+    };
+    format!(
+        "| {}{note} <br>*{} orders: {} MiB peak RSS, orders/s* → *{} orders: {} MiB peak RSS, \
+         orders/s; ratio = peak RSS large / small* | {} | {} | {} | ≤ {:.2} | – | – | – | – | {met} |",
+        row.title,
+        grouped(figure(&row.small, "orders")),
+        decimals(mib(&row.small), 1),
+        grouped(figure(&row.large, "orders")),
+        decimals(mib(&row.large), 1),
+        grouped(figure(&row.small, "orders_per_second")),
+        grouped(figure(&row.large, "orders_per_second")),
+        decimals(row.rss_ratio, 2),
+        row.rss_ratio_max,
+    )
 }
 
 fn conditions(meta: &Meta) -> String {
@@ -170,6 +298,13 @@ fn shortest(value: f64) -> String {
     format!("{value}")
 }
 
+/// The text between the bench markers (the table a run replaces), if the doc has them.
+pub fn between_markers(doc: &str) -> Option<&str> {
+    let start = doc.find(BEGIN_MARKER)? + BEGIN_MARKER.len();
+    let end = doc[start..].find(END_MARKER)?;
+    Some(&doc[start..start + end])
+}
+
 /// `doc` with the text between the bench markers replaced by `table`; everything else
 /// is kept byte for byte. Without the markers, a "Latest results" section is appended.
 pub fn replace_between_markers(doc: &str, table: &str) -> String {
@@ -267,7 +402,7 @@ mod tests {
             run("rls", 1, Side::Baseline, side(5_000.0, 2_513, 134.0)),
             run("rls", 1, Side::Variant, side(5_250.0, 2_537, 135.5)),
         ];
-        let table = render(&meta(), &summarize(&records));
+        let table = render(&meta(), &summarize(&records), None);
         assert_eq!(
             line_of(&table, "Echo: bare tonic → behind"),
             "| Echo: bare tonic → behind pp_auth::AuthLayer (PgRedisTokenStatus) <br>*bare echo* → \
@@ -286,7 +421,7 @@ mod tests {
 
     #[test]
     fn the_table_has_the_header_and_one_line_per_row() {
-        let table = render(&meta(), &summarize(&[]));
+        let table = render(&meta(), &summarize(&[]), None);
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[0].starts_with("Run "));
         assert_eq!(lines[1], "");
@@ -323,7 +458,7 @@ mod tests {
                 json!({"outbox_rows": 1_297_867}),
             ),
         ];
-        let table = render(&meta(), &summarize(&records));
+        let table = render(&meta(), &summarize(&records), None);
         assert!(line_of(&table, "Stress: echo").starts_with(
             "| Stress: echo, full stack, api.request recording off → on (every call an outbox row) \
              (3 errors) (1 failed runs) (454,901 events written, 0 dropped) <br>"
@@ -342,7 +477,7 @@ mod tests {
             "server_cpu_us_per_req": 17.04, "broker_cpu_us_per_req": 89.46, "db_cpu_us_per_req": 84.5,
         });
         let records = vec![run("events_e2e", 1, Side::Variant, result)];
-        let table = render(&meta(), &summarize(&records));
+        let table = render(&meta(), &summarize(&records), None);
         assert_eq!(
             table.lines().last(),
             Some(
@@ -360,6 +495,7 @@ mod tests {
         let table = render(
             &meta(),
             &summarize(&[run("events_e2e", 1, Side::Variant, incomplete)]),
+            None,
         );
         assert!(table.lines().last().is_some_and(|l| {
             l.contains("observability.events (only 12,345 of 20,000 stored) <br>")
@@ -368,10 +504,86 @@ mod tests {
         let table = render(
             &meta(),
             &summarize(&[run("events_e2e", 1, Side::Variant, failed)]),
+            None,
         );
         assert!(table.lines().last().is_some_and(|l| l.ends_with(
             "observability.events (failed: see results.json) | – | – | – | – | – | – | – | – | – |"
         )));
+    }
+
+    #[test]
+    fn rows_not_run_keep_their_previous_line_and_name_its_run() {
+        let old = render(
+            &meta(),
+            &summarize(&[
+                run("rls", 1, Side::Baseline, json!({"rps": 100.0})),
+                run("rls", 1, Side::Variant, json!({"rps": 99.0})),
+                run(
+                    "events_e2e",
+                    1,
+                    Side::Variant,
+                    json!({"events": 10, "complete": true, "rps": 5.0}),
+                ),
+            ]),
+            None,
+        );
+        let newer = Meta {
+            date: "2026-12-01T00:00:00Z".into(),
+            commit: "abc1234".into(),
+            ..meta()
+        };
+        let records = vec![
+            run("sync_upsert", 1, Side::Baseline, json!({"rps": 100.0})),
+            run("sync_upsert", 1, Side::Variant, json!({"rps": 20.0})),
+        ];
+        let table = render(&newer, &summarize(&records), Some(&old));
+        let kept = line_of(&table, "GetBrand: RLS on");
+        assert!(
+            kept.contains("bypassed (from the run of 2026-11-26T02:10:21Z at 9240f45) <br>"),
+            "{kept}"
+        );
+        assert!(kept.contains("| 0.99 |"), "the old figures: {kept}");
+        assert!(line_of(&table, "Events end to end").contains("(from the run of 2026-11-26"));
+        assert!(line_of(&table, "Orders/s: binary COPY").contains("| 0.20 | ≥ 0.50 |"));
+        let never_ran = line_of(&table, "Echo: bare tonic → behind");
+        assert!(
+            never_ran.ends_with("| – |") && !never_ran.contains(KEPT),
+            "a row that never ran stays empty, unmarked: {never_ran}"
+        );
+        assert!(table.ends_with(&format!("\n\n{EARLIER_RUN}{}", conditions(&meta()))));
+        // A third run keeps the marks and the earlier run's conditions, once.
+        let third = render(&meta(), &summarize(&records), Some(&table));
+        assert_eq!(third.matches(EARLIER_RUN).count(), 1, "{third}");
+        assert_eq!(third.matches(KEPT).count(), 2, "{third}");
+    }
+
+    #[test]
+    fn the_demo_row_shows_both_sizes_and_the_rss_ratio() {
+        let records = vec![
+            run(
+                "demo_generator",
+                1,
+                Side::Baseline,
+                json!({"orders": 100_000, "orders_per_second": 9_100.4, "peak_rss_kib": 51_200}),
+            ),
+            run(
+                "demo_generator",
+                1,
+                Side::Variant,
+                json!({"orders": 1_000_000, "orders_per_second": 8_900.0, "peak_rss_kib": 56_320}),
+            ),
+        ];
+        let table = render(&meta(), &summarize(&records), None);
+        let line = table.lines().last().expect("a last line");
+        assert!(line.starts_with("| Demo generator"), "{line}");
+        assert!(
+            line.ends_with(
+                "*100,000 orders: 50.0 MiB peak RSS, orders/s* → *1,000,000 orders: 55.0 MiB peak \
+                 RSS, orders/s; ratio = peak RSS large / small* | 9,100 | 8,900 | 1.10 | ≤ 1.20 | \
+                 – | – | – | – | yes |"
+            ),
+            "{line}"
+        );
     }
 
     #[test]
