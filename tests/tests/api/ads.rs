@@ -78,6 +78,18 @@ async fn connect_and_sync(
     platform: WirePlatform,
     code_param: &str,
 ) -> pp_proto::integrations::SyncRun {
+    let run = connect(stack, tenant, brand_id, platform, code_param).await;
+    wait_for_run(stack, &tenant.admin_token, &run.sync_run_id).await
+}
+
+/// StartOAuth → consent → CompleteOAuth; returns the queued initial run.
+async fn connect(
+    stack: &Stack,
+    tenant: &Tenant,
+    brand_id: &str,
+    platform: WirePlatform,
+    code_param: &str,
+) -> pp_proto::integrations::SyncRun {
     let mut client = stack.integrations().await.expect("client");
     let started = client
         .start_o_auth(authed(
@@ -115,8 +127,7 @@ async fn connect_and_sync(
         .await
         .expect("complete oauth")
         .into_inner();
-    let run = completed.initial_sync_run.expect("initial run");
-    wait_for_run(stack, &tenant.admin_token, &run.sync_run_id).await
+    completed.initial_sync_run.expect("initial run")
 }
 
 type SpendRow = (String, NaiveDate, i64, i64, i64, i64);
@@ -277,4 +288,110 @@ async fn meta_tiktok_and_google_ads_sync_spend_exactly_through_the_service() {
         stored_spend(&stack, &brand.brand_id, Platform::GoogleAds).await,
         expected_spend(google.data())
     );
+}
+
+#[tokio::test]
+async fn a_tiktok_sync_killed_mid_run_resumes_from_its_window_and_page() {
+    // The initial (full) run reads 365 days in 30-day windows, oldest first; the data
+    // starts in the first window so the crash lands mid-data.
+    let today = Utc::now().date_naive();
+    let since = today - ChronoDuration::days(365);
+    let start = since + ChronoDuration::days(1);
+    let days = sample_days(
+        Platform::Tiktok,
+        "USD",
+        &[("1790000000001", "UGC"), ("1790000000002", "Spark")],
+        start,
+        65,
+    );
+    let tiktok = TiktokFixture::new(
+        pp_platforms::tiktok::Advertiser {
+            id: "7000000000001".into(),
+            name: "Acme TikTok".into(),
+            currency: "USD".into(),
+            timezone: "America/New_York".into(),
+        },
+        days,
+    );
+    let running = tiktok.start().await.expect("tiktok fixture");
+    tiktok.set_page_size(10);
+    let mut options = StackOptions::default();
+    options.platforms.tiktok = Some(tiktok.config(&running));
+    options.sync.workers = 0;
+    options.sync.lease = std::time::Duration::from_millis(800);
+    let stack = spawn_stack(options).await.expect("stack");
+    let tenant = sign_up(&stack, "Crash Ads Co").await;
+    let brand = create_brand(&stack, &tenant.admin_token, "Crashing ads").await;
+    let run = connect(
+        &stack,
+        &tenant,
+        &brand.brand_id,
+        WirePlatform::TiktokAds,
+        "auth_code",
+    )
+    .await;
+
+    // The dead worker writes pages 1-3 of the first 30-day window, then hangs on the 4th.
+    let before = tiktok.data_requests();
+    tiktok.faults.at(4, Fault::Hang);
+    let pool = stack.integrations.pool.clone();
+    let lease = stack.integrations.sync.lease;
+    let dead = Uuid::new_v4();
+    let leased = pulsepoint_integrations::store::sync_runs::lease_next(&pool, dead, lease)
+        .await
+        .expect("lease")
+        .expect("the run");
+    let state = stack.integrations.clone();
+    let worker = tokio::spawn(async move {
+        pulsepoint_integrations::sync::run_leased(&state, leased, dead).await;
+    });
+    for _ in 0..200 {
+        if tiktok.data_requests() >= before + 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    worker.abort();
+    let _ = worker.await;
+    assert_eq!(
+        stored_spend(&stack, &brand.brand_id, Platform::Tiktok)
+            .await
+            .len(),
+        30
+    );
+
+    let survivor = Uuid::new_v4();
+    let taken = loop {
+        if let Some(taken) =
+            pulsepoint_integrations::store::sync_runs::lease_next(&pool, survivor, lease)
+                .await
+                .expect("lease")
+        {
+            break taken;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(taken.sync_run_id.to_string(), run.sync_run_id);
+    pulsepoint_integrations::sync::run_leased(&stack.integrations, taken, survivor).await;
+    let done = wait_for_run(&stack, &tenant.admin_token, &run.sync_run_id).await;
+    assert_eq!(done.state, SyncRunState::Succeeded as i32, "{done:?}");
+    assert_eq!(
+        stored_spend(&stack, &brand.brand_id, Platform::Tiktok).await,
+        expected_spend(tiktok.data())
+    );
+    // Every window's pages once, plus the hung request asked again by the survivor:
+    // had it restarted, the first three pages would have been read twice.
+    let mut expected_requests = 1;
+    let mut window = since;
+    while window <= today {
+        let end = (window + ChronoDuration::days(29)).min(today);
+        let rows = tiktok
+            .data()
+            .iter()
+            .filter(|d| d.date >= window && d.date <= end)
+            .count();
+        expected_requests += rows.div_ceil(10).max(1);
+        window = end + ChronoDuration::days(1);
+    }
+    assert_eq!(tiktok.data_requests() - before, expected_requests);
 }
