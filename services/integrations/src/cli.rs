@@ -124,28 +124,14 @@ async fn reencrypt_inner(cli: Cli) -> Result<(), CliError> {
 /// off another key id).
 pub async fn reencrypt_all(pool: &PgPool, vault: &pp_vault::Vault) -> Result<(u64, u64), CliError> {
     let mut tx = TenantTx::begin_lookup(pool, Lookup::KeyRotation, "on").await?;
-    let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(
-        "select tenant_id, integration_id, credentials from integrations.integrations
-         where credentials is not null for update",
-    )
-    .fetch_all(tx.conn())
-    .await?;
+    let rows = store::sealed_for_rotation(&mut tx).await?;
     let (mut resealed, mut moved) = (0, 0);
     for (tenant, integration, blob) in rows {
         let aad = crate::credentials::aad(TenantId(tenant), integration);
         let previous_key = pp_vault::Vault::key_id_of(&blob)?.to_owned();
         let plaintext = vault.open(&blob, &aad).await?;
         let sealed = vault.seal(&plaintext, &aad).await?;
-        sqlx::query(
-            "update integrations.integrations set credentials = $3, credentials_key_id = $4
-             where tenant_id = $1 and integration_id = $2",
-        )
-        .bind(tenant)
-        .bind(integration)
-        .bind(&sealed)
-        .bind(vault.active_key_id())
-        .execute(tx.conn())
-        .await?;
+        store::replace_sealed(&mut tx, tenant, integration, &sealed, vault.active_key_id()).await?;
         resealed += 1;
         if previous_key != vault.active_key_id() {
             moved += 1;

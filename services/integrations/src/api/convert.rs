@@ -8,6 +8,25 @@ use pp_types::convert::timestamp;
 use crate::store::integrations::IntegrationRow;
 use crate::store::sync_runs::SyncRunRow;
 
+/// An optional enum filter: 0 (unspecified) is none; an unknown value is a field
+/// violation.
+pub fn optional_filter<T>(
+    violations: &mut pp_types::Violations,
+    field: &str,
+    value: i32,
+    parse: fn(i32) -> Option<T>,
+    known: &str,
+) -> Option<T> {
+    if value == 0 {
+        return None;
+    }
+    let parsed = parse(value);
+    if parsed.is_none() {
+        violations.add(field, format!("is not a known {known}"));
+    }
+    parsed
+}
+
 pub fn platform_from_wire(value: i32) -> Option<Platform> {
     match PbPlatform::try_from(value).ok()? {
         PbPlatform::Shopify => Some(Platform::Shopify),

@@ -77,26 +77,20 @@ impl IntegrationApi {
         principal.require(READERS)?;
         let mut violations = Violations::new();
         let brand_id = violations.optional_uuid("brand_id", &request.brand_id);
-        let platform = match request.platform {
-            0 => None,
-            value => {
-                let parsed = convert::platform_from_wire(value);
-                if parsed.is_none() {
-                    violations.add("platform", "is not a known platform");
-                }
-                parsed
-            }
-        };
-        let status = match request.status {
-            0 => None,
-            value => {
-                let parsed = convert::status_from_wire(value);
-                if parsed.is_none() {
-                    violations.add("status", "is not a known status");
-                }
-                parsed
-            }
-        };
+        let platform = convert::optional_filter(
+            &mut violations,
+            "platform",
+            request.platform,
+            convert::platform_from_wire,
+            "platform",
+        );
+        let status = convert::optional_filter(
+            &mut violations,
+            "status",
+            request.status,
+            convert::status_from_wire,
+            "status",
+        );
         let page = violations.take(PageRequest::parse(request.page_size, &request.page_token));
         violations.finish()?;
         let Some(page) = page else {

@@ -119,16 +119,13 @@ impl IntegrationApi {
         let mut violations = Violations::new();
         let integration_id = violations.optional_uuid("integration_id", &request.integration_id);
         let brand_id = violations.optional_uuid("brand_id", &request.brand_id);
-        let state = match request.state {
-            0 => None,
-            value => {
-                let parsed = convert::run_state_from_wire(value);
-                if parsed.is_none() {
-                    violations.add("state", "is not a known sync run state");
-                }
-                parsed
-            }
-        };
+        let state = convert::optional_filter(
+            &mut violations,
+            "state",
+            request.state,
+            convert::run_state_from_wire,
+            "sync run state",
+        );
         let page = violations.take(PageRequest::parse(request.page_size, &request.page_token));
         violations.finish()?;
         let Some(page) = page else {

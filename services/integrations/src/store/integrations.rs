@@ -278,14 +278,36 @@ pub async fn by_shop(tx: &mut TenantTx, shop: &str) -> pp_db::Result<Option<(Uui
     .await?)
 }
 
-/// Every integration's sealed credentials (for `reencrypt`).
-pub async fn sealed_credentials(tx: &mut TenantTx) -> pp_db::Result<Vec<(Uuid, Vec<u8>)>> {
+/// Every integration's sealed credentials, locked (`reencrypt`; a transaction opened
+/// with the key-rotation lookup): (tenant, integration, blob).
+pub async fn sealed_for_rotation(tx: &mut TenantTx) -> pp_db::Result<Vec<(Uuid, Uuid, Vec<u8>)>> {
     Ok(sqlx::query_as(
-        "select integration_id, credentials from integrations.integrations
-         where credentials is not null",
+        "select tenant_id, integration_id, credentials from integrations.integrations
+         where credentials is not null for update",
     )
     .fetch_all(tx.conn())
     .await?)
+}
+
+/// Replaces one integration's sealed credentials (`reencrypt`).
+pub async fn replace_sealed(
+    tx: &mut TenantTx,
+    tenant_id: Uuid,
+    integration_id: Uuid,
+    sealed: &[u8],
+    key_id: &str,
+) -> pp_db::Result<()> {
+    sqlx::query(
+        "update integrations.integrations set credentials = $3, credentials_key_id = $4
+         where tenant_id = $1 and integration_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(integration_id)
+    .bind(sealed)
+    .bind(key_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 // === OAuth states ===

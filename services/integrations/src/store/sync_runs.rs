@@ -23,6 +23,8 @@ pub struct SyncRunRow {
     pub triggered_by: Option<Uuid>,
     pub backfill_start: Option<NaiveDate>,
     pub backfill_end: Option<NaiveDate>,
+    /// Times a worker started (or resumed) it.
+    pub attempts: i32,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -82,7 +84,7 @@ pub struct EntityQuery {
 
 const COLUMNS: &str = "sync_run_id, integration_id, brand_id, platform, mode, trigger, state, \
     entities, percent_complete, data_as_of, error_reason, error_message, triggered_by, \
-    backfill_start, backfill_end, created_at, started_at, ended_at, updated_at";
+    backfill_start, backfill_end, attempts, created_at, started_at, ended_at, updated_at";
 
 #[derive(Debug, Clone)]
 pub struct NewRun {

@@ -367,14 +367,8 @@ async fn fail(
     err: &PlatformError,
 ) -> Result<(), pp_db::DbError> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-    let attempts: i32 =
-        sqlx::query_scalar("select attempts from integrations.sync_runs where sync_run_id = $1")
-            .bind(run.sync_run_id)
-            .fetch_one(tx.conn())
-            .await
-            .map_err(pp_db::DbError::from)?;
     let message = err.to_string();
-    if err.is_transient() && attempts < state.sync.max_attempts {
+    if err.is_transient() && run.attempts < state.sync.max_attempts {
         let delay = match err {
             PlatformError::RateLimited {
                 retry_after: Some(after),
