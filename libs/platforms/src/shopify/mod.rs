@@ -8,6 +8,7 @@
 
 mod attribution;
 mod client;
+pub mod cost;
 mod graphql;
 mod oauth;
 mod throttle;
