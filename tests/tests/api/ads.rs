@@ -353,6 +353,17 @@ async fn a_tiktok_sync_killed_mid_run_resumes_from_its_window_and_page() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    // The third page's write runs beside the hung fetch of the fourth: let it land.
+    for _ in 0..200 {
+        if stored_spend(&stack, &brand.brand_id, Platform::Tiktok)
+            .await
+            .len()
+            >= 30
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     worker.abort();
     let _ = worker.await;
     assert_eq!(

@@ -752,6 +752,13 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
         before + hang_at,
         "stopped at the hanging page"
     );
+    // The second page's write runs beside the hung fetch of the third: let it land.
+    for _ in 0..200 {
+        if stored_order_totals(&stack, &brand.brand_id).await.orders >= 14 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     worker.abort();
     let _ = worker.await;
     let partial = stored_order_totals(&stack, &brand.brand_id).await;

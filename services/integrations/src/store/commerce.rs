@@ -51,7 +51,7 @@ pub async fn upsert_orders(
     for order in &batch {
         cols.push(order);
     }
-    let written: Vec<(String, Uuid)> = sqlx::query_as(
+    let written: Vec<(String, Uuid, bool)> = sqlx::query_as(
         "insert into commerce.orders (
              tenant_id, brand_id, order_id, integration_id, platform_order_id, name,
              processed_at, platform_created_at, platform_updated_at, cancelled_at,
@@ -92,7 +92,7 @@ pub async fn upsert_orders(
              synced_at = excluded.synced_at
          where commerce.orders.platform_updated_at is null
             or excluded.platform_updated_at > commerce.orders.platform_updated_at
-         returning platform_order_id, order_id",
+         returning platform_order_id, order_id, xmax = 0",
     )
     .bind(target.brand_id)
     .bind(target.integration_id)
@@ -129,24 +129,29 @@ pub async fn upsert_orders(
         .iter()
         .map(|o| (o.platform_order_id.as_str(), *o))
         .collect();
-    let order_ids: Vec<Uuid> = written.iter().map(|(_, id)| *id).collect();
-    // Children are replaced with their order (cascades remove refund lines).
-    // Touchpoints only when the new version carries some: a webhook payload has no
-    // customer journey, and must not erase what a sync stored.
-    let with_journey: Vec<Uuid> = written
-        .iter()
-        .filter(|(platform_id, _)| {
+    // Children are replaced with their order (cascades remove refund lines). A row
+    // the statement inserted (`xmax = 0`: no transaction had it before) has none to
+    // replace, which spares a backfill three deletes per order. Touchpoints only when
+    // the new version carries some: a webhook payload has no customer journey, and
+    // must not erase what a sync stored.
+    let updated = || written.iter().filter(|(_, _, inserted)| !inserted);
+    let order_ids: Vec<Uuid> = updated().map(|(_, id, _)| *id).collect();
+    let with_journey: Vec<Uuid> = updated()
+        .filter(|(platform_id, _, _)| {
             by_platform_id
                 .get(platform_id.as_str())
                 .is_some_and(|o| !o.touchpoints.is_empty())
         })
-        .map(|(_, id)| *id)
+        .map(|(_, id, _)| *id)
         .collect();
     for (table, ids) in [
         ("order_lines", &order_ids),
         ("refunds", &order_ids),
         ("touchpoints", &with_journey),
     ] {
+        if ids.is_empty() {
+            continue;
+        }
         sqlx::query(&format!(
             "delete from commerce.{table} where tenant_id = commerce.current_tenant() and order_id = any($1)"
         ))
@@ -155,7 +160,7 @@ pub async fn upsert_orders(
         .await?;
     }
     let mut children = Children::default();
-    for (platform_id, order_id) in &written {
+    for (platform_id, order_id, _) in &written {
         if let Some(order) = by_platform_id.get(platform_id.as_str()) {
             children.push(*order_id, order);
         }

@@ -391,6 +391,7 @@ async fn commit(
         integration_id: integration.integration_id,
     };
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    lock_order(&mut tx, integration.integration_id).await?;
     if !sync_runs::renew(&mut tx, lease, worker_id, state.sync.lease).await? {
         tx.rollback().await?;
         return Ok(false);
@@ -417,6 +418,15 @@ async fn commit(
     sync_runs::save_progress(&mut tx, run.sync_run_id, entities, percent(entities)).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Takes the integration's row lock first, as DisconnectIntegration and the
+/// uninstall webhook do (integration, then queue, then run): a worker transaction
+/// that also writes the integration (refreshed credentials, success, failure) would
+/// otherwise take the queue row first and could deadlock with a disconnect.
+async fn lock_order(tx: &mut TenantTx, integration_id: Uuid) -> Result<(), pp_db::DbError> {
+    integration_store::get_for_update(tx, integration_id).await?;
+    Ok(())
 }
 
 fn percent(entities: &[EntityProgress]) -> i32 {
@@ -470,6 +480,7 @@ async fn succeed(
     started: chrono::DateTime<Utc>,
 ) -> Result<Outcome, pp_db::DbError> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    lock_order(&mut tx, integration.integration_id).await?;
     let Some(current) = sync_runs::get(&mut tx, run.sync_run_id).await? else {
         tx.rollback().await?;
         return Ok(Outcome::LostLease);
@@ -522,6 +533,7 @@ async fn fail(
     err: &PlatformError,
 ) -> Result<(), pp_db::DbError> {
     let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    lock_order(&mut tx, *integration_id).await?;
     let message = err.to_string();
     if err.is_transient() && run.attempts < state.sync.max_attempts {
         let delay = match err {

@@ -73,10 +73,11 @@ pub const ROWS: &[RowSpec] = &[
     },
     RowSpec {
         name: "sync_upsert",
-        title: "Orders/s: binary COPY of the order rows → real sync path (Shopify client → parse → \
-                upsert_orders, which also writes lines, refunds, touchpoints, customers)",
+        title: "Orders/s: binary COPY of the order rows → real sync path (a worker's full Shopify \
+                run: cost-priced pages → parse → batched upserts, which also write lines, refunds, \
+                touchpoints, customers, products, inventory)",
         baseline: "COPY commerce.orders only, superuser",
-        variant: "sync: fixture → client → upsert_orders, pp_integrations + RLS",
+        variant: "sync: fixture → run_leased, pp_integrations + RLS",
         target: Some(0.5),
     },
     RowSpec {
