@@ -23,12 +23,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::graphql::{
-    InventoryData, OrdersData, ProductsData, SHOP_QUERY, ShopData, inventory_query, orders_query,
-    products_query,
+    APP_UNINSTALL_MUTATION, AppUninstallData, InventoryData, OrdersData, ProductsData, SHOP_QUERY,
+    ShopData, inventory_query, orders_query, products_query,
 };
 use super::oauth::{reconnect, refresh_access_token};
 use super::throttle::{self, Bucket, Cost};
 use super::{ShopDomain, ShopifyConfig};
+use crate::revocation::{Revocation, within};
 use crate::{Credentials, Http, Page, PlatformError, ReauthReason};
 
 /// `THROTTLED` answers retried before the call fails with `RateLimited`.
@@ -146,6 +147,52 @@ impl ShopifyClient {
             .flat_map(|node| node.into_levels())
             .collect();
         Ok(Page { items, next_cursor })
+    }
+
+    /// Uninstalls the app from the shop (the `appUninstall` mutation), which is how a
+    /// Shopify offline token is revoked: it stops working, and so does its refresh
+    /// token. An expiring token is refreshed first when it lapsed (the mutation needs
+    /// a working token); a token Shopify already refuses (401, refused refresh) or
+    /// `APP_NOT_INSTALLED` means the app was already gone. Never call this for an
+    /// `app/uninstalled` webhook: Shopify has uninstalled the app itself.
+    pub async fn uninstall_app(
+        &self,
+        creds: &mut Credentials,
+    ) -> Result<Revocation, PlatformError> {
+        within("shopify", async {
+            let data: AppUninstallData = match self
+                .query(creds, "appUninstall", APP_UNINSTALL_MUTATION, json!({}))
+                .await
+            {
+                Ok(data) => data,
+                Err(PlatformError::Reauth {
+                    reason: ReauthReason::TokenRevoked | ReauthReason::TokenExpired,
+                    ..
+                }) => return Ok(Revocation::AlreadyRevoked),
+                Err(error) => return Err(error),
+            };
+            let codes: Vec<&str> = data
+                .app_uninstall
+                .user_errors
+                .iter()
+                .map(|e| e.code.as_deref().unwrap_or("UNKNOWN"))
+                .collect();
+            match codes.as_slice() {
+                [] => Ok(Revocation::Revoked),
+                codes if codes.contains(&"APP_NOT_INSTALLED") => Ok(Revocation::AlreadyRevoked),
+                codes => {
+                    tracing::warn!(?codes, shop = %self.shop, "shopify refused to uninstall the app");
+                    Err(PlatformError::Invalid {
+                        message: format!(
+                            "Shopify refused to uninstall Pulsepoint from {} ({})",
+                            self.shop,
+                            codes.join(", ").to_lowercase()
+                        ),
+                    })
+                }
+            }
+        })
+        .await
     }
 
     /// Runs one GraphQL query with the token, throttle and error handling the

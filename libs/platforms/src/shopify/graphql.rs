@@ -33,6 +33,12 @@ pub(crate) const MOMENTS_PAGE: u32 = 50;
 
 pub(crate) const SHOP_QUERY: &str = "query Shop { shop { name currencyCode ianaTimezone } }";
 
+/// The app uninstalls itself from the shop (Admin API 2025-07 and later), which
+/// revokes its offline token: the GraphQL successor of the legacy REST
+/// `DELETE /admin/api_permissions/current.json`.
+pub(crate) const APP_UNINSTALL_MUTATION: &str =
+    "mutation AppUninstall { appUninstall { app { id } userErrors { field message code } } }";
+
 pub(crate) fn orders_query() -> String {
     format!(
         r#"query Orders($first: Int!, $after: String, $query: String) {{
@@ -174,6 +180,26 @@ pub(crate) struct ShopNode {
     pub name: String,
     pub currency_code: String,
     pub iana_timezone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppUninstallData {
+    pub app_uninstall: AppUninstallPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppUninstallPayload {
+    #[serde(default)]
+    pub user_errors: Vec<UserError>,
+}
+
+/// An `AppUninstallAppUninstallError`: `code` is one of `APP_NOT_FOUND`,
+/// `APP_NOT_INSTALLED`, `APP_UNINSTALL_ERROR`, `USER_PERMISSIONS_INSUFFICIENT`.
+#[derive(Deserialize)]
+pub(crate) struct UserError {
+    pub code: Option<String>,
 }
 
 #[derive(Deserialize)]
