@@ -197,11 +197,11 @@ impl IntegrationApi {
                 current
             } else {
                 if current.credentials != before.credentials {
-                    // A reconnect (new grant) raced this disconnect: the grant just
-                    // revoked was the older one.
+                    // A sync's token refresh (same grant: revoked with it) or a
+                    // reconnect (a new grant, which was not revoked) raced this.
                     tracing::warn!(
                         %integration_id,
-                        "the stored access changed while the provider was revoking it; the newer grant was not revoked"
+                        "the stored access changed while the provider was revoking it; after a reconnect, the newer grant is still live at the provider"
                     );
                 }
                 let row = disconnect_locked(&mut tx, integration_id).await?;
