@@ -65,6 +65,7 @@ pub fn test_sync_settings() -> pulsepoint_integrations::SyncSettings {
         poll: Duration::from_millis(50),
         workers: 1,
         page_size: 250,
+        write_batch: 1000,
         every: Duration::from_secs(3600),
         shopify_lookback: Duration::from_secs(60),
         retry_later: Duration::from_millis(200),

@@ -420,6 +420,190 @@ async fn seven_orders_arrive_in_three_pages_exactly_as_stored() {
     assert_eq!(synced, harness.expected_orders(None));
 }
 
+/// An order bigger than any nested page: 23 lines, 4 refunds (one of 12 lines) and
+/// 9 journey moments.
+fn big_order() -> Order {
+    let mut big = order(8, at("2026-03-11T00:00:00Z"));
+    big.lines = (0..23)
+        .map(|i| OrderLine {
+            platform_line_id: format!("gid://shopify/LineItem/{}", 20_000 + i),
+            platform_product_id: Some("gid://shopify/Product/301".into()),
+            platform_variant_id: Some("gid://shopify/ProductVariant/401".into()),
+            sku: Some(format!("SKU-{i}")),
+            title: format!("Item {i}"),
+            quantity: 1 + (i % 3) as i32,
+            unit_price_micros: 1_000_000 + i64::from(i) * 10_000,
+            discount_micros: if i % 4 == 0 { 250_000 } else { 0 },
+        })
+        .collect();
+    big.subtotal_micros = big
+        .lines
+        .iter()
+        .map(|l| l.unit_price_micros * i64::from(l.quantity))
+        .sum();
+    big.refunds = (0..4)
+        .map(|r| Refund {
+            platform_refund_id: format!("gid://shopify/Refund/{}", 30_000 + r),
+            created_at: at("2026-03-12T00:00:00Z") + Duration::days(i64::from(r)),
+            amount_micros: 1_000_000 * (i64::from(r) + 1),
+            lines: (0..if r == 2 { 12 } else { 1 })
+                .map(|i| RefundLine {
+                    platform_line_id: format!("gid://shopify/LineItem/{}", 20_000 + i),
+                    quantity: 1,
+                    subtotal_micros: 1_000_000 + i64::from(i) * 10_000,
+                })
+                .collect(),
+        })
+        .collect();
+    big.touchpoints = (0..9)
+        .map(|i| Touchpoint {
+            occurred_at: at("2026-03-01T00:00:00Z") + Duration::hours(i),
+            channel: Channel::PaidSocial,
+            platform: Some(Platform::Meta),
+            platform_campaign_id: Some("120211234567890".into()),
+            utm: meta_utm(),
+        })
+        .collect();
+    big
+}
+
+#[tokio::test]
+async fn records_bigger_than_a_page_arrive_whole_and_every_query_stays_under_the_cost_limit() {
+    let mut variants_product = products()[0].clone();
+    variants_product.platform_product_id = "gid://shopify/Product/399".into();
+    variants_product.updated_at = at("2026-03-12T00:00:00Z");
+    variants_product.variants = (0..27)
+        .map(|i| Variant {
+            platform_variant_id: format!("gid://shopify/ProductVariant/{}", 50_000 + i),
+            platform_inventory_item_id: Some(format!("gid://shopify/InventoryItem/{}", 60_000 + i)),
+            sku: Some(format!("V-{i}")),
+            title: format!("Size {i}"),
+            price_micros: 10_000_000,
+            unit_cost_micros: Some(4_000_000),
+            lead_time_days: Some(14),
+        })
+        .collect();
+    let many_locations: Vec<InventoryLevel> = (0..12)
+        .map(|i| InventoryLevel {
+            platform_inventory_item_id: "gid://shopify/InventoryItem/60000".into(),
+            platform_location_id: format!("gid://shopify/Location/{}", 70_000 + i),
+            location_name: format!("Warehouse {i}"),
+            available: i64::from(i) * 3,
+            updated_at: at("2026-03-12T00:00:00Z"),
+        })
+        .collect();
+    let harness = Harness::start(|data| {
+        data.orders.push(big_order());
+        data.products.push(variants_product.clone());
+        data.inventory.extend(many_locations.clone());
+    })
+    .await;
+    let mut creds = harness.connect().await;
+    let client = harness.client();
+    // The fixture refuses (MAX_COST_EXCEEDED) any query over 1,000 points, so every
+    // call here, the follow-ups included, was priced under the limit.
+    let synced: Vec<Order> = all_orders(&client, &mut creds, None, 250)
+        .await
+        .expect("orders sync")
+        .into_iter()
+        .flat_map(|p| p.items)
+        .collect();
+    assert_eq!(synced, harness.expected_orders(None));
+    let big = synced
+        .iter()
+        .find(|o| o.platform_order_id == big_order().platform_order_id)
+        .expect("the big order");
+    assert_eq!(
+        (big.lines.len(), big.refunds.len(), big.touchpoints.len()),
+        (23, 4, 9)
+    );
+    assert_eq!(big.refunds[2].lines.len(), 12);
+
+    let products = client
+        .products_page(&mut creds, None, None, 250)
+        .await
+        .expect("products");
+    let read = products
+        .items
+        .iter()
+        .find(|p| p.platform_product_id == variants_product.platform_product_id)
+        .expect("the big product");
+    assert_eq!(read.variants, variants_product.variants);
+    let levels = client
+        .inventory_levels_page(&mut creds, None, 250)
+        .await
+        .expect("inventory");
+    let mut read: Vec<InventoryLevel> = levels
+        .items
+        .into_iter()
+        .filter(|l| l.platform_inventory_item_id == "gid://shopify/InventoryItem/60000")
+        .collect();
+    read.sort_by(|a, b| a.platform_location_id.cmp(&b.platform_location_id));
+    assert_eq!(read, many_locations);
+}
+
+#[tokio::test]
+async fn the_store_refuses_a_query_over_the_cost_limit_as_shopify_does() {
+    // What the client used to send: 250 orders, each with 250 lines.
+    let harness = Harness::start(|_| {}).await;
+    let creds = harness.connect().await;
+    let url = format!(
+        "{}/admin/api/{}/graphql.json",
+        harness.fixture.shop_base_url().replace("{shop}", SHOP),
+        harness.fixture.data().api_version
+    );
+    let query = "query Orders($first: Int!) { orders(first: $first) { nodes { id lineItems(first: 250) { nodes { id variant { id } } } } } }";
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .header("X-Shopify-Access-Token", creds.access_token.clone())
+        .json(&serde_json::json!({ "query": query, "variables": { "first": 250 } }))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"],
+        "MAX_COST_EXCEEDED"
+    );
+    assert_eq!(
+        pp_platforms::shopify::cost::requested_cost(query, &serde_json::json!({ "first": 250 })),
+        Ok(2 + 250 * (1 + 2 + 250 * 2))
+    );
+}
+
+#[tokio::test]
+async fn pages_grow_when_shopify_prices_queries_below_the_documented_rule() {
+    let many: Vec<Order> = (1..=60)
+        .map(|n| order(n, at("2026-03-10T00:00:00Z") + Duration::minutes(n as i64)))
+        .collect();
+    let strict = Harness::start(|data| data.orders = many.clone()).await;
+    let lenient = Harness::start(|data| {
+        data.orders = many.clone();
+        data.price_factor = 0.25;
+    })
+    .await;
+    let mut page_sizes = Vec::new();
+    for harness in [&strict, &lenient] {
+        let mut creds = harness.connect().await;
+        let pages = all_orders(&harness.client(), &mut creds, None, 250)
+            .await
+            .expect("orders sync");
+        let synced: Vec<Order> = pages.iter().flat_map(|p| p.items.clone()).collect();
+        assert_eq!(synced, harness.expected_orders(None));
+        page_sizes.push(pages.iter().map(|p| p.items.len()).collect::<Vec<_>>());
+    }
+    let (strict, lenient) = (&page_sizes[0], &page_sizes[1]);
+    // The first page is planned by the documented rule; later ones by the price seen.
+    assert_eq!(lenient[0], strict[0]);
+    assert!(
+        lenient[1] > 3 * strict[1],
+        "strict pages {strict:?}, lenient pages {lenient:?}"
+    );
+    assert!(lenient.len() < strict.len());
+}
+
 #[tokio::test]
 async fn amounts_are_exact_micros() {
     let harness = Harness::start(|data| {

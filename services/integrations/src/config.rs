@@ -186,6 +186,7 @@ impl SyncSettings {
             poll: source.millis("PULSEPOINT_SYNC_POLL_MS", ms(defaults.poll))?,
             workers: source.parse("PULSEPOINT_SYNC_WORKERS", defaults.workers)?,
             page_size: source.parse("PULSEPOINT_SYNC_PAGE_SIZE", defaults.page_size)?,
+            write_batch: source.parse("PULSEPOINT_SYNC_WRITE_BATCH", defaults.write_batch)?,
             every: source.millis("PULSEPOINT_SYNC_EVERY_MS", ms(defaults.every))?,
             shopify_lookback: source.millis(
                 "PULSEPOINT_SYNC_SHOPIFY_LOOKBACK_MS",

@@ -2,12 +2,17 @@
 //! binary `COPY` of the same rows, timed; one JSON line (`rps` = orders per second).
 //!
 //! Every run generates the same `--orders` demo orders (same seed), untimed, then:
-//! - `sync` (the `sync_upsert` variant): a [`ShopifyFixture`] serves them in the Admin
-//!   GraphQL wire format; the real [`ShopifyClient`] pages them (250 a page, after an
-//!   untimed OAuth code exchange) and parses them, and each page is written by
-//!   `pulsepoint_integrations::store::commerce::upsert_orders` in its own `TenantTx`,
-//!   as `pp_integrations` under row-level security. That writes the orders, their
-//!   lines, refunds (and refund lines), touchpoints and customers.
+//! - `sync` (the `sync_upsert` variant): a [`ShopifyFixture`] serves them (with the
+//!   demo store's products and inventory) in the Admin GraphQL wire format, pricing
+//!   every query by Shopify's documented cost rule and refusing any over 1,000 points.
+//!   Untimed: the OAuth code exchange, the integration row with its sealed token, the
+//!   initial full run queued and leased. Timed: `sync::run_leased`, the sync worker's
+//!   own entry point, running that run to its end: the real `ShopifyClient` pages
+//!   orders, products and inventory (pages sized by query cost, records bigger than a
+//!   page completed by follow-up queries), and the engine writes them in batches of
+//!   `SyncSettings::write_batch` records while the next batch is fetched, as
+//!   `pp_integrations` under row-level security. Orders land with their lines,
+//!   refunds (and refund lines), touchpoints and customers.
 //! - `copy-orders` (the `sync_upsert` baseline): one binary `COPY commerce.orders`
 //!   of the same order rows (every column `upsert_orders` sets, same values), and
 //!   nothing else.
@@ -21,6 +26,7 @@
 //! finding its orders already there; all runs share the bench tenant and the tables.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -29,18 +35,21 @@ use pp_commerce::Order;
 use pp_commerce::demo::{DemoConfig, DemoStore, OrderVolume};
 use pp_db::TenantTx;
 use pp_platforms::fixtures::shopify::{ShopifyData, ShopifyFixture};
-use pp_platforms::shopify::{ShopifyClient, exchange_code};
+use pp_platforms::shopify::{ShopifyConfig, exchange_code};
 use pp_platforms::{Http, RetryPolicy};
 use pp_types::TenantId;
-use pulsepoint_integrations::store::commerce::{Target, upsert_orders};
+use pulsepoint_integrations::credentials;
+use pulsepoint_integrations::store::commerce::Target;
+use pulsepoint_integrations::store::integrations::{self as integration_store, NewIntegration};
+use pulsepoint_integrations::store::sync_runs::{self, Lease};
+use pulsepoint_integrations::sync::plan;
+use pulsepoint_integrations::{OAuthSettings, PlatformsConfig, State, SyncSettings};
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use super::cpu;
 use super::pgcopy::{BinaryCopy, CopyField};
 
-/// Shopify's largest page, and the sync engine's.
-const PAGE_SIZE: u32 = 250;
 /// COPY data is sent in chunks of about this many bytes.
 const CHUNK_BYTES: usize = 1 << 20;
 const SHOP: &str = "bench-store.myshopify.com";
@@ -111,44 +120,31 @@ pub async fn run(args: SyncUpsertArgs) -> anyhow::Result<()> {
     // is untimed and its CPU not charged.
     let (seconds, written, timing, used) = match args.method {
         Method::Sync => {
-            let (fixture, client, mut creds) = shopify_client(orders.clone()).await?;
-            let pool = pp_db::connect(&args.database_url, 2).await?;
-            // The first transaction opens the pool's connection, outside the window.
-            TenantTx::begin_for_tenant(&pool, tenant)
-                .await?
-                .commit()
-                .await?;
+            let store = demo_store(args.orders, args.seed)?;
+            let (fixture, state, lease, worker) =
+                queued_shopify_run(orders, &store, &args.database_url, tenant, target).await?;
             let before = cpu::sample(&[], Some(&args.db_comm));
             let started = Instant::now();
-            let (mut fetch, mut upsert, mut pages) = (0.0, 0.0, 0u64);
-            let mut upserted = 0u64;
-            let mut cursor: Option<String> = None;
-            loop {
-                let fetched_at = Instant::now();
-                let page = client
-                    .orders_page(&mut creds, None, cursor.as_deref(), PAGE_SIZE)
-                    .await?;
-                let upsert_at = Instant::now();
-                fetch += (upsert_at - fetched_at).as_secs_f64();
-                let mut tx = TenantTx::begin_for_tenant(&pool, tenant).await?;
-                upserted += upsert_orders(&mut tx, target, &page.items).await?;
-                tx.commit().await?;
-                upsert += upsert_at.elapsed().as_secs_f64();
-                pages += 1;
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            pulsepoint_integrations::sync::run_leased(&state, lease, worker).await;
             let seconds = started.elapsed().as_secs_f64();
             let after = cpu::sample(&[], Some(&args.db_comm));
+            let pages = fixture.requests() as u64;
             drop(fixture);
-            let mut tx = TenantTx::begin_for_tenant(&pool, tenant).await?;
-            let written = stored(&mut tx, target.brand_id, upserted).await?;
+            let mut tx = TenantTx::begin_for_tenant(&state.pool, tenant).await?;
+            let (run_state, orders_written): (String, i64) = sqlx::query_as(
+                "select state, coalesce((select (e->>'written')::int8
+                        from jsonb_array_elements(entities) e where e->>'entity' = 'orders'), 0)
+                 from integrations.sync_runs where integration_id = $1",
+            )
+            .bind(target.integration_id)
+            .fetch_one(tx.conn())
+            .await?;
+            anyhow::ensure!(run_state == "succeeded", "the sync run ended {run_state}");
+            let written = stored(&mut tx, target.brand_id, orders_written.try_into()?).await?;
             tx.commit().await?;
             let timing = Timing {
-                fetch_seconds: Some(fetch),
-                upsert_seconds: Some(upsert),
+                fetch_seconds: None,
+                upsert_seconds: None,
                 pages: Some(pages),
             };
             (seconds, written, timing, window(before, after))
@@ -183,7 +179,7 @@ pub async fn run(args: SyncUpsertArgs) -> anyhow::Result<()> {
             "seconds": seconds,
             "rps": args.orders as f64 / seconds.max(1e-9),
             "written": written,
-            "pages": timing.pages,
+            "requests": timing.pages,
             "fetch_seconds": timing.fetch_seconds,
             "upsert_seconds": timing.upsert_seconds,
             "db_cpu_us_per_req": per_order(used.db),
@@ -217,7 +213,11 @@ impl SyncUpsertArgs {
 
 /// The demo store's orders: two years of history ending today, every ad platform.
 fn generate(orders: u64, seed: u64) -> anyhow::Result<Vec<Order>> {
-    let store = DemoStore::new(DemoConfig {
+    Ok(demo_store(orders, seed)?.orders().collect())
+}
+
+fn demo_store(orders: u64, seed: u64) -> anyhow::Result<DemoStore> {
+    Ok(DemoStore::new(DemoConfig {
         seed,
         history_days: 730,
         end_date: Utc::now().date_naive(),
@@ -225,22 +225,82 @@ fn generate(orders: u64, seed: u64) -> anyhow::Result<Vec<Order>> {
         utc_offset_minutes: 0,
         orders: OrderVolume::Total(orders),
         platforms: pp_commerce::Platform::ALL.to_vec(),
-    })?;
-    Ok(store.orders().collect())
+    })?)
 }
 
-/// A fixture store serving `orders`, a client for it and its credentials (exchanged).
-async fn shopify_client(
+/// A fixture store serving `orders` (and the demo store's products and inventory), a
+/// connected Shopify integration for it in the database (credentials exchanged and
+/// sealed, as CompleteOAuth leaves them), its initial full run queued and leased:
+/// what a sync worker holds just before it runs.
+async fn queued_shopify_run(
     orders: Vec<Order>,
-) -> anyhow::Result<(ShopifyFixture, ShopifyClient, pp_platforms::Credentials)> {
+    store: &DemoStore,
+    database_url: &str,
+    tenant: TenantId,
+    target: Target,
+) -> anyhow::Result<(ShopifyFixture, Arc<State>, Lease, Uuid)> {
     let mut data = ShopifyData::new(SHOP);
     data.orders = orders;
+    data.products = store.products().to_vec();
+    data.inventory = store.inventory_levels();
     let code = data.auth_code.clone();
     let fixture = ShopifyFixture::start(data).await?;
     let http = Http::new(RetryPolicy::default());
-    let (cfg, shop) = (fixture.config(), fixture.shop());
-    let creds = exchange_code(&http, &cfg, &shop, &code).await?;
-    Ok((fixture, ShopifyClient::new(http, cfg, shop), creds))
+    let creds = exchange_code(&http, &fixture.config(), &fixture.shop(), &code).await?;
+    let key_file = std::env::temp_dir().join(format!("pp-bench-keyring-{}", Uuid::new_v4()));
+    let keyring = pp_vault::LocalKeyring::generate_file(&key_file, "bench")?;
+    std::fs::remove_file(&key_file).ok();
+    let state = Arc::new(State {
+        pool: pp_db::connect(database_url, 4).await?,
+        vault: pp_vault::Vault::local(keyring),
+        platforms: PlatformsConfig {
+            http,
+            shopify: Some(fixture.config()),
+            meta: None,
+            tiktok: None,
+            google_ads: None,
+            google_ads_login_customer_id: None,
+        },
+        oauth: OAuthSettings {
+            redirect_uris: Vec::new(),
+            state_ttl: std::time::Duration::from_secs(600),
+        },
+        sync: SyncSettings::default(),
+        webhook_credential: None,
+    });
+    let sealed = credentials::seal(&state, tenant, target.integration_id, &creds).await?;
+    let mut tx = TenantTx::begin_for_tenant(&state.pool, tenant).await?;
+    let row = integration_store::connect(
+        &mut tx,
+        &NewIntegration {
+            integration_id: target.integration_id,
+            brand_id: target.brand_id,
+            platform: "shopify",
+            external_account_id: SHOP.into(),
+            display_name: "Bench store".into(),
+            currency_code: Some("USD".into()),
+            time_zone: Some("UTC".into()),
+            scopes: ShopifyConfig::default_scopes(),
+            demo: None,
+            credentials: Some(sealed),
+            credentials_key_id: Some(state.vault.active_key_id().to_string()),
+            token_expires_at: creds.expires_at,
+            connected_by: Uuid::new_v4(),
+        },
+    )
+    .await?;
+    let (run, _) = plan::queue(&mut tx, &row, "full", "initial", None, None).await?;
+    tx.commit().await?;
+    let worker = Uuid::new_v4();
+    let lease = sync_runs::lease_next(&state.pool, worker, state.sync.lease)
+        .await?
+        .context("no run to lease")?;
+    anyhow::ensure!(
+        lease.sync_run_id == run.sync_run_id,
+        "leased another run ({}) than the bench's",
+        lease.sync_run_id
+    );
+    Ok((fixture, state, lease, worker))
 }
 
 /// What the sync stored under `brand`, read back (as the sync's role): `orders` is what

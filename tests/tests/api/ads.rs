@@ -319,6 +319,8 @@ async fn a_tiktok_sync_killed_mid_run_resumes_from_its_window_and_page() {
     options.platforms.tiktok = Some(tiktok.config(&running));
     options.sync.workers = 0;
     options.sync.lease = std::time::Duration::from_millis(800);
+    // A write per page, so the crash lands between two known writes.
+    options.sync.write_batch = 1;
     let stack = spawn_stack(options).await.expect("stack");
     let tenant = sign_up(&stack, "Crash Ads Co").await;
     let brand = create_brand(&stack, &tenant.admin_token, "Crashing ads").await;

@@ -149,6 +149,32 @@ struct OrderTotals {
     lines: i64,
 }
 
+/// Orders as Shopify pages them: by `updatedAt`, then id.
+fn orders_by_update(orders: &[Order]) -> Vec<Order> {
+    let mut sorted = orders.to_vec();
+    sorted.sort_by(|a, b| {
+        (a.updated_at, &a.platform_order_id).cmp(&(b.updated_at, &b.platform_order_id))
+    });
+    sorted
+}
+
+/// The requests the client makes for `orders` in pages of 7: each page, plus the
+/// follow-ups for what did not fit (`shopify/graphql.rs` sizes: 5 lines, 2 refunds
+/// of 3 lines, 5 moments per order; follow-up pages of 124 lines, 249 refund lines,
+/// 250 moments).
+fn requests_for(orders: &[Order]) -> usize {
+    let rest = |n: usize, first: usize, page: usize| n.saturating_sub(first).div_ceil(page);
+    let follow_ups: usize = orders
+        .iter()
+        .map(|o| {
+            let refunds = usize::from(o.refunds.len() >= 2);
+            let refund_lines: usize = o.refunds.iter().map(|r| rest(r.lines.len(), 3, 249)).sum();
+            rest(o.lines.len(), 5, 124) + refunds + refund_lines + rest(o.touchpoints.len(), 5, 250)
+        })
+        .sum();
+    orders.len().div_ceil(7) + follow_ups
+}
+
 fn fixture_totals(orders: &[Order]) -> OrderTotals {
     OrderTotals {
         orders: orders.len() as i64,
@@ -698,6 +724,8 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
     let stack = stack_for(&fixture, |o| {
         o.sync.workers = 0;
         o.sync.lease = Duration::from_millis(800);
+        // A write per page, so the crash lands between two known writes.
+        o.sync.write_batch = 1;
     })
     .await;
     let tenant = sign_up(&stack, "Crash Co").await;
@@ -710,8 +738,10 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
         .expect("connect");
     let run_id = connected.initial_sync_run.expect("run").sync_run_id;
     let products_pages = fixture.data().products.len().div_ceil(7);
-    // The worker hangs on the third orders page (pages of 7): it is then killed.
-    let hang_at = products_pages + 3;
+    let sorted = orders_by_update(&fixture.data().orders);
+    // The worker hangs on the third orders page (pages of 7, each with its follow-up
+    // queries for orders bigger than a page): it is then killed.
+    let hang_at = products_pages + requests_for(&sorted[..14]) + 1;
     let before = fixture.requests();
     fixture.faults().at(hang_at, Fault::Hang);
     let pool = stack.integrations.pool.clone();
@@ -765,12 +795,14 @@ async fn a_sync_killed_mid_run_resumes_from_its_cursor_without_duplicates_or_gap
         &stored_order_totals(&stack, &brand.brand_id).await,
         &expected,
     );
-    // Resumed at the page that hung: the first pages were not fetched again.
-    let orders_pages = fixture.data().orders.len().div_ceil(7);
+    // Resumed at the page that hung: the survivor asked exactly for the orders after
+    // the 14 written (their pages and follow-ups), then the inventory; had it
+    // restarted, the first two pages would have been read again.
     let inventory_pages = fixture.data().inventory.len().div_ceil(7).max(1);
-    let total = fixture.requests() - before;
-    assert!(
-        total <= products_pages + orders_pages + 1 + inventory_pages + 2,
-        "{total} requests: the resumed run re-read pages it had already written"
+    let survivor_requests = fixture.requests() - before - hang_at;
+    assert_eq!(
+        survivor_requests,
+        requests_for(&sorted[14..]) + inventory_pages,
+        "the resumed run re-read pages it had already written"
     );
 }

@@ -11,6 +11,7 @@
 //!   times;
 //! - any other GraphQL error: `Invalid`, naming only the error codes.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -22,9 +23,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::cost;
 use super::graphql::{
-    APP_UNINSTALL_MUTATION, AppUninstallData, InventoryData, OrdersData, ProductsData, SHOP_QUERY,
-    ShopData, inventory_query, orders_query, products_query,
+    APP_UNINSTALL_MUTATION, AppUninstallData, Connection, InventoryData, LEVEL_FIELDS,
+    LINE_ITEM_FIELDS, MOMENT_FIELDS, OrderNode, OrdersData, ProductsData, REFUND_LINE_FIELDS,
+    REFUNDS_FOLLOW_UP, REFUNDS_IN_PAGE, RefundNode, SHOP_QUERY, ShopData, VARIANT_FIELDS,
+    inventory_query, order_refunds_query, orders_query, products_query, rest_query,
 };
 use super::oauth::{reconnect, refresh_access_token};
 use super::throttle::{self, Bucket, Cost};
@@ -57,6 +61,8 @@ pub struct ShopifyClient {
     cfg: ShopifyConfig,
     shop: ShopDomain,
     bucket: Mutex<Bucket>,
+    /// Per operation, Shopify's reported cost as a share of the documented rule.
+    pricing: Mutex<HashMap<&'static str, f64>>,
 }
 
 // === impl ShopifyClient ===
@@ -68,6 +74,7 @@ impl ShopifyClient {
             cfg,
             shop,
             bucket: Mutex::new(Bucket::default()),
+            pricing: Mutex::new(HashMap::new()),
         }
     }
 
@@ -76,7 +83,10 @@ impl ShopifyClient {
     }
 
     pub async fn shop_info(&self, creds: &mut Credentials) -> Result<ShopInfo, PlatformError> {
-        let data: ShopData = self.query(creds, "shop", SHOP_QUERY, json!({})).await?;
+        let (data, _): (ShopData, _) = self
+            .query(creds, "shop", SHOP_QUERY, json!({}))
+            .await
+            .map_err(QueryFailure::into_platform)?;
         Ok(ShopInfo {
             name: data.shop.name,
             currency_code: data.shop.currency_code,
@@ -84,7 +94,9 @@ impl ShopifyClient {
         })
     }
 
-    /// Orders by `updatedAt` ascending, from `updated_since` (inclusive) when given.
+    /// Orders by `updatedAt` ascending, from `updated_since` (inclusive) when given,
+    /// each complete (every line, refund, refund line and journey moment). At most
+    /// `page_size`, fewer when the cost limit allows fewer.
     pub async fn orders_page(
         &self,
         creds: &mut Credentials,
@@ -92,17 +104,17 @@ impl ShopifyClient {
         cursor: Option<&str>,
         page_size: u32,
     ) -> Result<Page<Order>, PlatformError> {
-        let variables = page_variables(updated_since, cursor, page_size);
         let data: OrdersData = self
-            .query(creds, "orders", &orders_query(), variables)
+            .query_sized(creds, "orders", &orders_query(), page_size, |first| {
+                page_variables(updated_since, cursor, first)
+            })
             .await?;
         let next_cursor = data.orders.next_cursor();
-        let items = data
-            .orders
-            .nodes
-            .into_iter()
-            .map(|node| node.into_order())
-            .collect::<Result<_, _>>()?;
+        let mut items = Vec::with_capacity(data.orders.nodes.len());
+        for mut node in data.orders.nodes {
+            self.complete_order(creds, &mut node).await?;
+            items.push(node.into_order()?);
+        }
         Ok(Page { items, next_cursor })
     }
 
@@ -114,38 +126,71 @@ impl ShopifyClient {
         cursor: Option<&str>,
         page_size: u32,
     ) -> Result<Page<Product>, PlatformError> {
-        let variables = page_variables(updated_since, cursor, page_size);
         let data: ProductsData = self
-            .query(creds, "products", &products_query(), variables)
+            .query_sized(creds, "products", &products_query(), page_size, |first| {
+                page_variables(updated_since, cursor, first)
+            })
             .await?;
         let next_cursor = data.products.next_cursor();
-        let items = data
-            .products
-            .nodes
-            .into_iter()
-            .map(|node| node.into_product())
-            .collect::<Result<_, _>>()?;
+        let mut items = Vec::with_capacity(data.products.nodes.len());
+        for mut node in data.products.nodes {
+            if node.variants.truncated() {
+                let after = node.variants.end_cursor();
+                let rest = self
+                    .rest(
+                        creds,
+                        "product variants",
+                        ("product", &node.id),
+                        &[],
+                        "variants",
+                        VARIANT_FIELDS,
+                        after,
+                    )
+                    .await?;
+                node.variants.complete(rest);
+            }
+            items.push(node.into_product()?);
+        }
         Ok(Page { items, next_cursor })
     }
 
-    /// `available` stock of `page_size` inventory items at each of their locations.
+    /// `available` stock of up to `page_size` inventory items at each of their
+    /// locations.
     pub async fn inventory_levels_page(
         &self,
         creds: &mut Credentials,
         cursor: Option<&str>,
         page_size: u32,
     ) -> Result<Page<InventoryLevel>, PlatformError> {
-        let variables = json!({ "first": page_size.clamp(1, MAX_PAGE), "after": cursor });
         let data: InventoryData = self
-            .query(creds, "inventory", &inventory_query(), variables)
+            .query_sized(
+                creds,
+                "inventory",
+                &inventory_query(),
+                page_size,
+                |first| json!({ "first": first, "after": cursor }),
+            )
             .await?;
         let next_cursor = data.inventory_items.next_cursor();
-        let items = data
-            .inventory_items
-            .nodes
-            .into_iter()
-            .flat_map(|node| node.into_levels())
-            .collect();
+        let mut items = Vec::new();
+        for mut node in data.inventory_items.nodes {
+            if node.inventory_levels.truncated() {
+                let after = node.inventory_levels.end_cursor();
+                let rest = self
+                    .rest(
+                        creds,
+                        "inventory levels",
+                        ("inventoryItem", &node.id),
+                        &[],
+                        "inventoryLevels",
+                        LEVEL_FIELDS,
+                        after,
+                    )
+                    .await?;
+                node.inventory_levels.complete(rest);
+            }
+            items.extend(node.into_levels());
+        }
         Ok(Page { items, next_cursor })
     }
 
@@ -163,8 +208,9 @@ impl ShopifyClient {
             let data: AppUninstallData = match self
                 .query(creds, "appUninstall", APP_UNINSTALL_MUTATION, json!({}))
                 .await
+                .map_err(QueryFailure::into_platform)
             {
-                Ok(data) => data,
+                Ok((data, _)) => data,
                 Err(PlatformError::Reauth {
                     reason: ReauthReason::TokenRevoked | ReauthReason::TokenExpired,
                     ..
@@ -195,15 +241,201 @@ impl ShopifyClient {
         .await
     }
 
+    /// Reads what did not fit in the page query: the rest of the order's lines,
+    /// all of its refunds when the page held as many as it asked for, the rest of
+    /// each refund's lines and of its journey moments.
+    async fn complete_order(
+        &self,
+        creds: &mut Credentials,
+        node: &mut OrderNode,
+    ) -> Result<(), PlatformError> {
+        if node.line_items.truncated() {
+            let after = node.line_items.end_cursor();
+            let rest = self
+                .rest(
+                    creds,
+                    "order lines",
+                    ("order", &node.id),
+                    &[],
+                    "lineItems",
+                    LINE_ITEM_FIELDS,
+                    after,
+                )
+                .await?;
+            node.line_items.complete(rest);
+        }
+        if node.refunds.len() >= REFUNDS_IN_PAGE as usize {
+            let id = node.id.clone();
+            let data: Value = self
+                .query_sized(
+                    creds,
+                    "order refunds",
+                    &order_refunds_query(),
+                    REFUNDS_FOLLOW_UP,
+                    |first| json!({ "id": id, "first": first }),
+                )
+                .await?;
+            if !data["order"].is_null() {
+                let refunds: Vec<RefundNode> =
+                    serde_json::from_value(data["order"]["refunds"].clone())
+                        .map_err(|_| unreadable("order refunds"))?;
+                if refunds.len() >= REFUNDS_FOLLOW_UP as usize {
+                    tracing::warn!(order = %node.id, "order has more refunds than Pulsepoint reads");
+                }
+                node.refunds = refunds;
+            }
+        }
+        for refund in &mut node.refunds {
+            if refund.refund_line_items.truncated() {
+                let after = refund.refund_line_items.end_cursor();
+                let rest = self
+                    .rest(
+                        creds,
+                        "refund lines",
+                        ("refund", &refund.id),
+                        &[],
+                        "refundLineItems",
+                        REFUND_LINE_FIELDS,
+                        after,
+                    )
+                    .await?;
+                refund.refund_line_items.complete(rest);
+            }
+        }
+        if let Some(moments) = node
+            .customer_journey_summary
+            .as_mut()
+            .and_then(|j| j.moments.as_mut())
+            .filter(|m| m.truncated())
+        {
+            let after = moments.end_cursor();
+            let rest = self
+                .rest(
+                    creds,
+                    "order moments",
+                    ("order", &node.id),
+                    &["customerJourneySummary"],
+                    "moments",
+                    MOMENT_FIELDS,
+                    after,
+                )
+                .await?;
+            moments.complete(rest);
+        }
+        Ok(())
+    }
+
+    /// The items of one record's nested connection after `after`, page by page.
+    /// A record deleted meanwhile ends the reading with what was read.
+    #[allow(clippy::too_many_arguments)]
+    async fn rest<T: DeserializeOwned>(
+        &self,
+        creds: &mut Credentials,
+        operation: &'static str,
+        (root, id): (&str, &str),
+        parents: &[&str],
+        connection: &str,
+        fields: &str,
+        mut after: Option<String>,
+    ) -> Result<Vec<T>, PlatformError> {
+        let query = rest_query(root, parents, connection, fields);
+        let mut items = Vec::new();
+        while let Some(cursor) = after.take() {
+            let data: Value = self
+                .query_sized(
+                    creds,
+                    operation,
+                    &query,
+                    MAX_PAGE,
+                    |first| json!({ "id": id, "first": first, "after": cursor }),
+                )
+                .await?;
+            let mut at = &data[root];
+            if at.is_null() {
+                break;
+            }
+            for parent in parents {
+                at = &at[*parent];
+            }
+            let page: Connection<T> = serde_json::from_value(at[connection].clone())
+                .map_err(|_| unreadable(operation))?;
+            after = page.next_cursor();
+            items.extend(page.nodes);
+        }
+        Ok(items)
+    }
+
+    /// Runs a query whose size is `$first`: the largest size up to `wanted` that
+    /// the cost limit allows, by the documented rule scaled by what Shopify has
+    /// reported for this operation. Shopify refusing the cost after the client
+    /// trusted a lower reported price resets the price and tries once more.
+    async fn query_sized<T: DeserializeOwned>(
+        &self,
+        creds: &mut Credentials,
+        operation: &'static str,
+        query: &str,
+        wanted: u32,
+        variables: impl Fn(u32) -> Value,
+    ) -> Result<T, PlatformError> {
+        let mut retried = false;
+        loop {
+            let factor = self.price_factor(operation);
+            let budget = f64::from(cost::MAX_QUERY_COST) / factor;
+            let first = cost::largest_first(query, &variables, budget, wanted.clamp(1, MAX_PAGE))
+                .map_err(|error| {
+                tracing::error!(operation, %error, "cannot price a shopify query");
+                unreadable(operation)
+            })?;
+            let vars = variables(first);
+            let estimate = cost::requested_cost(query, &vars).unwrap_or(0);
+            match self.query(creds, operation, query, vars).await {
+                Err(QueryFailure::CostExceeded) if !retried && factor < 1.0 => {
+                    tracing::info!(
+                        operation,
+                        "shopify refused a query's cost; back to the documented price"
+                    );
+                    self.pricing().insert(operation, 1.0);
+                    retried = true;
+                }
+                Err(QueryFailure::CostExceeded) => {
+                    return Err(PlatformError::Invalid {
+                        message: format!(
+                            "Shopify rejected the {operation} query (MAX_COST_EXCEEDED)"
+                        ),
+                    });
+                }
+                Err(QueryFailure::Platform(err)) => return Err(err),
+                Ok((data, requested)) => {
+                    if let Some(requested) = requested.filter(|_| estimate > 0) {
+                        // Never trust a price above the documented worst case.
+                        let factor = (requested / estimate as f64).clamp(0.01, 1.0);
+                        self.pricing().insert(operation, factor);
+                    }
+                    return Ok(data);
+                }
+            }
+        }
+    }
+
+    /// What Shopify charges for `operation` as a share of the documented rule.
+    fn price_factor(&self, operation: &str) -> f64 {
+        self.pricing().get(operation).copied().unwrap_or(1.0)
+    }
+
+    fn pricing(&self) -> MutexGuard<'_, HashMap<&'static str, f64>> {
+        self.pricing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs one GraphQL query with the token, throttle and error handling the
     /// module doc describes.
+    /// Returns the data and the `requestedQueryCost` Shopify reported.
     async fn query<T: DeserializeOwned>(
         &self,
         creds: &mut Credentials,
         operation: &'static str,
         query: &str,
         variables: Value,
-    ) -> Result<T, PlatformError> {
+    ) -> Result<(T, Option<f64>), QueryFailure> {
         let url = self.cfg.graphql_url(&self.shop);
         let body = json!({ "query": query, "variables": variables });
         let mut refreshed = false;
@@ -221,7 +453,8 @@ impl ShopifyClient {
                 if wait > throttle::MAX_WAIT {
                     return Err(PlatformError::RateLimited {
                         retry_after: Some(wait),
-                    });
+                    }
+                    .into());
                 }
                 tracing::debug!(
                     operation,
@@ -255,16 +488,17 @@ impl ShopifyClient {
                 } else {
                     ReauthReason::TokenRevoked
                 };
-                return Err(reconnect(&self.shop, reason));
+                return Err(reconnect(&self.shop, reason).into());
             }
             if status == StatusCode::FORBIDDEN {
-                return Err(self.scopes_missing());
+                return Err(self.scopes_missing().into());
             }
             if !status.is_success() {
                 tracing::warn!(%status, operation, shop = %self.shop, "shopify refused the query");
                 return Err(PlatformError::Invalid {
                     message: format!("Shopify answered {status} when reading {operation}"),
-                });
+                }
+                .into());
             }
 
             let answer: Answer = response.json().await.map_err(|_| unreadable(operation))?;
@@ -290,7 +524,8 @@ impl ShopifyClient {
                 if throttled > MAX_THROTTLED_RETRIES || wait > throttle::MAX_WAIT {
                     return Err(PlatformError::RateLimited {
                         retry_after: Some(wait),
-                    });
+                    }
+                    .into());
                 }
                 tracing::debug!(
                     operation,
@@ -300,8 +535,11 @@ impl ShopifyClient {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            if errors.iter().any(|e| e.code() == Some("MAX_COST_EXCEEDED")) {
+                return Err(QueryFailure::CostExceeded);
+            }
             if errors.iter().any(|e| e.code() == Some("ACCESS_DENIED")) {
-                return Err(self.scopes_missing());
+                return Err(self.scopes_missing().into());
             }
             if !errors.is_empty() {
                 let codes: Vec<&str> = errors.iter().filter_map(GraphqlError::code).collect();
@@ -314,16 +552,18 @@ impl ShopifyClient {
                 };
                 return Err(PlatformError::Invalid {
                     message: format!("Shopify rejected the {operation} query{detail}"),
-                });
+                }
+                .into());
             }
             let data = answer
                 .data
                 .filter(|d| !d.is_null())
                 .ok_or_else(|| unreadable(operation))?;
-            return serde_json::from_value(data).map_err(|error| {
+            let data = serde_json::from_value(data).map_err(|error| {
                 tracing::warn!(operation, %error, "unexpected shopify response shape");
                 unreadable(operation)
-            });
+            })?;
+            return Ok((data, cost.map(|c| c.requested_query_cost)));
         }
     }
 
@@ -339,6 +579,30 @@ impl ShopifyClient {
 
     fn bucket(&self) -> MutexGuard<'_, Bucket> {
         self.bucket.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why a query failed: a platform error, or Shopify refusing its cost (which
+/// [`ShopifyClient::query_sized`] may answer by asking for less).
+enum QueryFailure {
+    Platform(PlatformError),
+    CostExceeded,
+}
+
+impl From<PlatformError> for QueryFailure {
+    fn from(err: PlatformError) -> Self {
+        QueryFailure::Platform(err)
+    }
+}
+
+impl QueryFailure {
+    fn into_platform(self) -> PlatformError {
+        match self {
+            QueryFailure::Platform(err) => err,
+            QueryFailure::CostExceeded => PlatformError::Invalid {
+                message: "Shopify rejected the query (MAX_COST_EXCEEDED)".into(),
+            },
+        }
     }
 }
 

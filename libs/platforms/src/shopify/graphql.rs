@@ -2,17 +2,13 @@
 //! their mapping to `pp_commerce` records. Money is always `shopMoney` (the store
 //! currency, what Shopify Analytics reports in).
 //!
-//! Nested connections are capped at [`NESTED_PAGE`] (250, Shopify's maximum page
-//! size): an order with more line items, refunds or refund lines than that, or a
-//! product with more variants, is mapped from the first 250 and a warning is
-//! logged. ❓ Cost: Shopify prices a query by the `first` of every connection
-//! multiplied out, and a single query may request at most 1,000 points. With
-//! 250-wide nested connections (and `refunds × refundLineItems` nested twice) the
-//! orders query's *requested* cost can pass that limit even at a small page size,
-//! in which case Shopify answers `MAX_COST_EXCEEDED` (mapped to `Invalid` naming
-//! the code). The fixture does not enforce the limit; check the real cost with
-//! `Shopify-GraphQL-Cost-Debug: 1` on a dev store and lower [`NESTED_PAGE`] (or
-//! move backfills to bulk operations) if it does.
+//! Every query stays under Shopify's cost limit ([`super::cost`]): nested
+//! connections in a page query are small (most records fit), the page size is the
+//! largest the limit allows, and a record with more nested items than fit is
+//! completed by follow-up queries on that one record (`order(id:)`,
+//! `refund(id:)`, `product(id:)`, `inventoryItem(id:)`), paged by cursor, so
+//! nothing is dropped. The client does the completing; this module holds the
+//! query texts, the response shapes and their mapping.
 
 use chrono::{DateTime, Utc};
 use pp_commerce::{
@@ -25,11 +21,18 @@ use super::attribution::{campaign_id_from_utm, channel_for, utm_from_url};
 use super::{money, non_empty};
 use crate::PlatformError;
 
-/// Page size of every nested connection (line items, refunds, refund lines,
-/// variants, inventory levels).
-pub(crate) const NESTED_PAGE: u32 = 250;
-/// Customer-journey moments read per order.
-pub(crate) const MOMENTS_PAGE: u32 = 50;
+/// Nested sizes inside a page query: what a typical record has. A record with
+/// more is completed by a follow-up query.
+pub(crate) const LINES_IN_PAGE: u32 = 5;
+pub(crate) const REFUNDS_IN_PAGE: u32 = 2;
+pub(crate) const REFUND_LINES_IN_PAGE: u32 = 3;
+pub(crate) const MOMENTS_IN_PAGE: u32 = 5;
+pub(crate) const VARIANTS_IN_PAGE: u32 = 10;
+pub(crate) const LEVELS_IN_PAGE: u32 = 5;
+/// `Order.refunds` is a list, not a connection: a follow-up reads this many, and
+/// an order with more (none is known in practice) is mapped from these with a
+/// warning.
+pub(crate) const REFUNDS_FOLLOW_UP: u32 = 20;
 
 pub(crate) const SHOP_QUERY: &str = "query Shop { shop { name currencyCode ianaTimezone } }";
 
@@ -39,42 +42,60 @@ pub(crate) const SHOP_QUERY: &str = "query Shop { shop { name currencyCode ianaT
 pub(crate) const APP_UNINSTALL_MUTATION: &str =
     "mutation AppUninstall { appUninstall { app { id } userErrors { field message code } } }";
 
+const ORDER_FIELDS: &str =
+    "id name createdAt processedAt updatedAt cancelledAt test currencyCode sourceName
+      subtotalPriceSet { shopMoney { amount } }
+      totalDiscountsSet { shopMoney { amount } }
+      totalShippingPriceSet { shopMoney { amount } }
+      totalTaxSet { shopMoney { amount } }
+      totalPriceSet { shopMoney { amount } }
+      customer { id createdAt }";
+pub(crate) const LINE_ITEM_FIELDS: &str = "id title sku quantity
+          originalUnitPriceSet { shopMoney { amount } }
+          discountAllocations { allocatedAmountSet { shopMoney { amount } } }
+          variant { id } product { id }";
+pub(crate) const REFUND_LINE_FIELDS: &str =
+    "quantity lineItem { id } subtotalSet { shopMoney { amount } }";
+pub(crate) const MOMENT_FIELDS: &str = "occurredAt
+          ... on CustomerVisit { landingPage referrerUrl utmParameters { source medium campaign content term } }";
+pub(crate) const VARIANT_FIELDS: &str = "id title sku price
+          inventoryItem { id unitCost { amount } }
+          metafield(namespace: \"pulsepoint\", key: \"lead_time_days\") { value }";
+pub(crate) const LEVEL_FIELDS: &str =
+    "updatedAt location { id name } quantities(names: [\"available\"]) { name quantity }";
+
+/// A refund with its first refund lines.
+pub(crate) fn refund_fields() -> String {
+    format!(
+        "id createdAt
+        totalRefundedSet {{ shopMoney {{ amount }} }}
+        refundLineItems(first: {REFUND_LINES_IN_PAGE}) {{
+          pageInfo {{ hasNextPage endCursor }}
+          nodes {{ {REFUND_LINE_FIELDS} }}
+        }}"
+    )
+}
+
 pub(crate) fn orders_query() -> String {
     format!(
         r#"query Orders($first: Int!, $after: String, $query: String) {{
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
-      id name createdAt processedAt updatedAt cancelledAt test currencyCode sourceName
-      subtotalPriceSet {{ shopMoney {{ amount }} }}
-      totalDiscountsSet {{ shopMoney {{ amount }} }}
-      totalShippingPriceSet {{ shopMoney {{ amount }} }}
-      totalTaxSet {{ shopMoney {{ amount }} }}
-      totalPriceSet {{ shopMoney {{ amount }} }}
-      customer {{ id createdAt }}
+      {ORDER_FIELDS}
       customerJourneySummary {{
         lastVisit {{ landingPage referrerUrl occurredAt utmParameters {{ source medium campaign content term }} }}
-        moments(first: {MOMENTS_PAGE}) {{ nodes {{ occurredAt
-          ... on CustomerVisit {{ landingPage referrerUrl utmParameters {{ source medium campaign content term }} }} }} }}
+        moments(first: {MOMENTS_IN_PAGE}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {MOMENT_FIELDS} }} }}
       }}
-      lineItems(first: {NESTED_PAGE}) {{
-        pageInfo {{ hasNextPage }}
-        nodes {{ id title sku quantity
-          originalUnitPriceSet {{ shopMoney {{ amount }} }}
-          discountAllocations {{ allocatedAmountSet {{ shopMoney {{ amount }} }} }}
-          variant {{ id }} product {{ id }} }}
+      lineItems(first: {LINES_IN_PAGE}) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ {LINE_ITEM_FIELDS} }}
       }}
-      refunds(first: {NESTED_PAGE}) {{
-        id createdAt
-        totalRefundedSet {{ shopMoney {{ amount }} }}
-        refundLineItems(first: {NESTED_PAGE}) {{
-          pageInfo {{ hasNextPage }}
-          nodes {{ quantity lineItem {{ id }} subtotalSet {{ shopMoney {{ amount }} }} }}
-        }}
-      }}
+      refunds(first: {REFUNDS_IN_PAGE}) {{ {refund} }}
     }}
   }}
-}}"#
+}}"#,
+        refund = refund_fields()
     )
 }
 
@@ -85,11 +106,9 @@ pub(crate) fn products_query() -> String {
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
       id title vendor productType status updatedAt
-      variants(first: {NESTED_PAGE}) {{
-        pageInfo {{ hasNextPage }}
-        nodes {{ id title sku price
-          inventoryItem {{ id unitCost {{ amount }} }}
-          metafield(namespace: "pulsepoint", key: "lead_time_days") {{ value }} }}
+      variants(first: {VARIANTS_IN_PAGE}) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ {VARIANT_FIELDS} }}
       }}
     }}
   }}
@@ -106,13 +125,35 @@ pub(crate) fn inventory_query() -> String {
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
       id
-      inventoryLevels(first: {NESTED_PAGE}) {{
-        pageInfo {{ hasNextPage }}
-        nodes {{ updatedAt location {{ id name }} quantities(names: ["available"]) {{ name quantity }} }}
+      inventoryLevels(first: {LEVELS_IN_PAGE}) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ {LEVEL_FIELDS} }}
       }}
     }}
   }}
 }}"#
+    )
+}
+
+/// The rest of one record's nested connection: `root(id:)`, down through
+/// `parents`, `connection` paged by `$first`/`$after`, its items' `fields`.
+pub(crate) fn rest_query(root: &str, parents: &[&str], connection: &str, fields: &str) -> String {
+    let mut inner = format!(
+        "{connection}(first: $first, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {fields} }} }}"
+    );
+    for parent in parents.iter().rev() {
+        inner = format!("{parent} {{ {inner} }}");
+    }
+    format!(
+        "query Rest($id: ID!, $first: Int!, $after: String) {{ {root}(id: $id) {{ {inner} }} }}"
+    )
+}
+
+/// All of an order's refunds (up to [`REFUNDS_FOLLOW_UP`]).
+pub(crate) fn order_refunds_query() -> String {
+    format!(
+        "query OrderRefunds($id: ID!, $first: Int!) {{ order(id: $id) {{ refunds(first: $first) {{ {} }} }} }}",
+        refund_fields()
     )
 }
 
@@ -126,8 +167,20 @@ pub(crate) struct Connection<T> {
 }
 
 impl<T> Connection<T> {
-    fn truncated(&self) -> bool {
+    /// More items follow the ones read.
+    pub fn truncated(&self) -> bool {
         self.page_info.as_ref().is_some_and(|p| p.has_next_page)
+    }
+
+    /// The cursor after the last item read.
+    pub fn end_cursor(&self) -> Option<String> {
+        self.page_info.as_ref().and_then(|p| p.end_cursor.clone())
+    }
+
+    /// Appends the items a follow-up read: the connection is now whole.
+    pub fn complete(&mut self, rest: Vec<T>) {
+        self.nodes.extend(rest);
+        self.page_info = None;
     }
 
     /// The cursor of the next page, absent on the last.
@@ -210,45 +263,45 @@ pub(crate) struct OrdersData {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OrderNode {
-    id: String,
-    name: String,
-    created_at: DateTime<Utc>,
-    processed_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    cancelled_at: Option<DateTime<Utc>>,
-    test: bool,
-    currency_code: String,
-    source_name: Option<String>,
-    subtotal_price_set: MoneyBag,
-    total_discounts_set: MoneyBag,
-    total_shipping_price_set: MoneyBag,
-    total_tax_set: MoneyBag,
-    total_price_set: MoneyBag,
-    customer: Option<CustomerNode>,
-    customer_journey_summary: Option<JourneyNode>,
-    line_items: Connection<LineItemNode>,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) processed_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) cancelled_at: Option<DateTime<Utc>>,
+    pub(crate) test: bool,
+    pub(crate) currency_code: String,
+    pub(crate) source_name: Option<String>,
+    pub(crate) subtotal_price_set: MoneyBag,
+    pub(crate) total_discounts_set: MoneyBag,
+    pub(crate) total_shipping_price_set: MoneyBag,
+    pub(crate) total_tax_set: MoneyBag,
+    pub(crate) total_price_set: MoneyBag,
+    pub(crate) customer: Option<CustomerNode>,
+    pub(crate) customer_journey_summary: Option<JourneyNode>,
+    pub(crate) line_items: Connection<LineItemNode>,
     #[serde(default)]
-    refunds: Vec<RefundNode>,
+    pub(crate) refunds: Vec<RefundNode>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CustomerNode {
+pub(crate) struct CustomerNode {
     id: String,
     created_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JourneyNode {
-    last_visit: Option<VisitNode>,
-    moments: Option<Connection<VisitNode>>,
+pub(crate) struct JourneyNode {
+    pub(crate) last_visit: Option<VisitNode>,
+    pub(crate) moments: Option<Connection<VisitNode>>,
 }
 
 /// A `CustomerVisit` (or, for moments of another kind, only `occurredAt`).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct VisitNode {
+pub(crate) struct VisitNode {
     occurred_at: Option<DateTime<Utc>>,
     landing_page: Option<String>,
     referrer_url: Option<String>,
@@ -266,7 +319,7 @@ struct UtmNode {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct LineItemNode {
+pub(crate) struct LineItemNode {
     id: String,
     title: String,
     sku: Option<String>,
@@ -286,16 +339,16 @@ struct DiscountAllocationNode {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RefundNode {
-    id: String,
-    created_at: DateTime<Utc>,
-    total_refunded_set: MoneyBag,
-    refund_line_items: Connection<RefundLineNode>,
+pub(crate) struct RefundNode {
+    pub(crate) id: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) total_refunded_set: MoneyBag,
+    pub(crate) refund_line_items: Connection<RefundLineNode>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RefundLineNode {
+pub(crate) struct RefundLineNode {
     quantity: i32,
     line_item: Node,
     subtotal_set: MoneyBag,
@@ -309,18 +362,18 @@ pub(crate) struct ProductsData {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProductNode {
-    id: String,
-    title: String,
-    vendor: Option<String>,
-    product_type: Option<String>,
-    status: String,
-    updated_at: DateTime<Utc>,
-    variants: Connection<VariantNode>,
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) vendor: Option<String>,
+    pub(crate) product_type: Option<String>,
+    pub(crate) status: String,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) variants: Connection<VariantNode>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct VariantNode {
+pub(crate) struct VariantNode {
     id: String,
     title: String,
     sku: Option<String>,
@@ -350,13 +403,13 @@ pub(crate) struct InventoryData {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct InventoryItemNode {
-    id: String,
-    inventory_levels: Connection<InventoryLevelNode>,
+    pub(crate) id: String,
+    pub(crate) inventory_levels: Connection<InventoryLevelNode>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct InventoryLevelNode {
+pub(crate) struct InventoryLevelNode {
     updated_at: DateTime<Utc>,
     location: LocationNode,
     quantities: Vec<QuantityNode>,
@@ -608,5 +661,73 @@ impl InventoryItemNode {
                     .map_or(0, |q| q.quantity),
                 updated_at: level.updated_at,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::shopify::cost::{MAX_QUERY_COST, largest_first, requested_cost};
+
+    fn page_vars(first: u32) -> Value {
+        json!({ "first": first, "after": null, "query": null })
+    }
+
+    fn rest_vars(first: u32) -> Value {
+        json!({ "id": "gid://shopify/Order/1", "first": first, "after": "c" })
+    }
+
+    /// The sizes the docs state, each query under the limit at its size and over it
+    /// at one more (so the size is the largest that fits).
+    #[test]
+    fn every_query_fits_the_cost_limit_at_the_size_the_client_asks() {
+        let budget = f64::from(MAX_QUERY_COST);
+        let max = u64::from(MAX_QUERY_COST);
+        let cases: Vec<(String, fn(u32) -> Value, u32)> = vec![
+            (orders_query(), page_vars, 9),
+            (products_query(), page_vars, 22),
+            (inventory_query(), page_vars, 52),
+            (
+                rest_query("order", &[], "lineItems", LINE_ITEM_FIELDS),
+                rest_vars,
+                124,
+            ),
+            (
+                rest_query("refund", &[], "refundLineItems", REFUND_LINE_FIELDS),
+                rest_vars,
+                249,
+            ),
+            (
+                rest_query(
+                    "order",
+                    &["customerJourneySummary"],
+                    "moments",
+                    MOMENT_FIELDS,
+                ),
+                rest_vars,
+                250,
+            ),
+            (
+                rest_query("product", &[], "variants", VARIANT_FIELDS),
+                rest_vars,
+                249,
+            ),
+            (
+                rest_query("inventoryItem", &[], "inventoryLevels", LEVEL_FIELDS),
+                rest_vars,
+                250,
+            ),
+            (order_refunds_query(), rest_vars, 55),
+        ];
+        for (query, vars, size) in cases {
+            let fitted = largest_first(&query, vars, budget, 250).expect("priced");
+            assert_eq!(fitted, size, "{query}");
+            assert!(requested_cost(&query, &vars(size)).expect("priced") <= max);
+            if size < 250 {
+                assert!(requested_cost(&query, &vars(size + 1)).expect("priced") > max);
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod attribution;
 mod client;
+pub mod cost;
 mod graphql;
 mod oauth;
 mod throttle;

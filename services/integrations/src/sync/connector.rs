@@ -31,6 +31,22 @@ impl Batch {
         }
     }
 
+    /// Appends another page of the same entity.
+    pub fn extend(&mut self, other: Batch) {
+        match (self, other) {
+            (Batch::Orders(a), Batch::Orders(b)) => a.extend(b),
+            (Batch::Products(a), Batch::Products(b)) => a.extend(b),
+            (Batch::Inventory(a), Batch::Inventory(b)) => a.extend(b),
+            (Batch::AdSpend(a), Batch::AdSpend(b)) => a.extend(b),
+            (Batch::Campaigns(a), Batch::Campaigns(b)) => a.extend(b),
+            (current, other) => tracing::error!(
+                current = current.len(),
+                other = other.len(),
+                "pages of different entities gathered together; the later page is dropped"
+            ),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pp_db::TenantTx;
-use pp_platforms::PlatformError;
+use pp_platforms::{Credentials, PlatformError};
 use pp_types::TenantId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -24,7 +24,7 @@ use crate::State;
 use crate::events;
 use crate::store::commerce::{self, Target};
 use crate::store::integrations as integration_store;
-use crate::store::sync_runs::{self, EntityProgress, Lease, SyncRunRow};
+use crate::store::sync_runs::{self, EntityProgress, EntityQuery, Lease, SyncRunRow};
 use connector::{Batch, Connector};
 
 /// How the engine paces itself.
@@ -37,8 +37,10 @@ pub struct SyncSettings {
     pub poll: Duration,
     /// Workers per process.
     pub workers: usize,
-    /// Records per provider page.
+    /// Records per provider page (at most; Shopify's are sized by query cost).
     pub page_size: u32,
+    /// Records gathered (from one or more pages) into one write.
+    pub write_batch: usize,
     /// How often a connected integration syncs on its own.
     pub every: Duration,
     /// Shopify incremental runs re-read orders updated this long before the last
@@ -57,6 +59,7 @@ impl Default for SyncSettings {
             poll: Duration::from_secs(1),
             workers: 2,
             page_size: 250,
+            write_batch: 1000,
             every: Duration::from_secs(3600),
             shopify_lookback: Duration::from_secs(3600),
             retry_later: Duration::from_secs(60),
@@ -189,10 +192,6 @@ async fn execute(state: &State, lease: Lease, worker_id: Uuid) -> Result<(), pp_
         Ok(connector) => connector,
         Err(err) => return fail(state, tenant, &run, &integration.integration_id, &err).await,
     };
-    let target = Target {
-        brand_id: integration.brand_id,
-        integration_id: integration.integration_id,
-    };
     let mut entities = run.entities.0.clone();
     for index in 0..entities.len() {
         if entities[index].done {
@@ -206,62 +205,218 @@ async fn execute(state: &State, lease: Lease, worker_id: Uuid) -> Result<(), pp_
                 &entities[index].entity,
             ));
         }
+        let entity = entities[index].entity.clone();
+        let query = entities[index].query.clone().unwrap_or_default();
+        let (page_size, want) = (state.sync.page_size, state.sync.write_batch);
+        let mut gathered = gather(
+            &mut connector,
+            &entity,
+            &query,
+            entities[index].cursor.clone(),
+            page_size,
+            want,
+        )
+        .await;
         loop {
-            let progress = &entities[index];
-            let query = progress.query.clone().unwrap_or_default();
-            let fetched = connector
-                .fetch(
-                    &progress.entity,
-                    &query,
-                    progress.cursor.as_deref(),
-                    state.sync.page_size,
-                )
-                .await;
-            let page = match fetched {
-                Ok(page) => page,
-                Err(err) => {
-                    // Keep what this run already wrote; the error decides what's next.
-                    save_credentials(state, tenant, &integration.integration_id, &mut connector)
-                        .await?;
-                    return fail(state, tenant, &run, &integration.integration_id, &err).await;
+            let Gathered {
+                batch,
+                cursor,
+                done,
+                error,
+            } = gathered;
+            let more = error.is_none() && !done;
+            let refreshed = connector.take_refreshed();
+            // The next batch is fetched while this one is written.
+            let write = async {
+                match batch {
+                    Some(batch) => {
+                        let page = Written {
+                            batch,
+                            cursor: cursor.clone(),
+                            done,
+                            refreshed,
+                        };
+                        commit(
+                            state,
+                            &lease,
+                            worker_id,
+                            &run,
+                            &integration,
+                            &mut entities,
+                            index,
+                            page,
+                        )
+                        .await
+                    }
+                    None => {
+                        if let Some(credentials) = refreshed {
+                            let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+                            crate::credentials::store(
+                                state,
+                                &mut tx,
+                                tenant,
+                                integration.integration_id,
+                                &credentials,
+                            )
+                            .await?;
+                            tx.commit().await?;
+                        }
+                        Ok(true)
+                    }
                 }
             };
-            let mut tx = TenantTx::begin(&state.pool, tenant).await?;
-            if !sync_runs::renew(&mut tx, &lease, worker_id, state.sync.lease).await? {
-                tx.rollback().await?;
+            let next = async {
+                if more {
+                    Some(
+                        gather(
+                            &mut connector,
+                            &entity,
+                            &query,
+                            cursor.clone(),
+                            page_size,
+                            want,
+                        )
+                        .await,
+                    )
+                } else {
+                    None
+                }
+            };
+            let (kept_lease, next) = tokio::join!(write, next);
+            if !kept_lease? {
                 tracing::info!(run = %run.sync_run_id, "lease lost; another worker has the run");
                 return Ok(());
             }
-            let fetched_count = page.batch.len() as i64;
-            let high_water = page.batch.high_water();
-            let written = write_batch(&mut tx, target, &integration, &page.batch).await?;
-            let progress = &mut entities[index];
-            progress.fetched += fetched_count;
-            progress.written += written as i64;
-            progress.high_water = progress.high_water.max(high_water);
-            progress.cursor = page.next_cursor.clone();
-            progress.done = page.next_cursor.is_none();
-            if let Some(credentials) = connector.take_refreshed() {
-                crate::credentials::store(
-                    state,
-                    &mut tx,
-                    tenant,
-                    integration.integration_id,
-                    &credentials,
-                )
-                .await?;
+            if let Some(err) = error {
+                // Keep what this run already wrote; the error decides what's next.
+                save_credentials(state, tenant, &integration.integration_id, &mut connector)
+                    .await?;
+                return fail(state, tenant, &run, &integration.integration_id, &err).await;
             }
-            sync_runs::save_progress(&mut tx, run.sync_run_id, &entities, percent(&entities))
-                .await?;
-            tx.commit().await?;
-            if entities[index].done {
-                break;
+            match next {
+                Some(next) => gathered = next,
+                None => break,
             }
         }
     }
+    save_credentials(state, tenant, &integration.integration_id, &mut connector).await?;
     match succeed(state, tenant, &run, &integration, &entities, started).await? {
         Outcome::Done | Outcome::LostLease => Ok(()),
     }
+}
+
+/// Pages gathered into one write.
+struct Gathered {
+    /// What was fetched (None: the first fetch failed).
+    batch: Option<Batch>,
+    /// Where the next fetch starts.
+    cursor: Option<String>,
+    /// The entity has no more pages.
+    done: bool,
+    /// Why fetching stopped early; what was fetched before it is still written.
+    error: Option<PlatformError>,
+}
+
+/// Fetches pages from `cursor` until at least `want` records, the last page or an
+/// error: a provider's small pages (Shopify's are sized by query cost) are written
+/// in batches, each with the cursor after its last page.
+async fn gather(
+    connector: &mut Connector,
+    entity: &str,
+    query: &EntityQuery,
+    mut cursor: Option<String>,
+    page_size: u32,
+    want: usize,
+) -> Gathered {
+    let mut batch: Option<Batch> = None;
+    loop {
+        match connector
+            .fetch(entity, query, cursor.as_deref(), page_size)
+            .await
+        {
+            Ok(page) => {
+                match &mut batch {
+                    Some(gathered) => gathered.extend(page.batch),
+                    None => batch = Some(page.batch),
+                }
+                let done = page.next_cursor.is_none();
+                if !done {
+                    cursor = page.next_cursor;
+                }
+                if done || batch.as_ref().is_some_and(|b| b.len() >= want) {
+                    return Gathered {
+                        batch,
+                        cursor: if done { None } else { cursor },
+                        done,
+                        error: None,
+                    };
+                }
+            }
+            Err(err) => {
+                return Gathered {
+                    batch,
+                    cursor,
+                    done: false,
+                    error: Some(err),
+                };
+            }
+        }
+    }
+}
+
+/// A gathered batch ready to be written.
+struct Written {
+    batch: Batch,
+    cursor: Option<String>,
+    done: bool,
+    refreshed: Option<Credentials>,
+}
+
+/// Writes a batch, the entity's progress and cursor, refreshed credentials and
+/// the renewed lease in one transaction. False: the lease was lost, nothing written.
+#[allow(clippy::too_many_arguments)]
+async fn commit(
+    state: &State,
+    lease: &Lease,
+    worker_id: Uuid,
+    run: &SyncRunRow,
+    integration: &integration_store::IntegrationRow,
+    entities: &mut [EntityProgress],
+    index: usize,
+    page: Written,
+) -> Result<bool, pp_db::DbError> {
+    let tenant = TenantId(lease.tenant_id);
+    let target = Target {
+        brand_id: integration.brand_id,
+        integration_id: integration.integration_id,
+    };
+    let mut tx = TenantTx::begin(&state.pool, tenant).await?;
+    if !sync_runs::renew(&mut tx, lease, worker_id, state.sync.lease).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let fetched = page.batch.len() as i64;
+    let high_water = page.batch.high_water();
+    let written = write_batch(&mut tx, target, integration, &page.batch).await?;
+    let progress = &mut entities[index];
+    progress.fetched += fetched;
+    progress.written += written as i64;
+    progress.high_water = progress.high_water.max(high_water);
+    progress.cursor = page.cursor;
+    progress.done = page.done;
+    if let Some(credentials) = page.refreshed {
+        crate::credentials::store(
+            state,
+            &mut tx,
+            tenant,
+            integration.integration_id,
+            &credentials,
+        )
+        .await?;
+    }
+    sync_runs::save_progress(&mut tx, run.sync_run_id, entities, percent(entities)).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 fn percent(entities: &[EntityProgress]) -> i32 {
