@@ -679,13 +679,16 @@ mod tests {
         json!({ "id": "gid://shopify/Order/1", "first": first, "after": "c" })
     }
 
+    /// A query, the variables it is sent with at a size, and that size.
+    type SizedQuery = (String, fn(u32) -> Value, u32);
+
     /// The sizes the docs state, each query under the limit at its size and over it
     /// at one more (so the size is the largest that fits).
     #[test]
     fn every_query_fits_the_cost_limit_at_the_size_the_client_asks() {
         let budget = f64::from(MAX_QUERY_COST);
         let max = u64::from(MAX_QUERY_COST);
-        let cases: Vec<(String, fn(u32) -> Value, u32)> = vec![
+        let cases: Vec<SizedQuery> = vec![
             (orders_query(), page_vars, 9),
             (products_query(), page_vars, 22),
             (inventory_query(), page_vars, 52),
