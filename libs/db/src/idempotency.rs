@@ -108,6 +108,38 @@ where
     Ok(response)
 }
 
+/// The response a committed call with this key gave, if there was one: for an RPC
+/// that must do outside work (a provider call) *before* the transaction [`once`]
+/// runs its mutation in, and that must not redo it on a replay. The key and its
+/// response are committed together, so a row seen here is a whole response. A twin
+/// still in flight is not seen (and does not make this wait): [`once`] still
+/// settles which of the two writes.
+pub async fn committed<R>(
+    tx: &mut TenantTx,
+    scope: Scope,
+    request_id: &str,
+) -> Result<Option<R>, DbError>
+where
+    R: prost::Message + Default,
+{
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    let stored: Option<Vec<u8>> = sqlx::query_scalar(&format!(
+        "select response from {}.idempotency_keys
+         where tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid
+           and scope = $1 and request_id = $2",
+        scope.schema
+    ))
+    .bind(scope.rpc)
+    .bind(request_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    stored
+        .map(|bytes| R::decode(bytes.as_slice()).map_err(|err| DbError::Corrupt(err.to_string())))
+        .transpose()
+}
+
 /// Inserts the key with an empty response; false when a committed twin holds it. A
 /// twin still in flight makes this wait for its transaction to end.
 async fn claim(tx: &mut TenantTx, scope: Scope, request_id: &str) -> Result<bool, DbError> {

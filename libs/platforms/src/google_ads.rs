@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::ads::{self, read_json, throttle_wait};
+use crate::revocation::{Revocation, within};
 use crate::{Credentials, Http, PlatformError, ReauthReason};
 
 const PLATFORM: &str = "google ads";
@@ -40,6 +41,8 @@ pub struct GoogleAdsConfig {
     pub auth_url: String,
     /// `https://oauth2.googleapis.com/token`
     pub token_url: String,
+    /// `https://oauth2.googleapis.com/revoke`
+    pub revoke_url: String,
     /// `https://googleads.googleapis.com`
     pub api_base: String,
     /// e.g. `v26`
@@ -58,6 +61,7 @@ impl GoogleAdsConfig {
             developer_token,
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
             token_url: "https://oauth2.googleapis.com/token".into(),
+            revoke_url: "https://oauth2.googleapis.com/revoke".into(),
             api_base: "https://googleads.googleapis.com".into(),
             api_version: "v26".into(),
         }
@@ -254,6 +258,46 @@ async fn token_request(
         .map_err(|_| PlatformError::Invalid {
             message: "google sent a token answer without a token".into(),
         })
+}
+
+/// Revokes the grant (`POST {revoke_url}` with the form field `token`): the refresh
+/// token when there is one, since revoking it ends the whole grant and every access
+/// token issued from it; else the access token. Google answers 200 when it revoked
+/// the grant and 400 `invalid_token` when the token was already revoked or expired.
+pub async fn revoke(
+    http: &Http,
+    cfg: &GoogleAdsConfig,
+    creds: &Credentials,
+) -> Result<Revocation, PlatformError> {
+    within(PLATFORM, async {
+        let token = creds
+            .refresh_token
+            .as_deref()
+            .unwrap_or(creds.access_token.as_str());
+        let form = [("token", token)];
+        let response = http.send(|c| c.post(&cfg.revoke_url).form(&form)).await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(Revocation::Revoked);
+        }
+        // The body is only an OAuth error code; one that does not parse is "unknown".
+        let body: Value = read_json(response, PLATFORM).await.unwrap_or(Value::Null);
+        let error = body
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error");
+        if status == reqwest::StatusCode::BAD_REQUEST && error == "invalid_token" {
+            return Ok(Revocation::AlreadyRevoked);
+        }
+        tracing::warn!(%status, error, "google refused the revocation");
+        Err(PlatformError::Invalid {
+            message: format!(
+                "google refused to revoke the authorization (http {})",
+                status.as_u16()
+            ),
+        })
+    })
+    .await
 }
 
 fn split_scopes(scope: &str) -> Vec<String> {

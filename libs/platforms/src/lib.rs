@@ -3,7 +3,8 @@
 //! sync engine pages through. Every client retries 429 and 5xx with capped
 //! exponential backoff and full jitter, honours `Retry-After`, refreshes an expired
 //! access token once on 401, and classifies revoked tokens and missing scopes as
-//! [`PlatformError::Reauth`] so the integration asks the user to reconnect.
+//! [`PlatformError::Reauth`] so the integration asks the user to reconnect. Each can
+//! also revoke its grant when the user disconnects ([`revocation`]).
 //!
 //! Every provider base URL is configurable, which is how the tests point the real
 //! client code at the local fixture servers in [`fixtures`].
@@ -14,12 +15,14 @@ pub mod error;
 pub mod google_ads;
 pub mod http;
 pub mod meta;
+pub mod revocation;
 pub mod shopify;
 pub mod tiktok;
 
 pub use credentials::Credentials;
 pub use error::{PlatformError, ReauthReason};
 pub use http::{Http, RetryPolicy};
+pub use revocation::Revocation;
 
 #[cfg(feature = "fixtures")]
 pub mod fixtures;

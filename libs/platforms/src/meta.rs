@@ -26,6 +26,7 @@ use sha2::Sha256;
 use tokio::time::Instant;
 
 use crate::ads::{self, read_json, throttle_wait};
+use crate::revocation::{Revocation, within};
 use crate::{Credentials, Http, Page, PlatformError, ReauthReason};
 
 const PLATFORM: &str = "meta";
@@ -200,6 +201,60 @@ async fn token_request(
     serde_json::from_value(body).map_err(|_| PlatformError::Invalid {
         message: "meta sent a token answer without a token".into(),
     })
+}
+
+/// De-authorizes the app for the user (`DELETE /{version}/me/permissions`, Meta's
+/// "revoke login"): every token the user gave the app stops working. Meta answers
+/// `{"success": true}` (older versions: a bare `true`); error 190 means the token no
+/// longer works, so there is nothing left to revoke.
+///
+/// The token goes in the `Authorization: Bearer` header, which the Graph API accepts
+/// in place of the `access_token` parameter, so it never sits in a URL that a proxy
+/// logs; `appsecret_proof` comes along as on every call.
+pub async fn revoke(
+    http: &Http,
+    cfg: &MetaConfig,
+    creds: &Credentials,
+) -> Result<Revocation, PlatformError> {
+    within(PLATFORM, async {
+        let url = cfg.graph_url("me/permissions");
+        let proof = appsecret_proof(&cfg.app_secret, &creds.access_token);
+        let response = http
+            .send(|c| {
+                c.delete(&url)
+                    .bearer_auth(&creds.access_token)
+                    .query(&[("appsecret_proof", proof.as_str())])
+            })
+            .await?;
+        let status = response.status();
+        let body: Value = read_json(response, PLATFORM).await?;
+        if status.is_success() {
+            let confirmed = body.as_bool().unwrap_or(false)
+                || body.get("success").and_then(Value::as_bool) == Some(true);
+            return if confirmed {
+                Ok(Revocation::Revoked)
+            } else {
+                Err(PlatformError::Invalid {
+                    message: "meta did not confirm the revocation".into(),
+                })
+            };
+        }
+        let error = GraphError::of(&body);
+        tracing::debug!(code = error.code, subcode = error.subcode, %status, "meta refused the revocation");
+        match error.code {
+            Some(190) => Ok(Revocation::AlreadyRevoked),
+            Some(4 | 17 | 32 | 341 | 613 | 80000..=80014) => {
+                Err(PlatformError::RateLimited { retry_after: None })
+            }
+            Some(code) => Err(PlatformError::Invalid {
+                message: format!("meta refused the revocation (error {code})"),
+            }),
+            None => Err(PlatformError::Invalid {
+                message: format!("meta refused the revocation (http {})", status.as_u16()),
+            }),
+        }
+    })
+    .await
 }
 
 // === MetaClient ===

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 pub use crate::ads::date_windows;
 use crate::ads::{self, read_json, throttle_wait};
+use crate::revocation::{Revocation, within};
 use crate::{Credentials, Http, Page, PlatformError, ReauthReason};
 
 const PLATFORM: &str = "tiktok";
@@ -124,6 +125,44 @@ pub async fn exchange_code(
         scopes: strings(data.get("scope")),
     };
     Ok((credentials, advertiser_ids))
+}
+
+/// Ends the long-term token (`POST /open_api/v1.3/oauth2/revoke_token/` with JSON
+/// `{app_id, secret, access_token}`), which otherwise never expires. TikTok answers
+/// in its envelope: code 0 when revoked; 40104/40105 (token empty, invalid or already
+/// revoked) and 40102 (expired) leave nothing to revoke.
+///
+/// ❓ The request and answer shapes are not in the official pages we hold: the
+/// endpoint is named in TikTok's authorization guide ("the advertiser access token
+/// does not expire; to invalidate it use `/oauth2/revoke_token/`"), the JSON body
+/// follows `oauth2/access_token/` and a third-party connector's tests, and the error
+/// codes are assumed to be the ones the data endpoints use. Check against a live app.
+pub async fn revoke(
+    http: &Http,
+    cfg: &TiktokConfig,
+    creds: &Credentials,
+) -> Result<Revocation, PlatformError> {
+    within(PLATFORM, async {
+        let url = cfg.url("oauth2/revoke_token/");
+        let body = json!({
+            "app_id": cfg.app_id,
+            "secret": cfg.secret.expose_secret(),
+            "access_token": creds.access_token,
+        });
+        let response = http.send(|c| c.post(&url).json(&body)).await?;
+        match envelope(response).await? {
+            Ok(_) => Ok(Revocation::Revoked),
+            Err(40102 | 40104 | 40105) => Ok(Revocation::AlreadyRevoked),
+            Err(code) if is_throttle(code) => Err(PlatformError::RateLimited { retry_after: None }),
+            Err(code @ 50000..=59999) => Err(PlatformError::Unavailable {
+                message: format!("tiktok reported a server error (code {code})"),
+            }),
+            Err(code) => Err(PlatformError::Invalid {
+                message: format!("tiktok refused the revocation (code {code})"),
+            }),
+        }
+    })
+    .await
 }
 
 fn strings(value: Option<&Value>) -> Vec<String> {

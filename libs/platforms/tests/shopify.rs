@@ -431,7 +431,7 @@ fn big_order() -> Order {
             platform_variant_id: Some("gid://shopify/ProductVariant/401".into()),
             sku: Some(format!("SKU-{i}")),
             title: format!("Item {i}"),
-            quantity: 1 + (i % 3) as i32,
+            quantity: 1 + i % 3,
             unit_price_micros: 1_000_000 + i64::from(i) * 10_000,
             discount_micros: if i % 4 == 0 { 250_000 } else { 0 },
         })

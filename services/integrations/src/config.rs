@@ -120,6 +120,11 @@ impl PlatformsConfig {
                 );
                 override_string(
                     source,
+                    "PULSEPOINT_GOOGLE_ADS_REVOKE_URL",
+                    &mut cfg.revoke_url,
+                );
+                override_string(
+                    source,
                     "PULSEPOINT_GOOGLE_ADS_API_BASE_URL",
                     &mut cfg.api_base,
                 );

@@ -9,6 +9,7 @@ pub mod config;
 pub mod credentials;
 pub mod events;
 pub mod oauth;
+pub mod revoke;
 pub mod store;
 pub mod sync;
 pub mod webhooks;

@@ -76,6 +76,13 @@ pub async fn ingest(
                     "platform": row.platform,
                     "status": row.status,
                     "cause": "app_uninstalled",
+                    // Shopify removed the app itself: nothing to revoke, and Shopify
+                    // is not called.
+                    "provider_revocation": crate::revoke::ProviderRevocation::not_applicable(
+                        "APP_UNINSTALLED",
+                        "the app was uninstalled in Shopify; nothing was left to revoke",
+                    )
+                    .payload(),
                 }),
             )
             .with_brand(row.brand_id)

@@ -71,7 +71,7 @@ fn percent_decode(text: &str) -> String {
 
 /// Connects `platform` through StartOAuth → consent → CompleteOAuth and waits for the
 /// initial sync; returns its final state.
-async fn connect_and_sync(
+pub(crate) async fn connect_and_sync(
     stack: &Stack,
     tenant: &Tenant,
     brand_id: &str,
@@ -83,7 +83,7 @@ async fn connect_and_sync(
 }
 
 /// StartOAuth → consent → CompleteOAuth; returns the queued initial run.
-async fn connect(
+pub(crate) async fn connect(
     stack: &Stack,
     tenant: &Tenant,
     brand_id: &str,

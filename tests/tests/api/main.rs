@@ -8,6 +8,7 @@ mod auth_flows;
 mod bad_input;
 mod brands;
 mod cross_tenant;
+mod disconnect;
 mod forged_tokens;
 mod gateway;
 mod observability;

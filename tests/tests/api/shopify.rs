@@ -22,10 +22,10 @@ use uuid::Uuid;
 
 use crate::support::*;
 
-const SHOP: &str = "fixture-store.myshopify.com";
+pub(crate) const SHOP: &str = "fixture-store.myshopify.com";
 
 /// A fixture store with `orders` generated orders (products and stock too).
-async fn fixture_store(orders: u64) -> ShopifyFixture {
+pub(crate) async fn fixture_store(orders: u64) -> ShopifyFixture {
     let store = DemoStore::new(DemoConfig {
         seed: 5,
         history_days: 20,
@@ -43,7 +43,10 @@ async fn fixture_store(orders: u64) -> ShopifyFixture {
     ShopifyFixture::start(data).await.expect("fixture")
 }
 
-async fn stack_for(fixture: &ShopifyFixture, tweak: impl FnOnce(&mut StackOptions)) -> Stack {
+pub(crate) async fn stack_for(
+    fixture: &ShopifyFixture,
+    tweak: impl FnOnce(&mut StackOptions),
+) -> Stack {
     let mut options = StackOptions::default();
     options.platforms.shopify = Some(fixture.config());
     options.sync.page_size = 7;
@@ -52,7 +55,7 @@ async fn stack_for(fixture: &ShopifyFixture, tweak: impl FnOnce(&mut StackOption
 }
 
 /// StartOAuth, then the provider's callback as the browser would relay it.
-async fn start(stack: &Stack, token: &str, brand_id: &str, shop: &str) -> String {
+pub(crate) async fn start(stack: &Stack, token: &str, brand_id: &str, shop: &str) -> String {
     let mut client = stack.integrations().await.expect("client");
     let started = client
         .start_o_auth(authed(
@@ -78,7 +81,11 @@ async fn start(stack: &Stack, token: &str, brand_id: &str, shop: &str) -> String
     started.state
 }
 
-fn callback(fixture: &ShopifyFixture, state: &str, code: &str) -> BTreeMap<String, String> {
+pub(crate) fn callback(
+    fixture: &ShopifyFixture,
+    state: &str,
+    code: &str,
+) -> BTreeMap<String, String> {
     fixture.signed_callback(BTreeMap::from([
         ("code".to_owned(), code.to_owned()),
         ("shop".to_owned(), SHOP.to_owned()),
@@ -87,7 +94,7 @@ fn callback(fixture: &ShopifyFixture, state: &str, code: &str) -> BTreeMap<Strin
     ]))
 }
 
-async fn complete(
+pub(crate) async fn complete(
     stack: &Stack,
     token: &str,
     state: &str,
@@ -110,7 +117,11 @@ async fn complete(
 }
 
 /// The integration's stored credentials, opened with the stack's vault.
-async fn stored_credentials(stack: &Stack, tenant: &Tenant, integration_id: &str) -> Credentials {
+pub(crate) async fn stored_credentials(
+    stack: &Stack,
+    tenant: &Tenant,
+    integration_id: &str,
+) -> Credentials {
     let db = stack.db.superuser_pool().await.expect("db");
     let blob: Vec<u8> = sqlx::query_scalar(
         "select credentials from integrations.integrations where integration_id = $1",
@@ -526,6 +537,9 @@ async fn webhooks_through_the_gateway_upsert_dedupe_verify_and_uninstall() {
     .expect("row");
     assert_eq!(status, "disconnected");
     assert!(credentials.is_none());
+    // Shopify removed the app itself: it is not asked to uninstall it again.
+    assert_eq!(fixture.revocations().requests(), 0);
+    assert!(fixture.revoked_tokens().is_empty());
 }
 
 #[tokio::test]

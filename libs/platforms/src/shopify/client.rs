@@ -25,14 +25,15 @@ use serde_json::{Value, json};
 
 use super::cost;
 use super::graphql::{
-    Connection, InventoryData, LEVEL_FIELDS, LINE_ITEM_FIELDS, MOMENT_FIELDS, OrderNode,
-    OrdersData, ProductsData, REFUND_LINE_FIELDS, REFUNDS_FOLLOW_UP, REFUNDS_IN_PAGE, RefundNode,
-    SHOP_QUERY, ShopData, VARIANT_FIELDS, inventory_query, order_refunds_query, orders_query,
-    products_query, rest_query,
+    APP_UNINSTALL_MUTATION, AppUninstallData, Connection, InventoryData, LEVEL_FIELDS,
+    LINE_ITEM_FIELDS, MOMENT_FIELDS, OrderNode, OrdersData, ProductsData, REFUND_LINE_FIELDS,
+    REFUNDS_FOLLOW_UP, REFUNDS_IN_PAGE, RefundNode, SHOP_QUERY, ShopData, VARIANT_FIELDS,
+    inventory_query, order_refunds_query, orders_query, products_query, rest_query,
 };
 use super::oauth::{reconnect, refresh_access_token};
 use super::throttle::{self, Bucket, Cost};
 use super::{ShopDomain, ShopifyConfig};
+use crate::revocation::{Revocation, within};
 use crate::{Credentials, Http, Page, PlatformError, ReauthReason};
 
 /// `THROTTLED` answers retried before the call fails with `RateLimited`.
@@ -191,6 +192,53 @@ impl ShopifyClient {
             items.extend(node.into_levels());
         }
         Ok(Page { items, next_cursor })
+    }
+
+    /// Uninstalls the app from the shop (the `appUninstall` mutation), which is how a
+    /// Shopify offline token is revoked: it stops working, and so does its refresh
+    /// token. An expiring token is refreshed first when it lapsed (the mutation needs
+    /// a working token); a token Shopify already refuses (401, refused refresh) or
+    /// `APP_NOT_INSTALLED` means the app was already gone. Never call this for an
+    /// `app/uninstalled` webhook: Shopify has uninstalled the app itself.
+    pub async fn uninstall_app(
+        &self,
+        creds: &mut Credentials,
+    ) -> Result<Revocation, PlatformError> {
+        within("shopify", async {
+            let data: AppUninstallData = match self
+                .query(creds, "appUninstall", APP_UNINSTALL_MUTATION, json!({}))
+                .await
+                .map_err(QueryFailure::into_platform)
+            {
+                Ok((data, _)) => data,
+                Err(PlatformError::Reauth {
+                    reason: ReauthReason::TokenRevoked | ReauthReason::TokenExpired,
+                    ..
+                }) => return Ok(Revocation::AlreadyRevoked),
+                Err(error) => return Err(error),
+            };
+            let codes: Vec<&str> = data
+                .app_uninstall
+                .user_errors
+                .iter()
+                .map(|e| e.code.as_deref().unwrap_or("UNKNOWN"))
+                .collect();
+            match codes.as_slice() {
+                [] => Ok(Revocation::Revoked),
+                codes if codes.contains(&"APP_NOT_INSTALLED") => Ok(Revocation::AlreadyRevoked),
+                codes => {
+                    tracing::warn!(?codes, shop = %self.shop, "shopify refused to uninstall the app");
+                    Err(PlatformError::Invalid {
+                        message: format!(
+                            "Shopify refused to uninstall Pulsepoint from {} ({})",
+                            self.shop,
+                            codes.join(", ").to_lowercase()
+                        ),
+                    })
+                }
+            }
+        })
+        .await
     }
 
     /// Reads what did not fit in the page query: the rest of the order's lines,

@@ -36,6 +36,12 @@ pub(crate) const REFUNDS_FOLLOW_UP: u32 = 20;
 
 pub(crate) const SHOP_QUERY: &str = "query Shop { shop { name currencyCode ianaTimezone } }";
 
+/// The app uninstalls itself from the shop (Admin API 2025-07 and later), which
+/// revokes its offline token: the GraphQL successor of the legacy REST
+/// `DELETE /admin/api_permissions/current.json`.
+pub(crate) const APP_UNINSTALL_MUTATION: &str =
+    "mutation AppUninstall { appUninstall { app { id } userErrors { field message code } } }";
+
 const ORDER_FIELDS: &str =
     "id name createdAt processedAt updatedAt cancelledAt test currencyCode sourceName
       subtotalPriceSet { shopMoney { amount } }
@@ -227,6 +233,26 @@ pub(crate) struct ShopNode {
     pub name: String,
     pub currency_code: String,
     pub iana_timezone: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppUninstallData {
+    pub app_uninstall: AppUninstallPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AppUninstallPayload {
+    #[serde(default)]
+    pub user_errors: Vec<UserError>,
+}
+
+/// An `AppUninstallAppUninstallError`: `code` is one of `APP_NOT_FOUND`,
+/// `APP_NOT_INSTALLED`, `APP_UNINSTALL_ERROR`, `USER_PERMISSIONS_INSUFFICIENT`.
+#[derive(Deserialize)]
+pub(crate) struct UserError {
+    pub code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -653,13 +679,16 @@ mod tests {
         json!({ "id": "gid://shopify/Order/1", "first": first, "after": "c" })
     }
 
+    /// A query, the variables it is sent with at a size, and that size.
+    type SizedQuery = (String, fn(u32) -> Value, u32);
+
     /// The sizes the docs state, each query under the limit at its size and over it
     /// at one more (so the size is the largest that fits).
     #[test]
     fn every_query_fits_the_cost_limit_at_the_size_the_client_asks() {
         let budget = f64::from(MAX_QUERY_COST);
         let max = u64::from(MAX_QUERY_COST);
-        let cases: Vec<(String, fn(u32) -> Value, u32)> = vec![
+        let cases: Vec<SizedQuery> = vec![
             (orders_query(), page_vars, 9),
             (products_query(), page_vars, 22),
             (inventory_query(), page_vars, 52),

@@ -1,6 +1,8 @@
 //! Shopify: OAuth (authorization-code grant with expiring offline tokens), webhook
 //! verification and parsing, and the Admin GraphQL client the sync engine pages
-//! orders, products and inventory through.
+//! orders, products and inventory through, which also uninstalls the app when a
+//! user disconnects the store (`ShopifyClient::uninstall_app`, the way an offline
+//! token is revoked).
 //!
 //! Every URL is derived from [`ShopifyConfig::shop_base_url`], a template in which
 //! `{shop}` stands for the shop's `*.myshopify.com` domain; production uses

@@ -5,6 +5,7 @@ use pp_proto::common::Platform as PbPlatform;
 use pp_proto::integrations as pb;
 use pp_types::convert::timestamp;
 
+use crate::revoke::{Outcome, ProviderRevocation};
 use crate::store::integrations::IntegrationRow;
 use crate::store::sync_runs::SyncRunRow;
 
@@ -25,6 +26,20 @@ pub fn optional_filter<T>(
         violations.add(field, format!("is not a known {known}"));
     }
     parsed
+}
+
+pub fn provider_revocation(revocation: &ProviderRevocation) -> pb::ProviderRevocation {
+    let outcome = match revocation.outcome {
+        Outcome::Revoked => pb::ProviderRevocationOutcome::Revoked,
+        Outcome::AlreadyRevoked => pb::ProviderRevocationOutcome::AlreadyRevoked,
+        Outcome::Failed => pb::ProviderRevocationOutcome::Failed,
+        Outcome::NotApplicable => pb::ProviderRevocationOutcome::NotApplicable,
+    };
+    pb::ProviderRevocation {
+        outcome: outcome as i32,
+        reason: revocation.reason.to_owned(),
+        message: revocation.message.clone(),
+    }
 }
 
 pub fn platform_from_wire(value: i32) -> Option<Platform> {

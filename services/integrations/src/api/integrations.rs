@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::convert;
 use super::{IntegrationApi, READERS, WRITERS};
+use crate::revoke::{self, ProviderRevocation};
 use crate::store::integrations::{self as store, IntegrationRow, ListFilter, NewIntegration};
 use crate::store::{SCHEMA, commerce, sync_runs};
 use crate::sync::{demo, plan};
@@ -44,6 +45,31 @@ pub(super) async fn visible_brand(
     store::brand(tx, brand_id)
         .await?
         .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))
+}
+
+/// `integration.disconnected` for a user's disconnect, with what the provider did.
+async fn disconnected_event(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    row: &IntegrationRow,
+    revocation: &ProviderRevocation,
+) -> Result<(), ApiError> {
+    let event = pp_events::EventEnvelope::new(
+        principal.tenant_id.0,
+        "integration.disconnected",
+        serde_json::json!({
+            "integration_id": row.integration_id,
+            "platform": row.platform,
+            "status": row.status,
+            "demo": row.demo,
+            "cause": "user",
+            "provider_revocation": revocation.payload(),
+        }),
+    )
+    .with_brand(row.brand_id)
+    .with_user(principal.user_id.0)
+    .with_current_request_id();
+    Ok(pp_events::outbox::record(tx, SCHEMA, &event).await?)
 }
 
 pub(super) async fn integration_event(
@@ -131,6 +157,13 @@ impl IntegrationApi {
         })
     }
 
+    /// Revokes the grant at the provider, then disconnects locally. The provider call
+    /// happens with no transaction open (no row lock held across the network); its
+    /// failure never blocks the local disconnect but is logged and recorded in the
+    /// event and the response. A replay returns the first response without calling
+    /// the provider. Two concurrent first calls with one request_id may both call it
+    /// (the provider then answers the second "already revoked"); `once` still lets
+    /// only one of them write.
     pub(super) async fn disconnect(
         &self,
         principal: Principal,
@@ -142,18 +175,37 @@ impl IntegrationApi {
         violations.request_id("request_id", &request.request_id);
         violations.finish()?;
         let integration_id = integration_id.unwrap_or_default();
-        let tx = TenantTx::begin(&self.state.pool, &principal).await?;
         let scope = idempotency::Scope {
             schema: SCHEMA,
             rpc: "DisconnectIntegration",
         };
+
+        let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+        if let Some(first) = idempotency::committed(&mut tx, scope, &request.request_id).await? {
+            tx.commit().await?;
+            return Ok(first);
+        }
+        let before = visible(&mut tx, &principal, integration_id, false).await?;
+        tx.commit().await?;
+
+        let revocation = self.revoke_at_provider(&principal, &before).await;
+
+        let tx = TenantTx::begin(&self.state.pool, &principal).await?;
         idempotency::once(tx, scope, &request.request_id, |mut tx| async move {
             let current = visible(&mut tx, &principal, integration_id, true).await?;
             let row = if current.status == "disconnected" {
                 current
             } else {
+                if current.credentials != before.credentials {
+                    // A sync's token refresh (same grant: revoked with it) or a
+                    // reconnect (a new grant, which was not revoked) raced this.
+                    tracing::warn!(
+                        %integration_id,
+                        "the stored access changed while the provider was revoking it; after a reconnect, the newer grant is still live at the provider"
+                    );
+                }
                 let row = disconnect_locked(&mut tx, integration_id).await?;
-                integration_event(&mut tx, &principal, "integration.disconnected", &row).await?;
+                disconnected_event(&mut tx, &principal, &row, &revocation).await?;
                 row
             };
             if request.delete_synced_data {
@@ -161,10 +213,60 @@ impl IntegrationApi {
             }
             let response = pb::DisconnectIntegrationResponse {
                 integration: Some(convert::integration(&row)),
+                provider_revocation: Some(convert::provider_revocation(&revocation)),
             };
             Ok::<_, ApiError>((tx, response))
         })
         .await
+    }
+
+    /// What the provider says to a revocation of the integration's grant, or why it
+    /// was not asked: already disconnected, a demo, or no stored tokens.
+    async fn revoke_at_provider(
+        &self,
+        principal: &Principal,
+        row: &IntegrationRow,
+    ) -> ProviderRevocation {
+        if row.status == "disconnected" {
+            return ProviderRevocation::not_applicable(
+                "ALREADY_DISCONNECTED",
+                "the integration was already disconnected; the provider was not contacted",
+            );
+        }
+        if row.demo {
+            return ProviderRevocation::not_applicable(
+                "DEMO",
+                "a demo integration holds no access at any provider",
+            );
+        }
+        let (Some(sealed), Some(platform)) =
+            (row.credentials.as_deref(), Platform::parse(&row.platform))
+        else {
+            return ProviderRevocation::not_applicable(
+                "NO_STORED_ACCESS",
+                "no provider access was stored for this integration",
+            );
+        };
+        match crate::credentials::open(
+            &self.state,
+            principal.tenant_id,
+            row.integration_id,
+            Some(sealed),
+        )
+        .await
+        {
+            Ok(credentials) => {
+                revoke::at_provider(
+                    &self.state.platforms,
+                    row.integration_id,
+                    platform,
+                    &row.external_account_id,
+                    credentials,
+                )
+                .await
+            }
+            Err(_) => ProviderRevocation::unreadable(platform),
+        }
     }
 
     pub(super) async fn connect_demo(
@@ -254,7 +356,9 @@ impl IntegrationApi {
 }
 
 /// Disconnects a locked, connected integration: forgets its tokens, cancels its
-/// active run and its schedule.
+/// active run and its schedule. Local only: the caller decides whether the provider
+/// is told (DisconnectIntegration revokes first; the `app/uninstalled` webhook does
+/// not, the app being gone already).
 pub async fn disconnect_locked(
     tx: &mut TenantTx,
     integration_id: Uuid,

@@ -310,6 +310,11 @@ pub async fn save_progress(
 }
 
 /// Ends a run and removes it from the queue.
+///
+/// The queue row is locked (deleted) before the run row, the order a worker's page
+/// transaction takes them in (`renew`, then `save_progress`): the other order
+/// deadlocked a DisconnectIntegration that cancels a run while its worker was
+/// writing a page.
 pub async fn finish(
     tx: &mut TenantTx,
     sync_run_id: Uuid,
@@ -317,6 +322,10 @@ pub async fn finish(
     data_as_of: Option<DateTime<Utc>>,
     error: Option<(&str, &str)>,
 ) -> pp_db::Result<SyncRunRow> {
+    sqlx::query("delete from integrations.sync_queue where sync_run_id = $1")
+        .bind(sync_run_id)
+        .execute(tx.conn())
+        .await?;
     let row = sqlx::query_as(&format!(
         "update integrations.sync_runs
          set state = $2, data_as_of = $3, error_reason = $4, error_message = $5,
@@ -332,10 +341,6 @@ pub async fn finish(
     .bind(error.map(|e| e.1))
     .fetch_one(tx.conn())
     .await?;
-    sqlx::query("delete from integrations.sync_queue where sync_run_id = $1")
-        .bind(sync_run_id)
-        .execute(tx.conn())
-        .await?;
     Ok(row)
 }
 
