@@ -10,6 +10,7 @@ mod brands;
 mod cross_tenant;
 mod forged_tokens;
 mod gateway;
+mod insights;
 mod observability;
 mod observability_limits;
 mod rbac;
