@@ -40,23 +40,23 @@ counted as (
     where not o.test and o.cancelled_at is null and o.currency_code = b.currency_code
       and o.processed_at >= b.starts_at and o.processed_at < b.ends_at
 ),
-order_units as (
-    select l.order_id,
+-- Grouped per day and channel before any join: each part is small, so the plan stays
+-- cheap even before the tables have statistics.
+lines_by_day as (
+    select c.brand_id, c.day, c.sales_channel,
            sum(l.quantity)::bigint as units,
-           sum(l.quantity::bigint * coalesce(v.unit_cost_micros, 0))::bigint as cogs
+           sum(l.quantity::bigint * coalesce(v.unit_cost_micros, 0))::bigint as cogs_micros
     from counted c
     join commerce.order_lines l on l.tenant_id = c.tenant_id and l.order_id = c.order_id
     left join commerce.variants v on v.tenant_id = l.tenant_id and v.brand_id = l.brand_id
                                  and v.platform_variant_id = l.platform_variant_id
-    group by l.order_id
+    group by 1, 2, 3
 ),
 sales as (
     select c.brand_id, c.day, c.sales_channel,
            sum(c.subtotal_micros)::bigint as gross_sales_micros,
            sum(c.discounts_micros)::bigint as discounts_micros,
            count(*)::bigint as orders,
-           coalesce(sum(u.units), 0)::bigint as units,
-           coalesce(sum(u.cogs), 0)::bigint as cogs_micros,
            count(distinct c.platform_customer_id)
                filter (where cu.first_order_at = c.processed_at)::bigint as new_customers,
            coalesce(sum(c.subtotal_micros - c.discounts_micros)
@@ -68,10 +68,9 @@ sales as (
                filter (where cu.first_order_at < c.processed_at), 0)::bigint
                as returning_customer_revenue_micros
     from counted c
-    left join order_units u on u.order_id = c.order_id
     left join commerce.customers cu on cu.tenant_id = c.tenant_id and cu.brand_id = c.brand_id
                                    and cu.platform_customer_id = c.platform_customer_id
-    group by c.brand_id, c.day, c.sales_channel
+    group by 1, 2, 3
 ),
 refunded as (
     select r.brand_id,
@@ -93,25 +92,29 @@ refunded as (
     where not o.test and o.cancelled_at is null and o.currency_code = b.currency_code
       and r.refunded_at >= b.starts_at and r.refunded_at < b.ends_at
     group by 1, 2, 3
+),
+keys as (
+    select brand_id, day, sales_channel from sales
+    union
+    select brand_id, day, sales_channel from refunded
 )
-select coalesce(s.brand_id, f.brand_id) as brand_id,
-       coalesce(s.day, f.day) as day,
-       coalesce(s.sales_channel, f.sales_channel) as sales_channel,
+select k.brand_id, k.day, k.sales_channel,
        coalesce(s.gross_sales_micros, 0) as gross_sales_micros,
        coalesce(s.discounts_micros, 0) as discounts_micros,
        coalesce(f.refunds_micros, 0) as refunds_micros,
        coalesce(s.orders, 0) as orders,
-       coalesce(s.units, 0) as units,
+       coalesce(u.units, 0) as units,
        coalesce(f.units_refunded, 0) as units_refunded,
-       coalesce(s.cogs_micros, 0) as cogs_micros,
+       coalesce(u.cogs_micros, 0) as cogs_micros,
        coalesce(f.refunded_cogs_micros, 0) as refunded_cogs_micros,
        coalesce(s.new_customers, 0) as new_customers,
        coalesce(s.new_customer_revenue_micros, 0) as new_customer_revenue_micros,
        coalesce(s.returning_customer_orders, 0) as returning_customer_orders,
        coalesce(s.returning_customer_revenue_micros, 0) as returning_customer_revenue_micros
-from sales s
-full join refunded f on f.brand_id = s.brand_id and f.day = s.day
-                    and f.sales_channel = s.sales_channel"
+from keys k
+left join sales s using (brand_id, day, sales_channel)
+left join lines_by_day u using (brand_id, day, sales_channel)
+left join refunded f using (brand_id, day, sales_channel)"
     )
 }
 
