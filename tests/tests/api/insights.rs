@@ -837,13 +837,13 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
         (
             request(
                 &brand.brand_id,
-                march.clone(),
+                march,
                 range(day(2026, 2, 9), day(2026, 2, 1)),
             ),
             "comparison_range.end_date",
         ),
-        (request("not-a-uuid", march.clone(), None), "brand_id"),
-        (request("", march.clone(), None), "brand_id"),
+        (request("not-a-uuid", march, None), "brand_id"),
+        (request("", march, None), "brand_id"),
     ] {
         assert_invalid(
             insights
@@ -858,10 +858,7 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
     for brand_id in [Uuid::new_v4().to_string(), theirs.brand_id.clone()] {
         let status = assert_code(
             insights
-                .get_dashboard(authed(
-                    &tenant.admin_token,
-                    request(&brand_id, march.clone(), None),
-                ))
+                .get_dashboard(authed(&tenant.admin_token, request(&brand_id, march, None)))
                 .await,
             Code::NotFound,
         );
