@@ -6,12 +6,14 @@
 //!   (own Pub/Sub subscription, each event once) and by a scheduled sweep.
 //! - [`freshness`]: "data as of" per source, asked of the integrations service with
 //!   the caller's identity.
-//! - [`api`]: the gRPC adapters (GetDashboard; the other RPCs answer UNIMPLEMENTED
-//!   after their permission and brand checks).
+//! - [`forecast`]: stock-out and reorder dates, reorder quantity and risk per variant.
+//! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast; the other RPCs
+//!   answer UNIMPLEMENTED after their permission and brand checks).
 
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod forecast;
 pub mod freshness;
 pub mod rollups;
 pub mod store;

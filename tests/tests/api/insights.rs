@@ -867,9 +867,9 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
     // An RPC not built yet: UNIMPLEMENTED, after its checks.
     assert_code(
         insights
-            .get_inventory_forecast(authed(
+            .get_attribution(authed(
                 &tenant.admin_token,
-                pp_proto::insights::GetInventoryForecastRequest {
+                pp_proto::insights::GetAttributionRequest {
                     brand_id: brand.brand_id.clone(),
                     ..Default::default()
                 },
@@ -879,9 +879,9 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
     );
     assert_invalid(
         insights
-            .get_inventory_forecast(authed(
+            .get_attribution(authed(
                 &tenant.admin_token,
-                pp_proto::insights::GetInventoryForecastRequest {
+                pp_proto::insights::GetAttributionRequest {
                     brand_id: "x".into(),
                     ..Default::default()
                 },
@@ -1212,5 +1212,149 @@ async fn dashboards_are_cached_per_tenant() {
             .await
             .0,
         285_000_000
+    );
+}
+
+#[tokio::test]
+async fn inventory_forecast_by_hand() {
+    use pp_proto::insights::{GetInventoryForecastRequest, StockoutRisk};
+    let stack = spawn_stack(StackOptions::default()).await.expect("stack");
+    let tenant = sign_up(&stack, "Acme").await;
+    let brand = brand_with(&stack, &tenant.admin_token, "Stock", "USD", "UTC").await;
+    let superuser = stack.db.superuser_pool().await.expect("superuser");
+    let ids = (
+        tenant.tenant_id.parse::<Uuid>().expect("tenant"),
+        brand.brand_id.parse::<Uuid>().expect("brand"),
+    );
+    // va: 2 units on each of the last 28 days, 10 on hand, lead time 7 days.
+    // vb: never sold, 4 on hand, no lead time recorded. vc: one unit sold, none left.
+    for sql in [
+        "insert into commerce.products (tenant_id, brand_id, platform_product_id, title, status, platform_updated_at)
+         values ($1, $2, 'p1', 'Mug', 'active', now())",
+        "insert into commerce.variants (tenant_id, brand_id, platform_variant_id, platform_product_id,
+             platform_inventory_item_id, sku, title, currency_code, price_micros, lead_time_days)
+         values ($1, $2, 'va', 'p1', 'ia', 'MUG-A', 'A', 'USD', 10000000, 7),
+                ($1, $2, 'vb', 'p1', 'ib', 'MUG-B', 'B', 'USD', 10000000, null),
+                ($1, $2, 'vc', 'p1', 'ic', 'MUG-C', 'C', 'USD', 10000000, 3)",
+        "insert into commerce.inventory_levels (tenant_id, brand_id, platform_inventory_item_id,
+             platform_location_id, location_name, available, platform_updated_at)
+         values ($1, $2, 'ia', 'x', 'X', 10, now()), ($1, $2, 'ib', 'x', 'X', 4, now()),
+                ($1, $2, 'ic', 'x', 'X', 0, now())",
+        "insert into commerce.orders (tenant_id, brand_id, order_id, platform_order_id, processed_at,
+             currency_code, total_micros, subtotal_micros)
+         select $1, $2, md5('o' || n)::uuid, 'o' || n, current_date - n + interval '12 hours', 'USD', 20000000, 20000000
+         from generate_series(1, 28) n",
+        "insert into commerce.order_lines (tenant_id, brand_id, order_id, platform_line_id,
+             platform_product_id, platform_variant_id, sku, title, quantity, unit_price_micros)
+         select $1, $2, md5('o' || n)::uuid, 'l' || n, 'p1', 'va', 'MUG-A', 'Mug', 2, 10000000
+         from generate_series(1, 28) n",
+        "insert into commerce.orders (tenant_id, brand_id, order_id, platform_order_id, processed_at,
+             currency_code, total_micros, subtotal_micros)
+         values ($1, $2, md5('c')::uuid, 'c', current_date - 3 + interval '12 hours', 'USD', 10000000, 10000000)",
+        "insert into commerce.order_lines (tenant_id, brand_id, order_id, platform_line_id,
+             platform_product_id, platform_variant_id, sku, title, quantity, unit_price_micros)
+         values ($1, $2, md5('c')::uuid, 'lc', 'p1', 'vc', 'MUG-C', 'Mug', 1, 10000000)",
+    ] {
+        sqlx::query(sql)
+            .bind(ids.0)
+            .bind(ids.1)
+            .execute(&superuser)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+    refresh(&stack, &tenant.tenant_id, &brand.brand_id).await;
+    let mut insights = stack.insights().await.expect("client");
+    let request =
+        |horizon_days, page_size, page_token: &str, at_risk_only| GetInventoryForecastRequest {
+            brand_id: brand.brand_id.clone(),
+            horizon_days,
+            velocity_window_days: 28,
+            at_risk_only,
+            product_id: String::new(),
+            page_size,
+            page_token: page_token.into(),
+        };
+    let all = insights
+        .get_inventory_forecast(authed(&tenant.admin_token, request(30, 0, "", false)))
+        .await
+        .expect("forecast")
+        .into_inner();
+    let order: Vec<&str> = all.items.iter().map(|i| i.variant_id.as_str()).collect();
+    assert_eq!(order, ["vc", "va", "vb"], "soonest stock-out first");
+    let today = chrono::Utc::now().date_naive();
+    let va = &all.items[1];
+    assert_eq!((va.on_hand_units, va.daily_velocity), (10, 2.0));
+    assert_eq!(va.days_of_cover, Some(5.0));
+    assert_eq!(va.stockout_date, wire(today + chrono::Days::new(5)));
+    assert_eq!(
+        va.reorder_date,
+        wire(today),
+        "lead time 7 > 5 days of cover: order today"
+    );
+    assert_eq!(va.reorder_units, 2 * (30 + 7) - 10);
+    assert_eq!(va.risk, StockoutRisk::High as i32);
+    assert_eq!(
+        (va.lead_time_days, va.title.as_str(), va.sku.as_str()),
+        (7, "Mug / A", "MUG-A")
+    );
+    let vb = &all.items[2];
+    assert_eq!(
+        (vb.daily_velocity, vb.days_of_cover, vb.stockout_date),
+        (0.0, None, None)
+    );
+    assert_eq!((vb.reorder_units, vb.risk), (0, StockoutRisk::Low as i32));
+    assert_eq!(vb.lead_time_days, 14, "the default lead time");
+    let vc = &all.items[0];
+    assert_eq!(vc.stockout_date, wire(today), "none on hand");
+    assert_eq!(vc.risk, StockoutRisk::High as i32);
+    assert_eq!(vc.reorder_units, 2, "ceil(37 / 28)");
+    assert!(all.definitions.iter().any(|d| d.metric == "days_of_cover"));
+
+    let at_risk = insights
+        .get_inventory_forecast(authed(&tenant.admin_token, request(30, 0, "", true)))
+        .await
+        .expect("at risk")
+        .into_inner();
+    assert_eq!(at_risk.items.len(), 2);
+    // Pages, and a token belongs to its query.
+    let first = insights
+        .get_inventory_forecast(authed(&tenant.admin_token, request(30, 2, "", false)))
+        .await
+        .expect("page 1")
+        .into_inner();
+    assert_eq!(first.items.len(), 2);
+    assert!(!first.next_page_token.is_empty());
+    let second = insights
+        .get_inventory_forecast(authed(
+            &tenant.admin_token,
+            request(30, 2, &first.next_page_token, false),
+        ))
+        .await
+        .expect("page 2")
+        .into_inner();
+    assert_eq!(second.items[0].variant_id, "vb");
+    assert!(second.next_page_token.is_empty());
+    assert_invalid(
+        insights
+            .get_inventory_forecast(authed(
+                &tenant.admin_token,
+                request(60, 2, &first.next_page_token, false),
+            ))
+            .await,
+        "page_token",
+    );
+    assert_invalid(
+        insights
+            .get_inventory_forecast(authed(&tenant.admin_token, request(181, 0, "", false)))
+            .await,
+        "horizon_days",
+    );
+    let mut bad_window = request(30, 0, "", false);
+    bad_window.velocity_window_days = -1;
+    assert_invalid(
+        insights
+            .get_inventory_forecast(authed(&tenant.admin_token, bad_window))
+            .await,
+        "velocity_window_days",
     );
 }

@@ -1,12 +1,13 @@
 //! gRPC adapters for InsightsService: read the principal, check the role, validate,
 //! call the domain, convert.
 //!
-//! GetDashboard is served. The other RPCs are declared in the contract but not built
+//! GetDashboard and GetInventoryForecast are served. The other RPCs are declared in the contract but not built
 //! yet: each checks the caller's role, its ids and its brand (another tenant's brand
 //! is NOT_FOUND) exactly as it will, then answers UNIMPLEMENTED.
 
 mod convert;
 mod dashboard;
+mod inventory;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -146,16 +147,10 @@ impl InsightsService for InsightsApi {
         request: Request<pb::GetInventoryForecastRequest>,
     ) -> Result<Response<pb::GetInventoryForecastResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                READERS,
-                Some(("brand_id", r.brand_id.as_str(), true)),
-                &[],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.inventory_forecast(principal, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn list_recommendations(

@@ -130,3 +130,46 @@ pub async fn data_days(
         _ => None,
     })
 }
+
+/// A variant of the brand's catalogue, as the forecast shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VariantRow {
+    pub variant_id: String,
+    pub product_id: String,
+    pub sku: String,
+    /// "Product title / variant title".
+    pub title: String,
+    pub lead_time_days: Option<i32>,
+}
+
+/// The brand's variants (only `product_id`'s when given), by variant id.
+pub async fn variants(
+    tx: &mut TenantTx,
+    brand_id: Uuid,
+    product_id: Option<&str>,
+) -> pp_db::Result<Vec<VariantRow>> {
+    sqlx::query_as(
+        "select v.platform_variant_id as variant_id, v.platform_product_id as product_id,
+                coalesce(v.sku, '') as sku, p.title || ' / ' || v.title as title,
+                v.lead_time_days
+         from commerce.variants v
+         join commerce.products p on p.tenant_id = v.tenant_id and p.brand_id = v.brand_id
+                                 and p.platform_product_id = v.platform_product_id
+         where v.brand_id = $1 and ($2::text is null or v.platform_product_id = $2)
+         order by v.platform_variant_id",
+    )
+    .bind(brand_id)
+    .bind(product_id)
+    .fetch_all(tx.conn())
+    .await
+    .map_err(Into::into)
+}
+
+/// Today in the brand's time zone.
+pub async fn brand_today(tx: &mut TenantTx, brand: &BrandInfo) -> pp_db::Result<NaiveDate> {
+    sqlx::query_scalar("select (now() at time zone $1)::date")
+        .bind(&brand.time_zone)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(Into::into)
+}
