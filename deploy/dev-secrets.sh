@@ -3,14 +3,12 @@
 # Random passwords, a fresh Ed25519 signing key, the webhook credential and the provider-token
 # key file. Idempotent: existing files are kept (delete deploy/.secrets/ and the postgres-data
 # volume to start over).
-# One <svc>.env per service in the compose file (auth, brands, integrations, observability,
-# gateway), plus:
+# One <svc>.env per service in the compose file (auth, brands, integrations, insights,
+# observability, gateway), plus:
 #   webhook.env   PULSEPOINT_WEBHOOK_CREDENTIAL, read by both gateway and integrations (the
 #                 gateway presents it when it forwards POST /webhooks/shopify)
 #   token-keys    the local key file integrations seals provider tokens with (dev only; Cloud
 #                 KMS in production), mounted as a compose secret
-# postgres.env also holds the password for pp_insights: that role must exist because the
-# migrations grant to it (libs/db/sql/bootstrap.sql creates all five pp_<svc> roles).
 # Re-running it after a service was added writes only the missing files.
 set -euo pipefail
 
@@ -67,6 +65,10 @@ PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write brands.env <<ENV
 PULSEPOINT_DATABASE_URL=$(db pp_brands "${PULSEPOINT_BRANDS_DB_PASSWORD}")
+PULSEPOINT_REDIS_URL=${redis_url}
+ENV
+write insights.env <<ENV
+PULSEPOINT_DATABASE_URL=$(db pp_insights "${PULSEPOINT_INSIGHTS_DB_PASSWORD}")
 PULSEPOINT_REDIS_URL=${redis_url}
 ENV
 write observability.env <<ENV

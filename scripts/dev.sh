@@ -20,7 +20,7 @@ log() { printf '[dev] %s\n' "$*" >&2; }
 
 command -v cargo >/dev/null || { log "cargo not found: install Rust (rustup) first"; exit 1; }
 log "building (release)"
-cargo build --release --bins -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-observability -p pulsepoint-integrations -p pulsepoint-gateway -p pulsepoint-e2e
+cargo build --release --bins -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-observability -p pulsepoint-integrations -p pulsepoint-insights -p pulsepoint-gateway -p pulsepoint-e2e
 
 bash scripts/backing-services.sh --pubsub || log "Pub/Sub emulator unavailable; continuing without events"
 bash scripts/tools.sh
@@ -44,13 +44,14 @@ export PULSEPOINT_SHUTDOWN_DELAY_MS=200
 export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 # Outbox relays publish to the emulator (topic pulsepoint-events) when it is up.
 export PULSEPOINT_PUBSUB_PROJECT=pulsepoint-dev
-export PULSEPOINT_PUBSUB_SUBSCRIPTIONS=pulsepoint-events-observability  # the emulator bootstrap creates it with the topic
+export PULSEPOINT_PUBSUB_SUBSCRIPTIONS=pulsepoint-events-observability,pulsepoint-events-insights  # the emulator bootstrap creates them with the topic
 
 log "migrating"
 PULSEPOINT_DATABASE_URL="$(role_url auth)" PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" \
   PULSEPOINT_SIGNING_KEY_FILE="${dev}/signing-key.pem" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-integrations" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-insights" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 
 start() { # name binary env...
@@ -65,13 +66,15 @@ start brands pulsepoint-brands PULSEPOINT_LISTEN_ADDR=127.0.0.1:50052 PULSEPOINT
 start integrations pulsepoint-integrations PULSEPOINT_LISTEN_ADDR=127.0.0.1:50053 \
   PULSEPOINT_DATABASE_URL="$(role_url integrations)" PULSEPOINT_TOKEN_KEY_FILE="${dev}/token-keys" \
   PULSEPOINT_OAUTH_REDIRECT_URIS="${PULSEPOINT_OAUTH_REDIRECT_URIS:-http://localhost:5173/oauth/callback}"
+start insights pulsepoint-insights PULSEPOINT_LISTEN_ADDR=127.0.0.1:50054 \
+  PULSEPOINT_DATABASE_URL="$(role_url insights)" PULSEPOINT_INTEGRATIONS_URL=http://127.0.0.1:50053
 start observability pulsepoint-observability PULSEPOINT_LISTEN_ADDR=127.0.0.1:50055 PULSEPOINT_DATABASE_URL="$(role_url observability)"
 start gateway pulsepoint-gateway PULSEPOINT_LISTEN_ADDR=127.0.0.1:8080 \
   PULSEPOINT_CORS_ORIGINS="${PULSEPOINT_CORS_ORIGINS:-http://localhost:5173,http://127.0.0.1:8080,http://localhost:8080}" \
   PULSEPOINT_STATIC_DIR="${repo_root}/frontend/dist"
 
 grpcurl="${repo_root}/.tools/venv/bin/grpcurl"
-for target in 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50055 127.0.0.1:8080; do
+for target in 127.0.0.1:50051 127.0.0.1:50052 127.0.0.1:50053 127.0.0.1:50054 127.0.0.1:50055 127.0.0.1:8080; do
   for i in $(seq 1 100); do
     "${grpcurl}" -plaintext "${target}" grpc.health.v1.Health/Check >/dev/null 2>&1 && break
     [[ $i == 100 ]] && { log "${target} did not become healthy; see ${dev}/logs"; exit 1; }
@@ -88,9 +91,10 @@ cat <<TXT
   Pulsepoint is running.
 
   Gateway (gRPC, grpc-web):  http://127.0.0.1:8080   (serves frontend/dist once the frontend is built)
-  Services: auth :50051 · brands :50052 · integrations :50053 · observability :50055   logs: .dev/logs/
+  Services: auth :50051 · brands :50052 · integrations :50053 · insights :50054 · observability :50055
+  logs: .dev/logs/
   Shopify webhooks: POST http://127.0.0.1:8080/webhooks/shopify
-  Events: outbox → Pub/Sub emulator 127.0.0.1:8085 (topic pulsepoint-events) → observability
+  Events: outbox → Pub/Sub emulator 127.0.0.1:8085 (topic pulsepoint-events) → observability, insights
   Demo login:  demo@pulsepoint.dev / pulsepoint-demo-password   (tenant ${tenant_id})
 
   Try (grpcurl is in .tools/venv/bin):
@@ -103,6 +107,9 @@ cat <<TXT
     grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"dateRange":{"startDate":{"year":2026,"month":1,"day":1},"endDate":{"year":2026,"month":12,"day":31}}}' \\
         127.0.0.1:8080 pulsepoint.brands.v1.BrandService/GetPortfolio
     grpcurl -plaintext -H "authorization: Bearer \$TOKEN" 127.0.0.1:8080 pulsepoint.integrations.v1.IntegrationService/ListIntegrations
+    BRAND=\$(grpcurl -plaintext -H "authorization: Bearer \$TOKEN" 127.0.0.1:8080 pulsepoint.brands.v1.BrandService/ListBrands | python3 -c 'import json,sys; print(json.load(sys.stdin)["brands"][0]["brandId"])')
+    grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d "{\"brandId\":\"\$BRAND\",\"dateRange\":{\"startDate\":{\"year\":2026,\"month\":1,\"day\":1},\"endDate\":{\"year\":2026,\"month\":3,\"day\":31}}}" \
+        127.0.0.1:8080 pulsepoint.insights.v1.InsightsService/GetDashboard
     grpcurl -plaintext -H "authorization: Bearer \$TOKEN" -d '{"pageSize":5}' 127.0.0.1:8080 pulsepoint.observability.v1.ObservabilityService/ListEvents
 
 TXT

@@ -2,7 +2,8 @@
 # Real clients against the real binaries (run by `make test`):
 #   grpcurl 1.8.6 (reflection v1alpha) lists services, checks health, signs up, logs in,
 #   creates and lists a brand, directly and through the gateway, connects a demo store
-#   and waits for its sync (integrations), gets the portfolio of the synced orders; curl
+#   and waits for its sync (integrations), gets the portfolio of the synced orders and the
+#   brand's dashboard (insights, which calls integrations for data freshness); curl
 #   posts a Shopify webhook to the gateway's route (unsigned: 401); curl sends a grpc-web
 #   request over HTTP/1.1 through the gateway and a CORS preflight from a disallowed
 #   origin, which must not be approved.
@@ -38,11 +39,12 @@ role_url() { echo "postgres://pp_$1:pp_$1_dev@127.0.0.1:5432/${db}"; }
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-integrations" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-insights" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 "${bin}/pulsepoint-integrations" keygen "${work}/token-keys"
 
 auth_port=$(free_port); brands_port=$(free_port); obs_port=$(free_port); gateway_port=$(free_port)
-int_port=$(free_port)
+int_port=$(free_port); insights_port=$(free_port)
 export PULSEPOINT_WEBHOOK_CREDENTIAL="smoke-webhook-credential-$$"
 export PULSEPOINT_LOG_FORMAT=json PULSEPOINT_SHUTDOWN_DELAY_MS=0 PULSEPOINT_REDIS_URL=redis://127.0.0.1:6379
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${auth_port}" PULSEPOINT_DATABASE_URL="$(role_url auth)" \
@@ -56,16 +58,20 @@ PULSEPOINT_LISTEN_ADDR="127.0.0.1:${int_port}" PULSEPOINT_DATABASE_URL="$(role_u
   PULSEPOINT_SHOPIFY_API_KEY=smoke-key PULSEPOINT_SHOPIFY_API_SECRET=smoke-secret \
   PULSEPOINT_SYNC_POLL_MS=100 "${bin}/pulsepoint-integrations" >"${work}/integrations.log" 2>&1 &
 pids+=($!)
+PULSEPOINT_LISTEN_ADDR="127.0.0.1:${insights_port}" PULSEPOINT_DATABASE_URL="$(role_url insights)" \
+  PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" PULSEPOINT_INTEGRATIONS_URL="http://127.0.0.1:${int_port}" \
+  "${bin}/pulsepoint-insights" >"${work}/insights.log" 2>&1 &
+pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${obs_port}" PULSEPOINT_DATABASE_URL="$(role_url observability)" \
   PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" "${bin}/pulsepoint-observability" >"${work}/observability.log" 2>&1 &
 pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${gateway_port}" PULSEPOINT_CORS_ORIGINS="https://app.pulsepoint.test" \
   PULSEPOINT_BACKEND_AUTH="http://127.0.0.1:${auth_port}" PULSEPOINT_BACKEND_BRANDS="http://127.0.0.1:${brands_port}" PULSEPOINT_BACKEND_OBSERVABILITY="http://127.0.0.1:${obs_port}" \
-  PULSEPOINT_BACKEND_INTEGRATIONS="http://127.0.0.1:${int_port}" \
+  PULSEPOINT_BACKEND_INTEGRATIONS="http://127.0.0.1:${int_port}" PULSEPOINT_BACKEND_INSIGHTS="http://127.0.0.1:${insights_port}" \
   PULSEPOINT_STATIC_DIR="${work}" "${bin}/pulsepoint-gateway" >"${work}/gateway.log" 2>&1 &
 pids+=($!)
 
-for port in "${auth_port}" "${brands_port}" "${int_port}" "${obs_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${int_port}" "${insights_port}" "${obs_port}" "${gateway_port}"; do
   for i in $(seq 1 150); do
     status=$("${grpcurl}" -plaintext "127.0.0.1:${port}" grpc.health.v1.Health/Check 2>/dev/null | json 'd["status"]' 2>/dev/null || true)
     [[ "${status}" == SERVING ]] && break
@@ -73,9 +79,9 @@ for port in "${auth_port}" "${brands_port}" "${int_port}" "${obs_port}" "${gatew
     sleep 0.2
   done
 done
-echo "ok   health SERVING on auth, brands, integrations, observability, gateway"
+echo "ok   health SERVING on auth, brands, integrations, insights, observability, gateway"
 
-for port in "${auth_port}" "${brands_port}" "${int_port}" "${obs_port}" "${gateway_port}"; do
+for port in "${auth_port}" "${brands_port}" "${int_port}" "${insights_port}" "${obs_port}" "${gateway_port}"; do
   services=$("${grpcurl}" -plaintext "127.0.0.1:${port}" list) || fail "reflection list on ${port}"
   grep -q '^grpc.health.v1.Health$' <<<"${services}" || fail "health not listed on ${port}"
 done
@@ -126,6 +132,14 @@ portfolio=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
 orders=$(json 'sum(int(b.get("orderCount", 0)) for b in d["brands"])' <<<"${portfolio}")
 [[ "${orders}" -gt 0 ]] || fail "portfolio has no synced orders: ${portfolio}"
 echo "ok   demo store connected and synced (integrations); GetPortfolio counts ${orders} orders"
+
+dashboard=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
+  -d "{\"brandId\":\"${brand_id}\",\"dateRange\":{\"startDate\":{\"year\":${start:0:4},\"month\":$((10#${start:5:2})),\"day\":$((10#${start:8:2}))},\"endDate\":{\"year\":${today:0:4},\"month\":$((10#${today:5:2})),\"day\":$((10#${today:8:2}))}}}" \
+  "127.0.0.1:${gateway_port}" pulsepoint.insights.v1.InsightsService/GetDashboard) || fail "dashboard"
+[[ "$(json 'len(d["kpis"])' <<<"${dashboard}")" == 7 ]] || fail "dashboard KPIs: ${dashboard}"
+[[ "$(json 'd["dataFreshness"][0]["platform"]' <<<"${dashboard}")" == PLATFORM_SHOPIFY ]] \
+  || fail "dashboard freshness (insights -> integrations with the caller's token): ${dashboard}"
+echo "ok   GetDashboard through the gateway: 7 KPIs, Shopify freshness from integrations"
 
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
   -H 'x-shopify-topic: orders/create' -H 'x-shopify-shop-domain: smoke.myshopify.com' \

@@ -9,7 +9,7 @@
 #   IMAGE_TAG           tag of the images built from deploy/Dockerfile (never "latest")
 # Optional env:
 #   REGISTRY            default ${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint
-#   SERVICES            default "auth brands integrations observability gateway" (every
+#   SERVICES            default "auth brands integrations insights observability gateway" (every
 #                       service the workspace builds)
 #   NETWORK, SUBNET     VPC for Direct VPC egress (Memorystore, private Cloud SQL, and the
 #                       gateway's calls to internal-only services); default "pulsepoint"
@@ -41,13 +41,16 @@
 #   pulsepoint-google-ads-developer-token                               PLATFORMS=google-ads
 # Each service runs as its own service account pulsepoint-<svc>@PROJECT.iam.gserviceaccount.com
 # with secretAccessor on its secrets and Cloud SQL client. Pub/Sub (PULSEPOINT_PUBSUB_PROJECT is
-# set on every backend, which turns on its outbox relay): auth, brands, integrations and
-# observability need roles/pubsub.publisher on topic pulsepoint-events; observability also needs
-# roles/pubsub.subscriber on subscription pulsepoint-events-observability (streaming pull).
+# set on every backend, which turns on its outbox relay): auth, brands, integrations, insights
+# and observability need roles/pubsub.publisher on topic pulsepoint-events; observability and
+# insights also need roles/pubsub.subscriber on their subscriptions
+# pulsepoint-events-observability and pulsepoint-events-insights (streaming pull).
 # deploy/pubsub/setup.sh creates the topic and subscription and grants these roles.
 # integrations also needs roles/cloudkms.cryptoKeyEncrypterDecrypter on TOKEN_KMS_KEY (access
 # tokens from the metadata server) and reaches the platform APIs over the internet (its VPC
 # egress is private-ranges-only, so public traffic leaves Cloud Run directly).
+# insights calls integrations (internal ingress) for data freshness, so like the gateway it
+# sends all traffic through the VPC.
 #
 # When a service crate is added, add it to PORT, GRPC_SERVICE, MIGRATION_ORDER, DEPLOY_ORDER and
 # the gateway's PULSEPOINT_BACKEND_<SVC> following the auth/brands pattern.
@@ -68,7 +71,7 @@ if [[ "${IMAGE_TAG}" == "latest" ]]; then
 fi
 
 REGISTRY="${REGISTRY:-${REGION}-docker.pkg.dev/${PROJECT_ID}/pulsepoint}"
-SERVICES="${SERVICES:-auth brands integrations observability gateway}"
+SERVICES="${SERVICES:-auth brands integrations insights observability gateway}"
 NETWORK="${NETWORK:-pulsepoint}"
 SUBNET="${SUBNET:-pulsepoint-${REGION}}"
 CLOUDSQL_INSTANCE="${CLOUDSQL_INSTANCE:-}"
@@ -81,18 +84,19 @@ GOOGLE_ADS_LOGIN_CUSTOMER_ID="${GOOGLE_ADS_LOGIN_CUSTOMER_ID:-}"
 SKIP_MIGRATIONS="${SKIP_MIGRATIONS:-0}"
 DRY_RUN="${DRY_RUN:-0}"
 
-declare -A PORT=([auth]=50051 [brands]=50052 [integrations]=50053 [observability]=50055 [gateway]=8080)
+declare -A PORT=([auth]=50051 [brands]=50052 [integrations]=50053 [insights]=50054 [observability]=50055 [gateway]=8080)
 declare -A GRPC_SERVICE=(
   [auth]=pulsepoint.auth.v1.AuthService
   [brands]=pulsepoint.brands.v1.BrandService
   [integrations]=pulsepoint.integrations.v1.IntegrationService
+  [insights]=pulsepoint.insights.v1.InsightsService
   [observability]=pulsepoint.observability.v1.ObservabilityService
   [gateway]=""
 )
 # integrations migrates schemas commerce (read by brands) then integrations.
-MIGRATION_ORDER=(auth brands integrations observability)
+MIGRATION_ORDER=(auth brands integrations insights observability)
 # auth first (everyone needs its URL), gateway last (it needs every backend's URL).
-DEPLOY_ORDER=(auth brands integrations observability gateway)
+DEPLOY_ORDER=(auth brands integrations insights observability gateway)
 # Secret Manager secrets of each platform's app: ENV_VAR=secret-name.
 declare -A PLATFORM_SECRETS=(
   [shopify]="PULSEPOINT_SHOPIFY_API_KEY=pulsepoint-shopify-api-key PULSEPOINT_SHOPIFY_API_SECRET=pulsepoint-shopify-api-secret"
@@ -203,6 +207,7 @@ deploy_service() {
       "PULSEPOINT_BACKEND_AUTH=$(service_url auth)"
       "PULSEPOINT_BACKEND_BRANDS=$(service_url brands)"
       "PULSEPOINT_BACKEND_INTEGRATIONS=$(service_url integrations)"
+      "PULSEPOINT_BACKEND_INSIGHTS=$(service_url insights)"
       "PULSEPOINT_BACKEND_OBSERVABILITY=$(service_url observability)"
       # Cloud Run's front end connects from a link-local address and appends the client
       # to x-forwarded-for (docs/operations.md, "Client addresses behind proxies").
@@ -217,7 +222,9 @@ deploy_service() {
     # Outbox relay, Pub/Sub subscriber (observability's streaming pull) and SKIP LOCKED job
     # runners work between requests: keep CPU allocated and one instance warm.
     flags+=(--ingress internal --no-cpu-throttling --min-instances 1 --max-instances 10)
-    mapfile -t -O "${#flags[@]}" flags < <(vpc_flags private-ranges-only)
+    local egress=private-ranges-only
+    [[ "${svc}" == insights ]] && egress=all-traffic
+    mapfile -t -O "${#flags[@]}" flags < <(vpc_flags "${egress}")
     [[ -n "${CLOUDSQL_INSTANCE}" ]] && flags+=(--add-cloudsql-instances "${CLOUDSQL_INSTANCE}")
     [[ "${svc}" != auth ]] && env+=("PULSEPOINT_AUTH_URL=$(service_url auth)")
     case "${svc}" in
@@ -244,6 +251,13 @@ deploy_service() {
             secrets+=("${pair}:latest")
           done
         done
+        flags+=(--cpu 1 --memory 512Mi)
+        ;;
+      insights)
+        env+=(
+          "PULSEPOINT_PUBSUB_SUBSCRIPTION=pulsepoint-events-insights"
+          "PULSEPOINT_INTEGRATIONS_URL=$(service_url integrations)"
+        )
         flags+=(--cpu 1 --memory 512Mi)
         ;;
       observability)

@@ -2,9 +2,8 @@
 # Runs once, on the first start of the compose PostgreSQL (docker-entrypoint-initdb.d).
 # Creates the roles of libs/db/sql/bootstrap.sql with random passwords: pulsepoint_owner (runs
 # migrations, owns the schemas) and pp_<svc>, one login role per service that owns nothing;
-# the migrations grant each role what it needs. All five pp_<svc> roles are created although
-# insights does not exist yet: the migrations of auth, brands and integrations already grant to
-# pp_insights, and fail if that role is missing.
+# the migrations grant each role what it needs (insights' SELECT on brands and commerce is
+# granted by the brands and integrations migrations).
 # Passwords come from deploy/.secrets/postgres.env (written by deploy/dev-secrets.sh).
 set -euo pipefail
 

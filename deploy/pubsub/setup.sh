@@ -6,10 +6,12 @@
 #
 #   topic         pulsepoint-events            publishers set ordering key = tenant id,
 #                                              attributes event_type, tenant_id; JSON envelope
-#   topic         pulsepoint-events-dlq        dead letters of both subscriptions
+#   topic         pulsepoint-events-dlq        dead letters of every subscription
 #   subscription  pulsepoint-events-observability   pulled (streaming pull) by
 #                                              pulsepoint-observability; unordered, dead-letter
 #                                              after 10 tries; unacked messages kept 7 days
+#   subscription  pulsepoint-events-insights   pulled by pulsepoint-insights, the same settings,
+#                                              filtered to event_type data.sync_completed
 #   subscription  pulsepoint-events-dlq-hold   keeps dead letters for inspection (7 days)
 #   table         pulsepoint_analytics.events  partitioned by publish_time (DAY), clustered
 #                                              by tenant_id, event_type
@@ -18,19 +20,20 @@
 #                                              use_table_schema=true: envelope fields -> columns)
 #   IAM           pulsepoint-<svc>@PROJECT service accounts (Workload Identity on GKE, the
 #                 Cloud Run service identity): roles/pubsub.publisher on pulsepoint-events for
-#                 every outbox relay (auth, brands, integrations, observability);
-#                 roles/pubsub.subscriber on pulsepoint-events-observability for observability. Accounts that do not exist
+#                 every outbox relay (auth, brands, integrations, insights, observability);
+#                 roles/pubsub.subscriber on pulsepoint-events-<svc> for each subscriber
+#                 (observability, insights). Accounts that do not exist
 #                 yet are reported and skipped; run the script again once they do.
 #
 # Env: PROJECT_ID (required), BQ_LOCATION (default EU), DRY_RUN=1 prints the commands only,
-#      PUBLISHERS (default "auth brands integrations observability"), SUBSCRIBERS (default
-#      "observability").
+#      PUBLISHERS (default "auth brands integrations insights observability"), SUBSCRIBERS
+#      (default "observability insights"; each pulls pulsepoint-events-<svc>).
 set -euo pipefail
 
 : "${PROJECT_ID:?set PROJECT_ID}"
 BQ_LOCATION="${BQ_LOCATION:-EU}"
-PUBLISHERS="${PUBLISHERS:-auth brands integrations observability}"
-SUBSCRIBERS="${SUBSCRIBERS:-observability}"
+PUBLISHERS="${PUBLISHERS:-auth brands integrations insights observability}"
+SUBSCRIBERS="${SUBSCRIBERS:-observability insights}"
 DRY_RUN="${DRY_RUN:-0}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +43,7 @@ TOPIC=pulsepoint-events
 DLQ_TOPIC=pulsepoint-events-dlq
 DLQ_HOLD=pulsepoint-events-dlq-hold
 OBS_SUB=pulsepoint-events-observability
+INSIGHTS_SUB=pulsepoint-events-insights
 BQ_SUB=pulsepoint-events-bigquery
 DATASET=pulsepoint_analytics
 TABLE=events
@@ -111,6 +115,24 @@ else
     --max-delivery-attempts=10
 fi
 
+# ------------------------------------------------------------------ insights subscription
+# Consumed by pulsepoint-insights: each data.sync_completed refreshes the brand's rollups
+# (idempotent by event_id). Only that event type is delivered (a subscription filter).
+if exists "${gc[@]}" pubsub subscriptions describe "${INSIGHTS_SUB}"; then
+  echo "subscription ${INSIGHTS_SUB}: exists"
+else
+  run "${gc[@]}" pubsub subscriptions create "${INSIGHTS_SUB}" \
+    --topic="${TOPIC}" \
+    --message-filter='attributes.event_type = "data.sync_completed"' \
+    --ack-deadline=60 \
+    --message-retention-duration=7d \
+    --expiration-period=never \
+    --min-retry-delay=10s \
+    --max-retry-delay=600s \
+    --dead-letter-topic="${DLQ_TOPIC}" \
+    --max-delivery-attempts=10
+fi
+
 # -------------------------------------------------------------------------- BigQuery table
 if exists bq --project_id="${PROJECT_ID}" show --dataset "${PROJECT_ID}:${DATASET}"; then
   echo "dataset ${DATASET}: exists"
@@ -162,14 +184,14 @@ else
     --max-delivery-attempts=5
 fi
 
-for sub in "${OBS_SUB}" "${BQ_SUB}"; do
+for sub in "${OBS_SUB}" "${INSIGHTS_SUB}" "${BQ_SUB}"; do
   run "${gc[@]}" pubsub subscriptions add-iam-policy-binding "${sub}" \
     --member="${pubsub_agent}" --role=roles/pubsub.subscriber >/dev/null
 done
 
 # ------------------------------------------------------------------ service identities
 # Least privilege, on the resources themselves: publishers may publish to the events topic
-# only, the observability consumer may pull its own subscription only.
+# only, each consumer may pull its own subscription only.
 # grant_sa SVC KIND RESOURCE ROLE: bind pulsepoint-SVC@PROJECT if that account exists.
 grant_sa() {
   local svc="$1" kind="$2" resource="$3" role="$4"
@@ -185,7 +207,7 @@ for svc in ${PUBLISHERS}; do
   grant_sa "${svc}" topics "${TOPIC}" roles/pubsub.publisher
 done
 for svc in ${SUBSCRIBERS}; do
-  grant_sa "${svc}" subscriptions "${OBS_SUB}" roles/pubsub.subscriber
+  grant_sa "${svc}" subscriptions "pulsepoint-events-${svc}" roles/pubsub.subscriber
 done
 
 echo "pub/sub topology ready in ${PROJECT_ID}"

@@ -50,6 +50,9 @@ pub struct StackOptions {
     pub sync: pulsepoint_integrations::SyncSettings,
     /// How long an OAuth state is accepted.
     pub oauth_state_ttl: Duration,
+    /// How long insights caches a dashboard (zero: no cache, so tests that change
+    /// data see it at once; the cache test turns it on).
+    pub insights_cache_ttl: Duration,
 }
 
 /// The one redirect URI the test stack allows for OAuth.
@@ -106,6 +109,7 @@ impl Default for StackOptions {
             platforms: no_platforms(),
             sync: test_sync_settings(),
             oauth_state_ttl: Duration::from_secs(600),
+            insights_cache_ttl: Duration::ZERO,
         }
     }
 }
@@ -127,6 +131,10 @@ pub struct Stack {
     pub gateway_addr: SocketAddr,
     pub observability_addr: SocketAddr,
     pub integrations_addr: SocketAddr,
+    pub insights_addr: SocketAddr,
+    /// The insights state: its pool and the integrations client it forwards
+    /// identities through, for tests that refresh rollups or call it directly.
+    pub insights: Arc<pulsepoint_insights::State>,
     /// The integrations state: its pool, vault and settings, for tests that act as
     /// a worker or inspect what it sealed.
     pub integrations: Arc<pulsepoint_integrations::State>,
@@ -231,6 +239,8 @@ pub async fn migrated_db() -> anyhow::Result<TestDb> {
         db.migrate(schema, migrations).await?;
     }
     db.migrate("observability", pulsepoint_observability::MIGRATIONS)
+        .await?;
+    db.migrate("insights", pulsepoint_insights::MIGRATIONS)
         .await?;
     Ok(db)
 }
@@ -344,11 +354,44 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         integrations_listener,
     ));
 
+    // insights, calling integrations with the caller's identity
+    let (insights_listener, insights_addr) = listener().await?;
+    let insights_ctx = service_context(&options, &db, "insights", &jwt).await?;
+    let insights = Arc::new(pulsepoint_insights::State {
+        pool: insights_ctx.pool.clone(),
+        cache: insights_ctx.cache.clone(),
+        integrations: pulsepoint_insights::freshness::client(&format!(
+            "http://{integrations_addr}"
+        ))
+        .ok_or_else(|| anyhow::anyhow!("integrations url"))?,
+        settings: pulsepoint_insights::Settings {
+            integrations_url: format!("http://{integrations_addr}"),
+            dashboard_cache_ttl: options.insights_cache_ttl,
+            ..Default::default()
+        },
+    });
+    shutdowns.push(insights_ctx.shutdown.clone());
+    servers.push(spawn_service::<pulsepoint_insights::Insights>(
+        insights_ctx,
+        insights.clone(),
+        keys.clone(),
+        insights_listener,
+    ));
+
     // The event pipeline, when a broker is given.
     if let Some(host) = &options.pubsub_emulator {
         let pubsub = pp_events::PubSubConfig::emulator(host.clone(), "pulsepoint-test")
-            .with_subscriptions([pulsepoint_observability::SUBSCRIPTION]);
-        for schema in ["auth", "brands", "integrations", "observability"] {
+            .with_subscriptions([
+                pulsepoint_observability::SUBSCRIPTION,
+                pulsepoint_insights::SUBSCRIPTION,
+            ]);
+        for schema in [
+            "auth",
+            "brands",
+            "integrations",
+            "insights",
+            "observability",
+        ] {
             let (tx, signal) = shutdown_pair();
             shutdowns.push(tx);
             pp_events::relay::spawn(
@@ -362,8 +405,16 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         shutdowns.push(tx);
         tokio::spawn(pulsepoint_observability::run_subscriber(
             observability.clone(),
-            pubsub,
+            pubsub.clone(),
             pulsepoint_observability::SUBSCRIPTION.to_owned(),
+            signal,
+        ));
+        let (tx, signal) = shutdown_pair();
+        shutdowns.push(tx);
+        tokio::spawn(pulsepoint_insights::rollups::run_subscriber(
+            insights.clone(),
+            pubsub,
+            pulsepoint_insights::SUBSCRIPTION.to_owned(),
             signal,
         ));
     }
@@ -389,6 +440,10 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         ServedService {
             name: pp_proto::integrations::integration_service_server::SERVICE_NAME,
             addr: integrations_addr,
+        },
+        ServedService {
+            name: pp_proto::insights::insights_service_server::SERVICE_NAME,
+            addr: insights_addr,
         },
         ServedService {
             name: pp_proto::observability::observability_service_server::SERVICE_NAME,
@@ -423,6 +478,8 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         gateway_addr,
         observability_addr,
         integrations_addr,
+        insights_addr,
+        insights,
         integrations,
         token_key_file,
         observability,
@@ -457,6 +514,17 @@ impl Stack {
         Ok(
             pp_proto::integrations::integration_service_client::IntegrationServiceClient::new(
                 channel(self.integrations_addr).await?,
+            ),
+        )
+    }
+
+    pub async fn insights(
+        &self,
+    ) -> anyhow::Result<pp_proto::insights::insights_service_client::InsightsServiceClient<Channel>>
+    {
+        Ok(
+            pp_proto::insights::insights_service_client::InsightsServiceClient::new(
+                channel(self.insights_addr).await?,
             ),
         )
     }

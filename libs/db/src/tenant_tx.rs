@@ -24,6 +24,9 @@ pub enum Lookup {
     /// Key rotation (`pulsepoint-integrations reencrypt`): every integration's sealed
     /// credentials (value `on`).
     KeyRotation,
+    /// The insights rollup sweep: which brands of every tenant have rollups (ids and
+    /// times only; value `on`). Each brand is then refreshed in its own tenant.
+    RollupSweep,
 }
 
 impl Lookup {
@@ -36,6 +39,7 @@ impl Lookup {
             Lookup::SyncWorker => "app.sync_worker",
             Lookup::ShopDomain => "app.shop_domain",
             Lookup::KeyRotation => "app.key_rotation",
+            Lookup::RollupSweep => "app.rollup_sweep",
         }
     }
 }

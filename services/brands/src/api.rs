@@ -298,19 +298,16 @@ impl BrandApi {
             .iter()
             .filter(|row| principal.may_see_brand(row.brand_id))
             .map(|row| {
+                let net_revenue = row.sales.net_revenue_micros();
                 let entry = per_currency.entry(row.currency_code.clone()).or_default();
-                entry.0 += row.net_revenue_micros;
-                entry.1 += row.order_count;
-                let average = if row.order_count == 0 {
-                    0
-                } else {
-                    row.net_revenue_micros / row.order_count
-                };
+                entry.0 += net_revenue;
+                entry.1 += row.sales.orders;
+                let average = row.sales.average_order_value_micros();
                 pb::BrandTotals {
                     brand_id: row.brand_id.to_string(),
                     brand_name: row.name.clone(),
-                    net_revenue: Some(money(&row.currency_code, row.net_revenue_micros)),
-                    order_count: row.order_count,
+                    net_revenue: Some(money(&row.currency_code, net_revenue)),
+                    order_count: row.sales.orders,
                     average_order_value: Some(money(&row.currency_code, average)),
                 }
             })

@@ -116,38 +116,50 @@ pub async fn delete(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<bool> {
     Ok(result.rows_affected() == 1)
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct BrandTotalsRow {
     pub brand_id: Uuid,
     pub name: String,
     pub currency_code: String,
-    pub net_revenue_micros: i64,
-    pub order_count: i64,
+    pub sales: pp_metrics::SalesTotals,
 }
 
-/// Net revenue and orders per brand, days counted in each brand's time zone.
+#[derive(sqlx::FromRow)]
+struct BrandNameRow {
+    brand_id: Uuid,
+    name: String,
+    currency_code: String,
+}
+
+/// Sales totals per brand (oldest brand first), from the metric catalogue's daily
+/// figures (`pp_metrics::daily`): the same orders, refunds and days as the insights
+/// dashboard.
 pub async fn portfolio(
     tx: &mut TenantTx,
     start: NaiveDate,
     end: NaiveDate,
 ) -> pp_db::Result<Vec<BrandTotalsRow>> {
-    sqlx::query_as(
-        "select b.brand_id, b.name, b.currency_code,
-                coalesce(sum(o.total_micros - o.refunded_micros), 0)::bigint as net_revenue_micros,
-                count(o.order_id) as order_count
-         from brands.brands b
-         left join commerce.orders o
-                on o.tenant_id = b.tenant_id
-               and o.brand_id = b.brand_id
-               and o.cancelled_at is null
-               and not o.test
-               and (o.processed_at at time zone b.time_zone)::date between $1 and $2
-         group by b.brand_id, b.name, b.currency_code, b.created_at
-         order by b.created_at, b.brand_id",
+    let brands: Vec<BrandNameRow> = sqlx::query_as(
+        "select brand_id, name, currency_code from brands.brands order by created_at, brand_id",
     )
-    .bind(start)
-    .bind(end)
     .fetch_all(tx.conn())
-    .await
-    .map_err(Into::into)
+    .await?;
+    let ids: Vec<Uuid> = brands.iter().map(|b| b.brand_id).collect();
+    let totals = pp_metrics::sales_totals(tx, &ids, start, end).await?;
+    Ok(brands
+        .into_iter()
+        .map(|b| BrandTotalsRow {
+            sales: totals
+                .iter()
+                .find(|t| t.brand_id == b.brand_id)
+                .copied()
+                .unwrap_or(pp_metrics::SalesTotals {
+                    brand_id: b.brand_id,
+                    ..Default::default()
+                }),
+            brand_id: b.brand_id,
+            name: b.name,
+            currency_code: b.currency_code,
+        })
+        .collect())
 }

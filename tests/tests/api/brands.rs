@@ -267,9 +267,11 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
         ("o3", "2026-01-21T10:00:00Z", 999_000_000, 0, true),
         ("o4", "2026-02-01T10:00:00Z", 70_000_000, 0, false),
     ] {
+        // Net revenue is the catalogue's (docs/metrics.md): subtotal less discounts less
+        // refunded line value, each on its own day.
         sqlx::query(
-            "insert into commerce.orders (tenant_id, brand_id, order_id, platform_order_id, processed_at, currency_code, total_micros, refunded_micros, cancelled_at)
-             values ($1::uuid, $2::uuid, gen_random_uuid(), $3, $4::timestamptz, 'USD', $5, $6, case when $7 then now() end)",
+            "insert into commerce.orders (tenant_id, brand_id, order_id, platform_order_id, processed_at, currency_code, total_micros, subtotal_micros, refunded_micros, cancelled_at)
+             values ($1::uuid, $2::uuid, gen_random_uuid(), $3, $4::timestamptz, 'USD', $5, $5, $6, case when $7 then now() end)",
         )
         .bind(&tenant.tenant_id)
         .bind(&brand.brand_id)
@@ -282,6 +284,19 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
         .await
         .expect("insert order");
     }
+    // o2's refund, on its own (January) day.
+    sqlx::query(
+        "with r as (insert into commerce.refunds (tenant_id, brand_id, order_id, platform_refund_id, refunded_at, currency_code, amount_micros)
+                    select tenant_id, brand_id, order_id, 'r2', '2026-01-25T10:00:00Z', 'USD', 10000000
+                    from commerce.orders where platform_order_id = 'o2' and brand_id = $1::uuid
+                    returning tenant_id, order_id)
+         insert into commerce.refund_lines (tenant_id, order_id, platform_refund_id, platform_line_id, quantity, subtotal_micros)
+         select tenant_id, order_id, 'r2', 'l2', 1, 10000000 from r",
+    )
+    .bind(&brand.brand_id)
+    .execute(&mut *tx)
+    .await
+    .expect("insert refund");
     tx.commit().await.expect("commit");
 
     let january = brands
@@ -305,8 +320,9 @@ async fn portfolio_is_zero_until_orders_exist_then_exact() {
         (140, 500_000_000),
         "100.50 + 50.00 - 10.00 refunded"
     );
+    // AOV is (gross sales - discounts) / orders: refunds are left out (Shopify's AOV).
     let aov = totals.average_order_value.as_ref().expect("aov");
-    assert_eq!((aov.units, aov.nanos), (70, 250_000_000));
+    assert_eq!((aov.units, aov.nanos), (75, 250_000_000));
     assert_eq!(january.totals[0].order_count, 2);
 }
 

@@ -22,7 +22,20 @@ async fn assert_refused(stack: &Stack, label: &str, token: &str) {
         .list_brands(authed(token, ListBrandsRequest::default()))
         .await;
     let on_auth = auth.who_am_i(authed(token, WhoAmIRequest {})).await;
-    for (service, result) in [("brands", on_brands.map(drop)), ("auth", on_auth.map(drop))] {
+    let on_insights = stack
+        .insights()
+        .await
+        .expect("client")
+        .get_dashboard(authed(
+            token,
+            pp_proto::insights::GetDashboardRequest::default(),
+        ))
+        .await;
+    for (service, result) in [
+        ("brands", on_brands.map(drop)),
+        ("auth", on_auth.map(drop)),
+        ("insights", on_insights.map(drop)),
+    ] {
         let status = result.expect_err(&format!("{label} accepted by {service}"));
         assert_eq!(
             status.code(),

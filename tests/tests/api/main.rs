@@ -11,6 +11,7 @@ mod cross_tenant;
 mod disconnect;
 mod forged_tokens;
 mod gateway;
+mod insights;
 mod observability;
 mod observability_limits;
 mod rbac;

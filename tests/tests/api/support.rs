@@ -262,7 +262,23 @@ pub async fn call(
     let mut brands = stack.brands().await.expect("brands client");
     let mut observability = stack.observability().await.expect("observability client");
     let mut integrations = stack.integrations().await.expect("integrations client");
+    let mut insights = stack.insights().await.expect("insights client");
     let t = targets;
+    let january = || {
+        Some(DateRange {
+            start_date: Some(Date {
+                year: 2026,
+                month: 1,
+                day: 1,
+            }),
+            end_date: Some(Date {
+                year: 2026,
+                month: 1,
+                day: 31,
+            }),
+        })
+    };
+    let some_id = Uuid::new_v4().to_string();
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {
         "SignUp" => auth
@@ -658,6 +674,168 @@ pub async fn call(
                     shop_domain: "acme.myshopify.com".into(),
                     topic: "orders/create".into(),
                     webhook_id: "w-1".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetDashboard" => insights
+            .get_dashboard(authed(
+                token,
+                pp_proto::insights::GetDashboardRequest {
+                    brand_id: t.brand_id.clone(),
+                    date_range: january(),
+                    comparison_range: None,
+                },
+            ))
+            .await
+            .map(drop),
+        "GetAttribution" => insights
+            .get_attribution(authed(
+                token,
+                pp_proto::insights::GetAttributionRequest {
+                    brand_id: t.brand_id.clone(),
+                    date_range: january(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "GetInventoryForecast" => insights
+            .get_inventory_forecast(authed(
+                token,
+                pp_proto::insights::GetInventoryForecastRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "ListRecommendations" => insights
+            .list_recommendations(authed(
+                token,
+                pp_proto::insights::ListRecommendationsRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "AcceptRecommendation" => insights
+            .accept_recommendation(authed(
+                token,
+                pp_proto::insights::AcceptRecommendationRequest {
+                    recommendation_id: some_id,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "DismissRecommendation" => insights
+            .dismiss_recommendation(authed(
+                token,
+                pp_proto::insights::DismissRecommendationRequest {
+                    recommendation_id: some_id,
+                    reason: 1,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "ListAlerts" => insights
+            .list_alerts(authed(
+                token,
+                pp_proto::insights::ListAlertsRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "AcknowledgeAlert" => insights
+            .acknowledge_alert(authed(
+                token,
+                pp_proto::insights::AcknowledgeAlertRequest {
+                    alert_id: some_id,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "CreateAlertRule" => insights
+            .create_alert_rule(authed(
+                token,
+                pp_proto::insights::CreateAlertRuleRequest {
+                    alert_rule: Some(pp_proto::insights::AlertRule {
+                        brand_id: t.brand_id.clone(),
+                        metric: "net_revenue".into(),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "ListAlertRules" => insights
+            .list_alert_rules(authed(
+                token,
+                pp_proto::insights::ListAlertRulesRequest {
+                    brand_id: t.brand_id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "DeleteAlertRule" => insights
+            .delete_alert_rule(authed(
+                token,
+                pp_proto::insights::DeleteAlertRuleRequest {
+                    alert_rule_id: some_id,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .map(drop),
+        "AskQuestion" => insights
+            .ask_question(authed(
+                token,
+                pp_proto::insights::AskQuestionRequest {
+                    brand_id: t.brand_id.clone(),
+                    text: "What was my net revenue?".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        // Opening the stream is the call.
+        "StreamAnswer" => insights
+            .stream_answer(authed(
+                token,
+                pp_proto::insights::StreamAnswerRequest {
+                    brand_id: t.brand_id.clone(),
+                    text: "What was my net revenue?".into(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "SubmitFeedback" => insights
+            .submit_feedback(authed(
+                token,
+                pp_proto::insights::SubmitFeedbackRequest {
+                    question_id: some_id.clone(),
+                    answer_id: some_id,
+                    rating: 5,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .map(drop),
+        "ListQuestions" => insights
+            .list_questions(authed(
+                token,
+                pp_proto::insights::ListQuestionsRequest {
+                    brand_id: t.brand_id.clone(),
                     ..Default::default()
                 },
             ))

@@ -1,0 +1,369 @@
+//! gRPC adapters for InsightsService: read the principal, check the role, validate,
+//! call the domain, convert.
+//!
+//! GetDashboard and GetInventoryForecast are served. The other RPCs are declared in the contract but not built
+//! yet: each checks the caller's role, its ids and its brand (another tenant's brand
+//! is NOT_FOUND) exactly as it will, then answers UNIMPLEMENTED.
+
+mod convert;
+mod dashboard;
+mod inventory;
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use pp_auth::{Principal, Role};
+use pp_db::TenantTx;
+use pp_error::ApiError;
+use pp_proto::insights as pb;
+use pp_proto::insights::insights_service_server::InsightsService;
+use pp_types::Violations;
+use tonic::{Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use uuid::Uuid;
+
+use crate::State;
+use crate::store::{self, BrandInfo};
+
+pub use convert::{definition, display, figure};
+
+/// Every role reads.
+const READERS: &[Role] = &[Role::Admin, Role::Manager, Role::Analyst, Role::ApiClient];
+/// Roles that act on recommendations, alerts and alert rules.
+const ACTORS: &[Role] = &[Role::Admin, Role::Manager];
+/// Roles that ask questions and rate answers.
+const ASKERS: &[Role] = &[Role::Admin, Role::Manager, Role::Analyst];
+
+pub struct InsightsApi {
+    state: Arc<State>,
+}
+
+impl InsightsApi {
+    pub fn new(state: Arc<State>) -> Self {
+        InsightsApi { state }
+    }
+
+    /// The brand, when it exists in the caller's tenant and scope; NOT_FOUND otherwise
+    /// (the same answer for "absent" and "another tenant's").
+    async fn visible_brand(
+        &self,
+        tx: &mut TenantTx,
+        principal: &Principal,
+        brand_id: Uuid,
+    ) -> Result<BrandInfo, ApiError> {
+        if !principal.may_see_brand(brand_id) {
+            return Err(ApiError::NotFound("BRAND_NOT_FOUND"));
+        }
+        store::brand(tx, brand_id)
+            .await?
+            .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))
+    }
+
+    /// The checks a not-yet-built RPC makes before answering UNIMPLEMENTED: role, then
+    /// the ids it names (`brand` required or optional, other ids well-formed), then the
+    /// brand's existence in the caller's tenant.
+    async fn not_built(
+        &self,
+        principal: Principal,
+        roles: &[Role],
+        brand: Option<(&str, &str, bool)>,
+        ids: &[(&str, &str)],
+    ) -> Result<Status, ApiError> {
+        principal.require(roles)?;
+        let mut violations = Violations::new();
+        let brand_id = match brand {
+            Some((field, value, true)) => violations.uuid(field, value),
+            Some((field, value, false)) => violations.optional_uuid(field, value),
+            None => None,
+        };
+        for (field, value) in ids {
+            violations.optional_uuid(field, value);
+        }
+        violations.finish()?;
+        if let Some(brand_id) = brand_id {
+            let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
+            self.visible_brand(&mut tx, &principal, brand_id).await?;
+            tx.commit().await?;
+        }
+        Ok(unimplemented())
+    }
+}
+
+/// UNIMPLEMENTED with an ErrorInfo, for RPCs of the contract not built yet.
+fn unimplemented() -> Status {
+    Status::with_error_details(
+        tonic::Code::Unimplemented,
+        "not implemented yet",
+        ErrorDetails::with_error_info(
+            "NOT_IMPLEMENTED",
+            pp_error::ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        ),
+    )
+}
+
+type AnswerStream = Pin<Box<dyn Stream<Item = Result<pb::StreamAnswerResponse, Status>> + Send>>;
+
+/// The result of a not-built RPC's checks as the RPC's answer.
+fn refuse<T>(checked: Result<Status, ApiError>) -> Result<Response<T>, Status> {
+    match checked {
+        Ok(status) => Err(status),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[tonic::async_trait]
+impl InsightsService for InsightsApi {
+    async fn get_dashboard(
+        &self,
+        request: Request<pb::GetDashboardRequest>,
+    ) -> Result<Response<pb::GetDashboardResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        Ok(Response::new(
+            self.dashboard(principal, request.into_inner()).await?,
+        ))
+    }
+
+    async fn get_attribution(
+        &self,
+        request: Request<pb::GetAttributionRequest>,
+    ) -> Result<Response<pb::GetAttributionResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                READERS,
+                Some(("brand_id", r.brand_id.as_str(), true)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn get_inventory_forecast(
+        &self,
+        request: Request<pb::GetInventoryForecastRequest>,
+    ) -> Result<Response<pb::GetInventoryForecastResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        Ok(Response::new(
+            self.inventory_forecast(principal, request.into_inner())
+                .await?,
+        ))
+    }
+
+    async fn list_recommendations(
+        &self,
+        request: Request<pb::ListRecommendationsRequest>,
+    ) -> Result<Response<pb::ListRecommendationsResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                READERS,
+                Some(("brand_id", r.brand_id.as_str(), false)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn accept_recommendation(
+        &self,
+        request: Request<pb::AcceptRecommendationRequest>,
+    ) -> Result<Response<pb::AcceptRecommendationResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ACTORS,
+                None,
+                &[("recommendation_id", r.recommendation_id.as_str())],
+            )
+            .await,
+        )
+    }
+
+    async fn dismiss_recommendation(
+        &self,
+        request: Request<pb::DismissRecommendationRequest>,
+    ) -> Result<Response<pb::DismissRecommendationResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ACTORS,
+                None,
+                &[("recommendation_id", r.recommendation_id.as_str())],
+            )
+            .await,
+        )
+    }
+
+    async fn list_alerts(
+        &self,
+        request: Request<pb::ListAlertsRequest>,
+    ) -> Result<Response<pb::ListAlertsResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                READERS,
+                Some(("brand_id", r.brand_id.as_str(), false)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        request: Request<pb::AcknowledgeAlertRequest>,
+    ) -> Result<Response<pb::AcknowledgeAlertResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ACTORS,
+                None,
+                &[("alert_id", r.alert_id.as_str())],
+            )
+            .await,
+        )
+    }
+
+    async fn create_alert_rule(
+        &self,
+        request: Request<pb::CreateAlertRuleRequest>,
+    ) -> Result<Response<pb::CreateAlertRuleResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        let brand_id = r
+            .alert_rule
+            .as_ref()
+            .map(|rule| rule.brand_id.clone())
+            .unwrap_or_default();
+        refuse(
+            self.not_built(
+                principal,
+                ACTORS,
+                Some(("alert_rule.brand_id", brand_id.as_str(), true)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn list_alert_rules(
+        &self,
+        request: Request<pb::ListAlertRulesRequest>,
+    ) -> Result<Response<pb::ListAlertRulesResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                READERS,
+                Some(("brand_id", r.brand_id.as_str(), false)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn delete_alert_rule(
+        &self,
+        request: Request<pb::DeleteAlertRuleRequest>,
+    ) -> Result<Response<pb::DeleteAlertRuleResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ACTORS,
+                None,
+                &[("alert_rule_id", r.alert_rule_id.as_str())],
+            )
+            .await,
+        )
+    }
+
+    async fn ask_question(
+        &self,
+        request: Request<pb::AskQuestionRequest>,
+    ) -> Result<Response<pb::AskQuestionResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ASKERS,
+                Some(("brand_id", r.brand_id.as_str(), true)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    type StreamAnswerStream = AnswerStream;
+
+    async fn stream_answer(
+        &self,
+        request: Request<pb::StreamAnswerRequest>,
+    ) -> Result<Response<Self::StreamAnswerStream>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ASKERS,
+                Some(("brand_id", r.brand_id.as_str(), true)),
+                &[],
+            )
+            .await,
+        )
+    }
+
+    async fn submit_feedback(
+        &self,
+        request: Request<pb::SubmitFeedbackRequest>,
+    ) -> Result<Response<pb::SubmitFeedbackResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                ASKERS,
+                None,
+                &[
+                    ("question_id", r.question_id.as_str()),
+                    ("answer_id", r.answer_id.as_str()),
+                ],
+            )
+            .await,
+        )
+    }
+
+    async fn list_questions(
+        &self,
+        request: Request<pb::ListQuestionsRequest>,
+    ) -> Result<Response<pb::ListQuestionsResponse>, Status> {
+        let principal = Principal::from_request(&request)?;
+        let r = request.into_inner();
+        refuse(
+            self.not_built(
+                principal,
+                READERS,
+                Some(("brand_id", r.brand_id.as_str(), false)),
+                &[("user_id", r.user_id.as_str())],
+            )
+            .await,
+        )
+    }
+}
