@@ -56,7 +56,7 @@ const SHOP: &str = "bench-store.myshopify.com";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
-    /// Client → parse → `upsert_orders`, one tenant transaction per page.
+    /// A sync worker's full run (`sync::run_leased`) against fixture Shopify.
     Sync,
     /// Binary COPY of the order rows only.
     CopyOrders,
@@ -202,7 +202,7 @@ fn window(before: cpu::Sample, after: cpu::Sample) -> cpu::Sample {
 impl SyncUpsertArgs {
     fn method_name(&self) -> &'static str {
         match self.method {
-            Method::Sync => "client → parse → upsert_orders (pp_integrations, RLS)",
+            Method::Sync => "a sync worker's full Shopify run (run_leased; pp_integrations, RLS)",
             Method::CopyOrders => "COPY commerce.orders (binary)",
             Method::CopyAll => {
                 "COPY orders, lines, refunds, refund lines, touchpoints, customers (binary)"
