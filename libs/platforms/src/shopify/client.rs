@@ -381,13 +381,13 @@ impl ShopifyClient {
         loop {
             let factor = self.price_factor(operation);
             let budget = f64::from(cost::MAX_QUERY_COST) / factor;
-            let first = cost::largest_first(query, &variables, budget, wanted.clamp(1, MAX_PAGE))
-                .map_err(|error| {
+            let price = cost::linear(query, &variables).map_err(|error| {
                 tracing::error!(operation, %error, "cannot price a shopify query");
                 unreadable(operation)
             })?;
+            let first = price.largest_within(budget, wanted.clamp(1, MAX_PAGE));
+            let estimate = price.cost(first);
             let vars = variables(first);
-            let estimate = cost::requested_cost(query, &vars).unwrap_or(0);
             match self.query(creds, operation, query, vars).await {
                 Err(QueryFailure::CostExceeded) if !retried && factor < 1.0 => {
                     tracing::info!(

@@ -111,27 +111,55 @@ pub fn requested_cost(query: &str, variables: &Value) -> Result<u64, CostError> 
     Ok(total)
 }
 
-/// The largest `$first` in `1..=cap` whose cost stays within `budget`, for a
-/// query whose cost grows linearly with `$first` (1 when even one is over).
+/// How a query's cost grows with `$first`: `fixed + per_item × first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Linear {
+    pub fixed: u64,
+    pub per_item: u64,
+}
+
+impl Linear {
+    /// The query's cost at `first`.
+    pub fn cost(&self, first: u32) -> u64 {
+        self.fixed
+            .saturating_add(self.per_item.saturating_mul(u64::from(first)))
+    }
+
+    /// The largest `first` in `1..=cap` whose cost stays within `budget` (1 when
+    /// even one is over).
+    pub fn largest_within(&self, budget: f64, cap: u32) -> u32 {
+        if self.per_item == 0 {
+            return cap;
+        }
+        let fits = ((budget - self.fixed as f64) / self.per_item as f64).floor();
+        if fits < 1.0 {
+            1
+        } else {
+            (fits as u64).min(u64::from(cap)) as u32
+        }
+    }
+}
+
+/// Prices a query whose cost grows linearly with `$first` (every query the client
+/// sends) from two points.
+pub fn linear(query: &str, variables: impl Fn(u32) -> Value) -> Result<Linear, CostError> {
+    let one = requested_cost(query, &variables(1))?;
+    let two = requested_cost(query, &variables(2))?;
+    let per_item = two.saturating_sub(one);
+    Ok(Linear {
+        fixed: one.saturating_sub(per_item),
+        per_item,
+    })
+}
+
+/// The largest `$first` in `1..=cap` whose cost stays within `budget`.
 pub fn largest_first(
     query: &str,
     variables: impl Fn(u32) -> Value,
     budget: f64,
     cap: u32,
 ) -> Result<u32, CostError> {
-    let one = requested_cost(query, &variables(1))?;
-    let two = requested_cost(query, &variables(2))?;
-    let per_item = two.saturating_sub(one);
-    if per_item == 0 {
-        return Ok(cap);
-    }
-    let fixed = one.saturating_sub(per_item) as f64;
-    let fits = ((budget - fixed) / per_item as f64).floor();
-    Ok(if fits < 1.0 {
-        1
-    } else {
-        (fits as u64).min(u64::from(cap)) as u32
-    })
+    Ok(linear(query, variables)?.largest_within(budget, cap))
 }
 
 fn field_cost(field: &Field, variables: &Value) -> Result<u64, CostError> {
