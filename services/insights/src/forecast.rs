@@ -1,8 +1,17 @@
-//! The inventory forecast of one variant: velocity and days of cover from the metric
-//! engine, then stock-out date, reorder date and quantity, and risk. Plain arithmetic,
-//! no I/O (the API gathers the inputs).
+//! The inventory forecast: [`forecast`] is one variant's stock-out date, reorder date
+//! and quantity, and risk, in plain arithmetic; [`for_brand`] gathers its inputs for
+//! every variant of a brand (velocity and days of cover from the metric engine, stock
+//! on hand now) and forecasts each. GetInventoryForecast and the restock
+//! recommendations both read it.
+
+use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate};
+use pp_db::TenantTx;
+use pp_metrics::Metric;
+
+use crate::engine::{self, Dimension, EngineError, Query, Value};
+use crate::store::{self, BrandInfo, commerce::VariantRow};
 
 /// Lead time assumed for a variant without `pulsepoint.lead_time_days`.
 pub const DEFAULT_LEAD_TIME_DAYS: u32 = 14;
@@ -75,6 +84,90 @@ pub fn forecast(input: &Input, today: NaiveDate, horizon_days: u32) -> Forecast 
         reorder_units,
         risk,
     }
+}
+
+/// One variant's forecast with the figures it came from.
+#[derive(Debug, Clone)]
+pub struct VariantForecast {
+    pub variant: VariantRow,
+    pub on_hand_units: i64,
+    pub daily_velocity: f64,
+    pub days_of_cover: Option<f64>,
+    pub forecast: Forecast,
+}
+
+/// The forecast of every variant of `brand` (only `product_id`'s when given) as of
+/// `today`: velocity over the `window` complete days before today, stock on hand now,
+/// over `horizon` days. In variant id order.
+pub async fn for_brand(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    today: NaiveDate,
+    window: u32,
+    horizon: u32,
+    product_id: Option<&str>,
+) -> Result<Vec<VariantForecast>, EngineError> {
+    let variants = store::commerce::variants(tx, brand.brand_id, product_id).await?;
+    let query = Query {
+        metric: Metric::DailyVelocity,
+        start: today - Days::new(u64::from(window)),
+        end: today - Days::new(1),
+        filters: Vec::new(),
+        breakdown: Some(Dimension::VariantId),
+    };
+    let figures = engine::compute_many(
+        tx,
+        brand,
+        &[Metric::DailyVelocity, Metric::DaysOfCover],
+        &query,
+    )
+    .await?;
+    let on_hand: HashMap<String, i64> = store::commerce::on_hand(tx, brand.brand_id, None)
+        .await?
+        .into_iter()
+        .collect();
+    let by_variant = |metric: usize| -> HashMap<String, Value> {
+        figures
+            .get(metric)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| Some((f.filters.last()?.value.clone(), f.value)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let velocity = by_variant(0);
+    let cover = by_variant(1);
+    Ok(variants
+        .into_iter()
+        .map(|variant| {
+            let daily_velocity = velocity
+                .get(&variant.variant_id)
+                .map_or(0.0, |v| v.as_f64());
+            let days_of_cover = match cover.get(&variant.variant_id) {
+                Some(Value::Number(days)) => Some(*days),
+                _ => None,
+            };
+            let on_hand_units = on_hand.get(&variant.variant_id).copied().unwrap_or(0);
+            let forecast = forecast(
+                &Input {
+                    on_hand: on_hand_units,
+                    daily_velocity,
+                    days_of_cover,
+                    lead_time_days: variant.lead_time_days.and_then(|d| u32::try_from(d).ok()),
+                },
+                today,
+                horizon,
+            );
+            VariantForecast {
+                variant,
+                on_hand_units,
+                daily_velocity,
+                days_of_cover,
+                forecast,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! - [`freshness`]: "data as of" per source, asked of the integrations service with
 //!   the caller's identity.
 //! - [`forecast`]: stock-out and reorder dates, reorder quantity and risk per variant.
+//! - [`recommendations`]: restocks and budget moves, regenerated after each sync and by
+//!   the sweep, and the measured outcome of the accepted ones.
 //! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast; the other RPCs
 //!   answer UNIMPLEMENTED after their permission and brand checks).
 
@@ -15,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod forecast;
 pub mod freshness;
+pub mod recommendations;
 pub mod rollups;
 pub mod store;
 
@@ -33,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "rollups",
         sql: include_str!("../migrations/0001_rollups.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "recommendations",
+        sql: include_str!("../migrations/0002_recommendations.sql"),
     },
     pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,

@@ -69,9 +69,16 @@ pub async fn refresh_brand(
     Ok(result)
 }
 
+/// What follows a brand's rollup refresh, each in its own transaction (a failure is
+/// logged and retried by the next sync or sweep, never undoes the refresh): the
+/// recommendations are regenerated.
+async fn after_refresh(pool: &PgPool, tenant: TenantId, brand_id: Uuid) {
+    crate::recommendations::refresh(pool, tenant, brand_id).await;
+}
+
 /// Handles one delivered event: a `data.sync_completed` naming a brand refreshes that
-/// brand's changed days, once per event id (a redelivery changes nothing). Other
-/// events are ignored. Returns whether the rollups were refreshed.
+/// brand's changed days, once per event id (a redelivery changes nothing), then
+/// [`after_refresh`]. Other events are ignored. Returns whether the rollups were refreshed.
 pub async fn handle_event(pool: &PgPool, event: &EventEnvelope) -> pp_db::Result<bool> {
     if event.event_type != SYNC_COMPLETED {
         return Ok(false);
@@ -87,6 +94,7 @@ pub async fn handle_event(pool: &PgPool, event: &EventEnvelope) -> pp_db::Result
     let refreshed = refresh_brand(&mut tx, brand_id, None).await?;
     tx.commit().await?;
     tracing::info!(event.id = %event.event_id, brand.id = %brand_id, ?refreshed, "rollups refreshed after sync");
+    after_refresh(pool, TenantId(event.tenant_id), brand_id).await;
     Ok(true)
 }
 
@@ -149,10 +157,12 @@ pub async fn sweep(pool: &PgPool, trailing_days: u32) -> pp_db::Result<usize> {
             let first = today - chrono::Days::new(u64::from(trailing_days.saturating_sub(1)));
             (first, today)
         });
-        if refresh_brand(&mut tx, brand_id, window).await? != Refreshed::NoBrand {
-            refreshed += 1;
-        }
+        let result = refresh_brand(&mut tx, brand_id, window).await?;
         tx.commit().await?;
+        if result != Refreshed::NoBrand {
+            refreshed += 1;
+            after_refresh(pool, TenantId(tenant_id), brand_id).await;
+        }
     }
     Ok(refreshed)
 }

@@ -12,7 +12,7 @@ use pp_types::Violations;
 use pp_types::convert::{money, timestamp};
 use prost::Message;
 
-use super::{InsightsApi, READERS, convert};
+use super::{InsightsApi, READERS, convert, engine_error};
 use crate::engine::{self, Dimension, Figure, Query, Value};
 use crate::freshness;
 
@@ -157,13 +157,6 @@ impl InsightsApi {
                 .await;
         }
         Ok(response)
-    }
-}
-
-fn engine_error(err: engine::EngineError) -> ApiError {
-    match err {
-        engine::EngineError::Db(err) => err.into(),
-        engine::EngineError::Query(err) => ApiError::internal(format!("dashboard query: {err:?}")),
     }
 }
 

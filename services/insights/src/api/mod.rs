@@ -1,13 +1,15 @@
 //! gRPC adapters for InsightsService: read the principal, check the role, validate,
 //! call the domain, convert.
 //!
-//! GetDashboard and GetInventoryForecast are served. The other RPCs are declared in the contract but not built
+//! GetDashboard, GetInventoryForecast and the recommendation RPCs are served. The other RPCs are declared in the contract but not built
 //! yet: each checks the caller's role, its ids and its brand (another tenant's brand
 //! is NOT_FOUND) exactly as it will, then answers UNIMPLEMENTED.
 
 mod convert;
 mod dashboard;
 mod inventory;
+mod paging;
+mod recommendations;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -90,6 +92,32 @@ impl InsightsApi {
     }
 }
 
+/// The event of a change made by `principal`, written in the change's transaction.
+async fn record_event(
+    tx: &mut TenantTx,
+    principal: &Principal,
+    event_type: &str,
+    brand_id: Uuid,
+    payload: serde_json::Value,
+) -> Result<(), ApiError> {
+    let event = pp_events::EventEnvelope::new(principal.tenant_id.0, event_type, payload)
+        .with_brand(brand_id)
+        .with_user(principal.user_id.0)
+        .with_current_request_id();
+    Ok(pp_events::outbox::record(tx, store::SCHEMA, &event).await?)
+}
+
+/// An engine failure as the RPC's error: the database's, or INTERNAL for a query the
+/// RPC built wrongly (its input was validated before).
+fn engine_error(err: crate::engine::EngineError) -> ApiError {
+    match err {
+        crate::engine::EngineError::Db(err) => err.into(),
+        crate::engine::EngineError::Query(err) => {
+            ApiError::internal(format!("engine query: {err:?}"))
+        }
+    }
+}
+
 /// UNIMPLEMENTED with an ErrorInfo, for RPCs of the contract not built yet.
 fn unimplemented() -> Status {
     Status::with_error_details(
@@ -158,16 +186,10 @@ impl InsightsService for InsightsApi {
         request: Request<pb::ListRecommendationsRequest>,
     ) -> Result<Response<pb::ListRecommendationsResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                READERS,
-                Some(("brand_id", r.brand_id.as_str(), false)),
-                &[],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.list_recommendations(principal, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn accept_recommendation(
@@ -175,16 +197,10 @@ impl InsightsService for InsightsApi {
         request: Request<pb::AcceptRecommendationRequest>,
     ) -> Result<Response<pb::AcceptRecommendationResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                ACTORS,
-                None,
-                &[("recommendation_id", r.recommendation_id.as_str())],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.accept_recommendation(principal, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn dismiss_recommendation(
@@ -192,16 +208,10 @@ impl InsightsService for InsightsApi {
         request: Request<pb::DismissRecommendationRequest>,
     ) -> Result<Response<pb::DismissRecommendationResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                ACTORS,
-                None,
-                &[("recommendation_id", r.recommendation_id.as_str())],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.dismiss_recommendation(principal, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn list_alerts(

@@ -2,6 +2,7 @@
 //! events) and its reads of `brands.brands` and `commerce.*` (SELECT only).
 
 pub mod commerce;
+pub mod recommendations;
 pub mod rollups;
 
 use pp_db::TenantTx;
