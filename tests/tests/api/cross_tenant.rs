@@ -8,6 +8,26 @@ use tonic::Code;
 
 use crate::support::*;
 
+/// An open recommendation of B's brand, written as the superuser.
+async fn b_recommendation(stack: &Stack, tenant_id: &str, brand_id: &str) -> String {
+    let superuser = stack.db.superuser_pool().await.expect("superuser");
+    let id = uuid::Uuid::new_v4();
+    sqlx::query(
+        "insert into insights.recommendations (tenant_id, recommendation_id, brand_id, kind,
+             subject, state, priority, title, rationale, evidence, currency_code,
+             expected_impact_micros, confidence, variant_id, units, expire_time)
+         values ($1, $2, $3, 'restock', 'v1', 'open', 'high', 'Restock', 'B only', '{}', 'USD',
+                 1, 0.5, 'v1', 10, now() + interval '1 day')",
+    )
+    .bind(tenant_id.parse::<uuid::Uuid>().expect("uuid"))
+    .bind(id)
+    .bind(brand_id.parse::<uuid::Uuid>().expect("uuid"))
+    .execute(&superuser)
+    .await
+    .expect("B's recommendation");
+    id.to_string()
+}
+
 #[tokio::test]
 async fn every_rpc_keeps_tenants_apart() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
@@ -25,6 +45,7 @@ async fn every_rpc_keeps_tenants_apart() {
         refresh_token: b.refresh_token.clone(),
         integration_id: b_integration.integration_id.clone(),
         sync_run_id: b_run.sync_run_id.clone(),
+        recommendation_id: b_recommendation(&stack, &b.tenant_id, &b_brand.brand_id).await,
     };
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
     // B's events, naming B's brand and user.
@@ -76,6 +97,8 @@ async fn every_rpc_keeps_tenants_apart() {
             | "GetAttribution"
             | "GetInventoryForecast"
             | "ListRecommendations"
+            | "AcceptRecommendation"
+            | "DismissRecommendation"
             | "ListAlerts"
             | "CreateAlertRule"
             | "ListAlertRules"

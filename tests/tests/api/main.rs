@@ -15,6 +15,7 @@ mod insights;
 mod observability;
 mod observability_limits;
 mod rbac;
+mod recommendations;
 mod redis_down;
 mod rls;
 mod server;

@@ -245,6 +245,17 @@ pub struct Targets {
     pub refresh_token: String,
     pub integration_id: String,
     pub sync_run_id: String,
+    /// A recommendation of the target tenant (random when empty).
+    pub recommendation_id: String,
+}
+
+/// `id`, or a random UUID when it is empty.
+fn or_random(id: &str) -> String {
+    if id.is_empty() {
+        Uuid::new_v4().to_string()
+    } else {
+        id.to_owned()
+    }
 }
 
 /// Calls `method` with `token` and a minimal request aimed at `targets`.
@@ -725,7 +736,7 @@ pub async fn call(
             .accept_recommendation(authed(
                 token,
                 pp_proto::insights::AcceptRecommendationRequest {
-                    recommendation_id: some_id,
+                    recommendation_id: or_random(&t.recommendation_id),
                     ..Default::default()
                 },
             ))
@@ -735,7 +746,7 @@ pub async fn call(
             .dismiss_recommendation(authed(
                 token,
                 pp_proto::insights::DismissRecommendationRequest {
-                    recommendation_id: some_id,
+                    recommendation_id: or_random(&t.recommendation_id),
                     reason: 1,
                     ..Default::default()
                 },
