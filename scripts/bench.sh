@@ -20,7 +20,8 @@
 # names to run, e.g. "api_events events_e2e"; default all; rows not run keep their line
 # in docs/performance.md, marked with the run it came from), PP_BENCH_SYNC_ORDERS (20000,
 # orders per sync_upsert run), PP_BENCH_DEMO_SMALL_ORDERS (100000) and PP_BENCH_DEMO_ORDERS
-# (1000000): the demo_generator row's two runs.
+# (1000000): the demo_generator row's two runs; PP_BENCH_DASHBOARD_ORDERS (1000000),
+# PP_BENCH_DASHBOARD_SECONDS (10), PP_BENCH_DASHBOARD_CONCURRENCY (2): the dashboard rows.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,7 +79,7 @@ bench_started=$(date +%s)
 if [[ "${PP_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
   log "building (release)"
   cargo build --release -p pulsepoint-e2e -p pulsepoint-auth -p pulsepoint-brands -p pulsepoint-gateway \
-    -p pulsepoint-observability -p pulsepoint-integrations
+    -p pulsepoint-observability -p pulsepoint-integrations -p pulsepoint-insights
 fi
 loadgen="${bin}/pulsepoint-loadgen"
 bash scripts/backing-services.sh
@@ -115,6 +116,7 @@ PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-auth" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-brands" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-observability" migrate
 PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-integrations" migrate
+PULSEPOINT_DATABASE_OWNER_URL="${owner_url}" "${bin}/pulsepoint-insights" migrate
 
 # The RLS-bypass variant: a login role with BYPASSRLS and exactly pp_brands' grants
 # (it inherits them by membership). Dropped on exit.
@@ -327,6 +329,59 @@ if wanted demo_generator; then
   record demo_generator 1 baseline demo_run "${demo_small}"
   record demo_generator 1 variant demo_run "${demo_large}"
 fi
+
+# --- dashboard: GetDashboard over the rollups vs its own SQL vs a raw scan --------------
+# A demo brand of PP_BENCH_DASHBOARD_ORDERS (1,000,000) orders over 730 days, its rollups
+# built as the service builds them the first time (timed, reported as info), then the
+# last 90 complete days (UTC, the set-up brand's zone) three ways: the RPC through the
+# insights server (Redis cache off, so every call runs the engine; integrations running
+# for the freshness call), the RPC's own SQL in-process, and the same figures from a raw
+# scan of commerce.* (checked equal to the rollups' before timing). Closed loop with
+# PP_BENCH_DASHBOARD_CONCURRENCY (2) calls in flight for PP_BENCH_DASHBOARD_SECONDS (10).
+dashboard_rows() {
+  wanted dashboard_rollups || wanted dashboard_rpc || return 0
+  local orders="${PP_BENCH_DASHBOARD_ORDERS:-1000000}" ports integrations_port insights_port
+  ports="$("${loadgen}" free-ports 2)"
+  read -r integrations_port insights_port <<<"${ports}"
+  read -r dash_tenant dash_token dash_brand <<<"$("${loadgen}" setup --auth-url "${auth_url}" \
+    --brands-url "http://127.0.0.1:${brands_port}" --format words)"
+  log "dashboard rows: ${orders} demo orders"
+  PULSEPOINT_DATABASE_URL="$(role_url integrations)" "${load_pin[@]}" "${bin}/pulsepoint-integrations" \
+    demo --orders "${orders}" --seed 1 --days 730 --tenant "${dash_tenant}" --brand "${dash_brand}" \
+    --quiet >"${work}/dashboard-demo.json"
+  record_info dashboard_rollups "$("${loadgen}" rollups --database-url "$(role_url insights)" \
+    --tenant-id "${dash_tenant}" --brand-id "${dash_brand}")"
+  "${bin}/pulsepoint-integrations" keygen "${work}/token-keys"
+  start integrations PULSEPOINT_LISTEN_ADDR="127.0.0.1:${integrations_port}" \
+    PULSEPOINT_DATABASE_URL="$(role_url integrations)" PULSEPOINT_AUTH_URL="${auth_url}" \
+    PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_TOKEN_KEY_FILE="${work}/token-keys" \
+    PULSEPOINT_WEBHOOK_CREDENTIAL="bench-webhook-credential-0123456789" \
+    "${bin}/pulsepoint-integrations"
+  start insights PULSEPOINT_LISTEN_ADDR="127.0.0.1:${insights_port}" \
+    PULSEPOINT_DATABASE_URL="$(role_url insights)" PULSEPOINT_AUTH_URL="${auth_url}" \
+    PULSEPOINT_REDIS_URL="${live_redis}" PULSEPOINT_INSIGHTS_CACHE_TTL_MS=0 \
+    PULSEPOINT_INTEGRATIONS_URL="http://127.0.0.1:${integrations_port}" "${bin}/pulsepoint-insights"
+  wait_port "${integrations_port}" integrations
+  wait_port "${insights_port}" insights
+  dash_end="$(date -u -d yesterday +%F)"
+  dash_start="$(date -u -d '90 days ago' +%F)"
+  dash_load() { # label args...
+    local label=$1; shift
+    "${load_pin[@]}" "${loadgen}" load --label "${label}" --duration "${PP_BENCH_DASHBOARD_SECONDS:-10}" \
+      --warmup "${warmup}" --token "${dash_token}" --brand-id "${dash_brand}" --start "${dash_start}" \
+      --end "${dash_end}" --connections 1 --concurrency "${PP_BENCH_DASHBOARD_CONCURRENCY:-2}" \
+      --db-comm postgres "$@"
+  }
+  dashboard_rpc_run() { dash_load "$1" --target "http://127.0.0.1:${insights_port}" --rpc get-dashboard \
+    --server-pid "${pid_insights}" --server-pid "${pid_auth}"; }
+  dashboard_sql_run() { dash_load "$1" --target in-process --rpc dashboard-sql \
+    --database-url "$(role_url insights)" --tenant-id "${dash_tenant}"; }
+  dashboard_raw_run() { dash_load "$1" --target in-process --rpc dashboard-raw \
+    --database-url "$(role_url insights)" --tenant-id "${dash_tenant}"; }
+  row dashboard_rollups dashboard_raw_run dashboard_rpc_run
+  row dashboard_rpc dashboard_sql_run dashboard_rpc_run
+}
+dashboard_rows
 
 # --- events end to end: outbox → relay → Pub/Sub emulator → observability -------------
 # Informational, one run: a brands process whose relay publishes to an emulator on a

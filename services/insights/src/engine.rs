@@ -381,6 +381,62 @@ pub async fn compute_many(
         .collect())
 }
 
+/// The headline KPIs of the dashboard, in order.
+pub const KPIS: [Metric; 7] = [
+    Metric::NetRevenue,
+    Metric::Orders,
+    Metric::AverageOrderValue,
+    Metric::AdSpend,
+    Metric::BlendedRoas,
+    Metric::Cac,
+    Metric::ContributionMargin,
+];
+/// The dashboard's daily series.
+pub const SERIES: [Metric; 3] = [Metric::NetRevenue, Metric::AdSpend, Metric::Orders];
+/// The dashboard's figures per ad platform.
+pub const CHANNELS: [Metric; 2] = [Metric::AdSpend, Metric::PlatformRevenue];
+
+/// Every figure GetDashboard shows, one list per metric as [`compute_many`] returns.
+#[derive(Debug, Clone, Default)]
+pub struct DashboardFigures {
+    /// [`KPIS`] over the period and over the comparison period.
+    pub current: Vec<Vec<Figure>>,
+    pub previous: Vec<Vec<Figure>>,
+    /// [`SERIES`] per day of the period.
+    pub series: Vec<Vec<Figure>>,
+    /// [`CHANNELS`] per platform over the period.
+    pub channels: Vec<Vec<Figure>>,
+}
+
+/// The dashboard's figures for `period` against `previous` (all the SQL GetDashboard
+/// runs besides finding the brand).
+pub async fn dashboard(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    period: (NaiveDate, NaiveDate),
+    previous: (NaiveDate, NaiveDate),
+) -> Result<DashboardFigures, EngineError> {
+    let query = |(start, end): (NaiveDate, NaiveDate), breakdown| Query {
+        metric: Metric::NetRevenue,
+        start,
+        end,
+        filters: Vec::new(),
+        breakdown,
+    };
+    Ok(DashboardFigures {
+        current: compute_many(tx, brand, &KPIS, &query(period, None)).await?,
+        previous: compute_many(tx, brand, &KPIS, &query(previous, None)).await?,
+        series: compute_many(tx, brand, &SERIES, &query(period, Some(Dimension::Day))).await?,
+        channels: compute_many(
+            tx,
+            brand,
+            &CHANNELS,
+            &query(period, Some(Dimension::Platform)),
+        )
+        .await?,
+    })
+}
+
 /// Failures of [`compute`].
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -20,7 +20,13 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic_web::{GrpcWebCall, GrpcWebClientLayer, GrpcWebClientService};
 
+use anyhow::Context;
+use pp_proto::common::DateRange;
+use pp_proto::insights::GetDashboardRequest;
+use pp_proto::insights::insights_service_client::InsightsServiceClient;
+
 use super::cpu;
+use super::dashboard::SqlTarget;
 use super::echo_pb::EchoRequest;
 use super::echo_pb::echo_service_client::EchoServiceClient;
 
@@ -32,6 +38,12 @@ pub enum Rpc {
     GetBrand,
     /// BrandService/GetBrand as grpc-web over HTTP/1.1 (for the gateway).
     GetBrandWeb,
+    /// InsightsService/GetDashboard over native gRPC, `--start`..=`--end`.
+    GetDashboard,
+    /// GetDashboard's own SQL in-process (`--database-url`, `--tenant-id`).
+    DashboardSql,
+    /// GetDashboard's figures by a raw scan of `commerce.*`, in-process.
+    DashboardRaw,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +81,18 @@ pub struct LoadArgs {
     /// Also report the CPU of every process with this name (e.g. postgres).
     #[arg(long)]
     pub db_comm: Option<String>,
+    /// First day of the dashboard rows' period (YYYY-MM-DD).
+    #[arg(long)]
+    pub start: Option<chrono::NaiveDate>,
+    /// Last day of the dashboard rows' period.
+    #[arg(long)]
+    pub end: Option<chrono::NaiveDate>,
+    /// The in-process dashboard rows' connection (the insights role).
+    #[arg(long, default_value = "")]
+    pub database_url: String,
+    /// The tenant of `--brand-id`, for the in-process dashboard rows.
+    #[arg(long)]
+    pub tenant_id: Option<uuid::Uuid>,
     /// A label copied into the output.
     #[arg(long, default_value = "")]
     pub label: String,
@@ -82,6 +106,9 @@ enum Caller {
     Echo(EchoServiceClient<Channel>, bytes::Bytes),
     GetBrand(BrandServiceClient<Channel>),
     Web(Box<WebClient>),
+    Dashboard(InsightsServiceClient<Channel>, DateRange),
+    DashboardSql(Arc<SqlTarget>),
+    DashboardRaw(Arc<SqlTarget>),
 }
 
 pub async fn connect_channel(url: &str) -> anyhow::Result<Channel> {
@@ -147,6 +174,33 @@ impl Caller {
                     return Err(tonic::Status::data_loss("no brand in response"));
                 }
             }
+            Caller::Dashboard(client, range) => {
+                let response = client
+                    .get_dashboard(request(
+                        GetDashboardRequest {
+                            brand_id: brand_id.to_owned(),
+                            date_range: Some(range.clone()),
+                            ..Default::default()
+                        },
+                        auth,
+                    ))
+                    .await?;
+                if response.get_ref().kpis.is_empty() {
+                    return Err(tonic::Status::data_loss("no KPIs in response"));
+                }
+            }
+            Caller::DashboardSql(target) => {
+                target
+                    .engine()
+                    .await
+                    .map_err(|err| tonic::Status::internal(format!("{err:#}")))?;
+            }
+            Caller::DashboardRaw(target) => {
+                target
+                    .raw_values()
+                    .await
+                    .map_err(|err| tonic::Status::internal(format!("{err:#}")))?;
+            }
             Caller::Web(client) => {
                 let response = client
                     .get_brand(request(
@@ -165,7 +219,37 @@ impl Caller {
     }
 }
 
+/// The dashboard rows' period.
+fn period(args: &LoadArgs) -> anyhow::Result<(chrono::NaiveDate, chrono::NaiveDate)> {
+    match (args.start, args.end) {
+        (Some(start), Some(end)) => Ok((start, end)),
+        _ => anyhow::bail!("--start and --end are required for {:?}", args.rpc),
+    }
+}
+
+fn wire_date(day: chrono::NaiveDate) -> pp_proto::common::Date {
+    use chrono::Datelike;
+    pp_proto::common::Date {
+        year: day.year(),
+        month: day.month() as i32,
+        day: day.day() as i32,
+    }
+}
+
 async fn callers(args: &LoadArgs) -> anyhow::Result<Vec<Caller>> {
+    if matches!(args.rpc, Rpc::DashboardSql | Rpc::DashboardRaw) {
+        let tenant = args.tenant_id.context("--tenant-id is required")?;
+        let brand = args.brand_id.parse().context("--brand-id")?;
+        let size = u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX);
+        let target =
+            SqlTarget::connect(&args.database_url, size, tenant, brand, period(args)?).await?;
+        let caller = if args.rpc == Rpc::DashboardSql {
+            Caller::DashboardSql(target)
+        } else {
+            Caller::DashboardRaw(target)
+        };
+        return Ok(vec![caller]);
+    }
     let mut out = Vec::new();
     for _ in 0..args.connections.max(1) {
         let caller = match args.rpc {
@@ -177,6 +261,20 @@ async fn callers(args: &LoadArgs) -> anyhow::Result<Vec<Caller>> {
             Rpc::GetBrand => Caller::GetBrand(BrandServiceClient::new(
                 connect_channel(&args.target).await?,
             )),
+            Rpc::GetDashboard => {
+                let (start, end) = period(args)?;
+                Caller::Dashboard(
+                    InsightsServiceClient::new(connect_channel(&args.target).await?)
+                        .max_decoding_message_size(64 * 1024 * 1024),
+                    DateRange {
+                        start_date: Some(wire_date(start)),
+                        end_date: Some(wire_date(end)),
+                    },
+                )
+            }
+            Rpc::DashboardSql | Rpc::DashboardRaw => {
+                anyhow::bail!("in-process callers are built above")
+            }
             Rpc::GetBrandWeb => {
                 let mut connector = HttpConnector::new();
                 connector.set_nodelay(true);
@@ -213,7 +311,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     } else {
         Some(MetadataValue::try_from(format!("Bearer {}", args.token))?)
     };
-    if matches!(args.rpc, Rpc::GetBrand | Rpc::GetBrandWeb) && args.brand_id.is_empty() {
+    if !matches!(args.rpc, Rpc::Echo) && args.brand_id.is_empty() {
         anyhow::bail!("--brand-id is required for {:?}", args.rpc);
     }
     let callers = callers(&args).await?;

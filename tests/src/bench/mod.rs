@@ -4,6 +4,8 @@
 //! - [`load`]: many concurrent unary calls over several connections, HDR histograms,
 //!   server CPU read from `/proc` over the measured window only.
 //! - [`cpu`]: `/proc/<pid>/stat` reading.
+//! - [`dashboard`]: GetDashboard's figures by the RPC, by its own SQL over the rollups,
+//!   and by a raw scan of `commerce.*`.
 //! - [`setup`]: a tenant, a token and a brand through the real API.
 //! - [`events`]: events end to end, outbox → relay → Pub/Sub → observability store.
 //! - [`pgbench`]: one pgbench run with the same figures as [`load`].
@@ -12,6 +14,7 @@
 //! - [`report`]: runs.jsonl → results.json and the table of docs/performance.md.
 
 pub mod cpu;
+pub mod dashboard;
 pub mod events;
 pub mod load;
 pub mod pgbench;

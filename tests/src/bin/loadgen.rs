@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! pulsepoint-loadgen serve-echo --stack bare|auth|full|full-events --addr 127.0.0.1:P [--auth-url …]
-//! pulsepoint-loadgen load --target URL --rpc echo|get-brand|get-brand-web \
+//! pulsepoint-loadgen load --target URL --rpc echo|get-brand|get-brand-web|get-dashboard|dashboard-sql|dashboard-raw \
 //!     --connections N --concurrency M --duration S [--token T] [--brand-id ID] \
 //!     [--server-pid PID …] [--db-comm postgres]          # one JSON line on stdout
 //! pulsepoint-loadgen pgbench --url URL [--clients N] [--seconds S]  # one JSON line
@@ -11,6 +11,7 @@
 //!     [--count N] [--server-pid PID …] [--broker-pid PID]  # outbox → store (JSON)
 //! pulsepoint-loadgen sync-upsert --method sync|copy-orders|copy-all --orders N \
 //!     --database-url URL --copy-url URL --tenant-id T   # orders written/s (JSON)
+//! pulsepoint-loadgen rollups --database-url URL --tenant-id T --brand-id B  # build time (JSON)
 //! pulsepoint-loadgen free-ports N                        # N free ports, one line
 //! pulsepoint-loadgen record --runs FILE --row R --round N --side baseline|variant|info \
 //!     [--status S] [--stderr FILE] < run-output          # one line into runs.jsonl
@@ -46,6 +47,8 @@ enum Command {
     Events(bench::events::EventsArgs),
     /// Orders through the real sync path, or by binary COPY; prints one JSON line.
     SyncUpsert(bench::sync_upsert::SyncUpsertArgs),
+    /// Builds a brand's rollups as the insights service does the first time; JSON line.
+    Rollups(bench::dashboard::RollupsArgs),
     /// Free TCP ports on 127.0.0.1, distinct, space-separated on one line.
     FreePorts { count: usize },
     /// Appends one run's output (stdin) to the runs file, as a failure if it failed.
@@ -68,6 +71,7 @@ fn main() -> anyhow::Result<()> {
         Command::Setup(args) => current_thread()?.block_on(bench::setup::run(args)),
         Command::Events(args) => current_thread()?.block_on(bench::events::run(args)),
         Command::SyncUpsert(args) => current_thread()?.block_on(bench::sync_upsert::run(args)),
+        Command::Rollups(args) => current_thread()?.block_on(bench::dashboard::rollups(args)),
         Command::FreePorts { count } => {
             let ports: Vec<String> = bench::free_ports(count)?
                 .iter()

@@ -13,26 +13,10 @@ use pp_types::convert::{money, timestamp};
 use prost::Message;
 
 use super::{InsightsApi, READERS, convert, engine_error};
-use crate::engine::{self, Dimension, Figure, Query, Value};
-use crate::freshness;
+use crate::engine::{self, DashboardFigures, Dimension, Figure, KPIS, SERIES, Value};
 
 /// The longest dashboard range (and comparison range): a year and a day.
 pub const MAX_DASHBOARD_DAYS: i64 = 366;
-
-/// The headline KPIs, in order.
-const KPIS: [Metric; 7] = [
-    Metric::NetRevenue,
-    Metric::Orders,
-    Metric::AverageOrderValue,
-    Metric::AdSpend,
-    Metric::BlendedRoas,
-    Metric::Cac,
-    Metric::ContributionMargin,
-];
-/// The daily series.
-const SERIES: [Metric; 3] = [Metric::NetRevenue, Metric::AdSpend, Metric::Orders];
-/// Per ad platform.
-const CHANNELS: [Metric; 2] = [Metric::AdSpend, Metric::PlatformRevenue];
 
 /// The preceding period of equal length.
 pub fn preceding(start: NaiveDate, end: NaiveDate) -> (NaiveDate, NaiveDate) {
@@ -86,51 +70,23 @@ impl InsightsApi {
 
         let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
         let brand = self.visible_brand(&mut tx, &principal, brand_id).await?;
-        let query = |start, end, breakdown| Query {
-            metric: Metric::NetRevenue,
-            start,
-            end,
-            filters: Vec::new(),
-            breakdown,
-        };
-        let current = engine::compute_many(&mut tx, &brand, &KPIS, &query(start, end, None))
-            .await
-            .map_err(engine_error)?;
-        let previous = engine::compute_many(
-            &mut tx,
-            &brand,
-            &KPIS,
-            &query(previous_start, previous_end, None),
-        )
-        .await
-        .map_err(engine_error)?;
-        let series = engine::compute_many(
-            &mut tx,
-            &brand,
-            &SERIES,
-            &query(start, end, Some(Dimension::Day)),
-        )
-        .await
-        .map_err(engine_error)?;
-        let channels = engine::compute_many(
-            &mut tx,
-            &brand,
-            &CHANNELS,
-            &query(start, end, Some(Dimension::Platform)),
-        )
-        .await
-        .map_err(engine_error)?;
+        // The freshness call runs while the engine reads the rollups.
+        let (figures, data_freshness) = tokio::join!(
+            engine::dashboard(
+                &mut tx,
+                &brand,
+                (start, end),
+                (previous_start, previous_end)
+            ),
+            self.freshness(&request.brand_id),
+        );
+        let DashboardFigures {
+            current,
+            previous,
+            series,
+            channels,
+        } = figures.map_err(engine_error)?;
         tx.commit().await?;
-
-        let data_freshness =
-            match freshness::for_brand(&self.state.integrations, &request.brand_id).await {
-                Ok(sources) => sources,
-                Err(status) => {
-                    // The figures stand on their own; freshness is left out, not invented.
-                    tracing::warn!(code = ?status.code(), "data freshness unavailable");
-                    Vec::new()
-                }
-            };
 
         let mut definitions_of: Vec<Metric> = KPIS.to_vec();
         definitions_of.extend([Metric::PlatformRevenue, Metric::PlatformRoas]);

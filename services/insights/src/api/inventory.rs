@@ -11,7 +11,7 @@ use pp_types::Violations;
 use super::paging::{fingerprint, page_token, parse_page_token};
 use super::{InsightsApi, READERS, convert, engine_error};
 use crate::forecast::{self, Risk};
-use crate::{freshness, store};
+use crate::store;
 
 pub const DEFAULT_HORIZON_DAYS: i32 = crate::recommendations::FORECAST_HORIZON_DAYS as i32;
 pub const MAX_HORIZON_DAYS: i32 = 180;
@@ -142,14 +142,7 @@ impl InsightsApi {
             .map(|(_, item)| item)
             .collect();
         let next = offset + page.len();
-        let data_freshness =
-            match freshness::for_brand(&self.state.integrations, &request.brand_id).await {
-                Ok(sources) => sources,
-                Err(status) => {
-                    tracing::warn!(code = ?status.code(), "data freshness unavailable");
-                    Vec::new()
-                }
-            };
+        let data_freshness = self.freshness(&request.brand_id).await;
         Ok(pb::GetInventoryForecastResponse {
             items: page,
             next_page_token: if next < total {

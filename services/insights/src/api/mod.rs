@@ -29,6 +29,7 @@ use crate::State;
 use crate::store::{self, BrandInfo};
 
 pub use convert::{definition, display, figure};
+pub use dashboard::preceding;
 
 /// Every role reads.
 const READERS: &[Role] = &[Role::Admin, Role::Manager, Role::Analyst, Role::ApiClient];
@@ -60,6 +61,19 @@ impl InsightsApi {
         store::brand(tx, brand_id)
             .await?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))
+    }
+
+    /// How fresh each source of the brand is, asked of the integrations service with
+    /// the caller's identity; empty (and a warning) when that call fails: the figures
+    /// stand on their own, freshness is left out, not invented.
+    async fn freshness(&self, brand_id: &str) -> Vec<pb::DataFreshness> {
+        match crate::freshness::for_brand(&self.state.integrations, brand_id).await {
+            Ok(sources) => sources,
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), "data freshness unavailable");
+                Vec::new()
+            }
+        }
     }
 
     /// The checks a not-yet-built RPC makes before answering UNIMPLEMENTED: role, then

@@ -87,6 +87,22 @@ pub const ROWS: &[RowSpec] = &[
         variant: "sync (the same runs as sync_upsert)",
         target: None,
     },
+    RowSpec {
+        name: "dashboard_rollups",
+        title: "GetDashboard, 90 days of a 1M-order demo brand: the same figures by a raw scan of \
+                commerce.* → the RPC over the daily rollups",
+        baseline: "raw SQL scan (the catalogue's daily SQL), in-process",
+        variant: "GetDashboard RPC (cache off)",
+        target: Some(20.0),
+    },
+    RowSpec {
+        name: "dashboard_rpc",
+        title: "GetDashboard: its own SQL over the rollups, in-process → the RPC (token check, \
+                freshness call, response); goal RPC time ≤ 1.2 × SQL time",
+        baseline: "the RPC's SQL (brand + engine::dashboard), in-process",
+        variant: "GetDashboard RPC (cache off)",
+        target: Some(1.0 / 1.2),
+    },
 ];
 
 /// The demo generator row (`pulsepoint-integrations demo`): round 1, the baseline side
