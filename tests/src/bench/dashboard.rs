@@ -28,6 +28,10 @@ use pulsepoint_insights::engine::{self, DashboardFigures, Totals, Value};
 use pulsepoint_insights::store::{self, BrandInfo};
 use uuid::Uuid;
 
+/// One day of the raw sales scan: day, gross, discounts, refunds, orders, units, COGS,
+/// refunded COGS, new customers, new-customer revenue.
+type SalesDay = (NaiveDate, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+
 /// What the in-process sides query.
 #[derive(Debug)]
 pub struct SqlTarget {
@@ -108,20 +112,19 @@ impl SqlTarget {
         let first = self.previous.0.min(self.period.0);
         let last = self.previous.1.max(self.period.1);
         let brands = [self.brand.brand_id];
-        let sales: Vec<(NaiveDate, i64, i64, i64, i64, i64, i64, i64, i64, i64)> =
-            sqlx::query_as(&format!(
-                "select day, sum(gross_sales_micros)::bigint, sum(discounts_micros)::bigint,
+        let sales: Vec<SalesDay> = sqlx::query_as(&format!(
+            "select day, sum(gross_sales_micros)::bigint, sum(discounts_micros)::bigint,
                         sum(refunds_micros)::bigint, sum(orders)::bigint, sum(units)::bigint,
                         sum(cogs_micros)::bigint, sum(refunded_cogs_micros)::bigint,
                         sum(new_customers)::bigint, sum(new_customer_revenue_micros)::bigint
                  from ({}) d group by day",
-                pp_metrics::daily::daily_sales_sql()
-            ))
-            .bind(&brands[..])
-            .bind(first)
-            .bind(last)
-            .fetch_all(tx.conn())
-            .await?;
+            pp_metrics::daily::daily_sales_sql()
+        ))
+        .bind(&brands[..])
+        .bind(first)
+        .bind(last)
+        .fetch_all(tx.conn())
+        .await?;
         let ads: Vec<(NaiveDate, String, i64, i64)> = sqlx::query_as(&format!(
             "select day, platform, sum(spend_micros)::bigint, sum(conversion_value_micros)::bigint
              from ({}) d group by day, platform",

@@ -179,7 +179,7 @@ impl Caller {
                     .get_dashboard(request(
                         GetDashboardRequest {
                             brand_id: brand_id.to_owned(),
-                            date_range: Some(range.clone()),
+                            date_range: Some(*range),
                             ..Default::default()
                         },
                         auth,
