@@ -38,7 +38,7 @@ fn bounded(violations: &mut Violations, field: &str, value: i32, default: i32, m
 }
 
 /// The page token: an offset bound to the query it came from (FNV-1a of the query).
-fn fingerprint(parts: &[&str]) -> u64 {
+pub(super) fn fingerprint(parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for byte in part.bytes().chain(std::iter::once(0)) {

@@ -1,0 +1,406 @@
+//! The checks an evaluation runs, each reading through the metric engine (and the
+//! forecast) and yielding one [`Outcome`] per condition it could judge.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, Days, NaiveDate};
+use pp_db::TenantTx;
+use pp_metrics::{Metric, Unit};
+use prost::Message;
+
+use super::anomaly::{self, Detection, Direction};
+use super::rules::{self, Condition, Severity};
+use super::Outcome;
+use crate::api::{display, figure};
+use crate::engine::{self, Dimension, EngineError, Figure, Filter, Query, Value};
+use crate::forecast::{self, Risk};
+use crate::store::alerts::{self as store, NewAlert, RuleRow};
+use crate::store::{BrandInfo, commerce};
+
+/// The metrics watched for anomalies.
+pub const ANOMALY_METRICS: [Metric; 4] = [
+    Metric::NetRevenue,
+    Metric::Orders,
+    Metric::AdSpend,
+    Metric::BlendedRoas,
+];
+/// The forecast the stock-out check uses (GetInventoryForecast's defaults).
+const STOCKOUT_HORIZON_DAYS: u32 = 30;
+const STOCKOUT_WINDOW_DAYS: u64 = 28;
+
+/// Engine figures, or `None` (logged) for a query the engine refuses: a rule stored
+/// before the catalogue changed should not stop the other checks.
+fn engine_result<T>(result: Result<T, EngineError>, what: &str) -> pp_db::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(EngineError::Db(err)) => Err(err),
+        Err(EngineError::Query(err)) => {
+            tracing::warn!(?err, what, "alert check skipped: the engine refused its query");
+            Ok(None)
+        }
+    }
+}
+
+/// A figure as stored on an alert (the wire `Figure`, encoded).
+fn encoded(figure: &Figure) -> Vec<u8> {
+    self::figure(figure).encode_to_vec()
+}
+
+/// A value for people, in the metric's unit and the brand's currency.
+fn shown(metric: Metric, value: f64, currency: &str) -> String {
+    let value = match metric.unit() {
+        Unit::Currency => Value::Money((value * 1_000_000.0).round() as i64),
+        _ => Value::Number(value),
+    };
+    display(value, metric.unit(), currency)
+}
+
+/// One outcome per enabled rule of the brand.
+pub async fn threshold_rules(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    today: NaiveDate,
+) -> pp_db::Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    for rule in store::enabled_rules(tx, brand.brand_id).await? {
+        if let Some(outcome) = threshold_rule(tx, brand, today, &rule).await? {
+            outcomes.push(outcome);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The outcome of one rule; `None` when it cannot be judged (a stored rule the
+/// catalogue no longer knows).
+async fn threshold_rule(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    today: NaiveDate,
+    rule: &RuleRow,
+) -> pp_db::Result<Option<Outcome>> {
+    let (Some(metric), Some(condition)) = (
+        Metric::from_id(&rule.metric),
+        Condition::parse(&rule.condition),
+    ) else {
+        return Ok(None);
+    };
+    let filters: Option<Vec<Filter>> = rule
+        .filters
+        .0
+        .iter()
+        .map(|f| {
+            Some(Filter {
+                dimension: Dimension::from_name(&f.dimension)?,
+                value: f.value.clone(),
+            })
+        })
+        .collect();
+    let Some(filters) = filters else {
+        return Ok(None);
+    };
+    let days = rules::window_days(rule.window_seconds);
+    let ((start, end), (previous_start, previous_end)) = rules::windows(today, days);
+    let query = |start, end| Query {
+        metric,
+        start,
+        end,
+        filters: filters.clone(),
+        breakdown: None,
+    };
+    let Some(current) = engine_result(
+        engine::compute(tx, brand, &query(start, end)).await,
+        "threshold rule",
+    )?
+    .and_then(|figures| figures.into_iter().next()) else {
+        return Ok(None);
+    };
+    if current.value == Value::Unset {
+        return Ok(None);
+    }
+    let previous = if condition.is_change() {
+        engine_result(
+            engine::compute(tx, brand, &query(previous_start, previous_end)).await,
+            "threshold rule",
+        )?
+        .and_then(|figures| figures.into_iter().next())
+        .filter(|f| f.value != Value::Unset)
+        .map(|f| f.value.as_f64())
+    } else {
+        None
+    };
+    let now = current.value.as_f64();
+    let key = format!("rule:{}", rule.alert_rule_id);
+    if !rules::fires(condition, rule.threshold, now, previous) {
+        return Ok(Some(Outcome::Clear(key)));
+    }
+    let currency = &brand.currency_code;
+    let name = metric.definition().display_name;
+    let span = if days == 1 {
+        format!("on {end}")
+    } else {
+        format!("over the {days} days to {end}")
+    };
+    let detail = match (condition, previous) {
+        (Condition::Above, _) => format!("above {}", shown(metric, rule.threshold, currency)),
+        (Condition::Below, _) => format!("below {}", shown(metric, rule.threshold, currency)),
+        (_, Some(before)) => format!(
+            "{} {:.1} % from {} in the {days} days before (threshold {:.1} %)",
+            if condition == Condition::ChangeUp { "up" } else { "down" },
+            rules::change(now, before).unwrap_or_default().abs() * 100.0,
+            shown(metric, before, currency),
+            rule.threshold * 100.0
+        ),
+        (_, None) => String::new(),
+    };
+    Ok(Some(Outcome::Firing(NewAlert {
+        brand_id: brand.brand_id,
+        alert_rule_id: Some(rule.alert_rule_id),
+        kind: "threshold",
+        condition_key: key,
+        day: today,
+        severity: Severity::parse(&rule.severity)
+            .unwrap_or(Severity::Warning)
+            .as_str(),
+        title: rule.display_name.clone(),
+        message: format!(
+            "{name} {span} was {}, {detail}.",
+            shown(metric, now, currency)
+        ),
+        observed: Some(encoded(&current)),
+        threshold: rule.threshold,
+    })))
+}
+
+/// One outcome per anomaly metric that can be judged for the last complete day.
+pub async fn anomalies(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    today: NaiveDate,
+) -> pp_db::Result<Vec<Outcome>> {
+    let (first_sales, first_ads) = store::first_data_days(tx, brand.brand_id).await?;
+    let day = today - Days::new(1);
+    let first = day - Days::new(7 * anomaly::BASELINE_WEEKS);
+    let query = Query {
+        metric: Metric::NetRevenue,
+        start: first,
+        end: day,
+        filters: Vec::new(),
+        breakdown: Some(Dimension::Day),
+    };
+    let Some(series) = engine_result(
+        engine::compute_many(tx, brand, &ANOMALY_METRICS, &query).await,
+        "anomalies",
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    // Daily figures by day, per metric; spend tells which days have a ROAS.
+    let by_day = |index: usize| -> HashMap<NaiveDate, &Figure> {
+        series
+            .get(index)
+            .map(|figures| figures.iter().map(|f| (f.start, f)).collect())
+            .unwrap_or_default()
+    };
+    let spend = by_day(2);
+    let spent = |d: NaiveDate| spend.get(&d).is_some_and(|f| f.value.as_f64() > 0.0);
+    let mut outcomes = Vec::new();
+    for (index, metric) in ANOMALY_METRICS.iter().enumerate() {
+        // The first day a metric's figures mean anything: before it, zeros are "no data".
+        let since = match metric {
+            Metric::NetRevenue | Metric::Orders => first_sales,
+            Metric::AdSpend => first_ads,
+            _ => match (first_sales, first_ads) {
+                (Some(sales), Some(ads)) => Some(sales.max(ads)),
+                _ => None,
+            },
+        };
+        let Some(since) = since else { continue };
+        let usable = |d: NaiveDate| d >= since && (*metric != Metric::BlendedRoas || spent(d));
+        let figures = by_day(index);
+        let Some(observed) = figures.get(&day).filter(|_| usable(day)) else {
+            continue;
+        };
+        let baseline: Vec<f64> = (1..=anomaly::BASELINE_WEEKS)
+            .map(|week| day - Days::new(7 * week))
+            .filter(|d| usable(*d))
+            .filter_map(|d| figures.get(&d).map(|f| f.value.as_f64()))
+            .collect();
+        let key = format!("anomaly:{}", metric.id());
+        match anomaly::detect(observed.value.as_f64(), &baseline) {
+            Detection::NotJudged => {}
+            Detection::Normal { .. } => outcomes.push(Outcome::Clear(key)),
+            Detection::Anomalous {
+                median,
+                sigma,
+                score,
+                direction,
+            } => outcomes.push(Outcome::Firing(anomaly_alert(
+                brand, today, *metric, observed, key, median, sigma, score, direction,
+                baseline.len(),
+            ))),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The alert of an anomalous day.
+#[allow(clippy::too_many_arguments)]
+fn anomaly_alert(
+    brand: &BrandInfo,
+    today: NaiveDate,
+    metric: Metric,
+    observed: &Figure,
+    key: String,
+    median: f64,
+    sigma: f64,
+    score: f64,
+    direction: Direction,
+    weeks: usize,
+) -> NewAlert {
+    let currency = &brand.currency_code;
+    let name = metric.definition().display_name;
+    let (word, edge) = match direction {
+        Direction::High => ("high", median + anomaly::K * sigma),
+        Direction::Low => ("low", median - anomaly::K * sigma),
+    };
+    let day = observed.start;
+    NewAlert {
+        brand_id: brand.brand_id,
+        alert_rule_id: None,
+        kind: "anomaly",
+        condition_key: key,
+        day: today,
+        severity: Severity::Warning.as_str(),
+        title: format!("{name} unusually {word} on {day}"),
+        message: format!(
+            "{name} on {day} ({weekday}) was {value}, against a median of {median} on the \
+             previous {weeks} {weekday}s ({score:+.1} robust standard deviations; the usual \
+             range ends at {edge}).",
+            weekday = day.weekday(),
+            value = shown(metric, observed.value.as_f64(), currency),
+            median = shown(metric, median, currency),
+            edge = shown(metric, edge, currency),
+        ),
+        observed: Some(encoded(observed)),
+        threshold: edge,
+    }
+}
+
+/// One outcome per variant: firing when the forecast rates it HIGH, clear otherwise.
+pub async fn stockout_risk(
+    tx: &mut TenantTx,
+    brand: &BrandInfo,
+    today: NaiveDate,
+) -> pp_db::Result<Vec<Outcome>> {
+    let variants = commerce::variants(tx, brand.brand_id, None).await?;
+    if variants.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = Query {
+        metric: Metric::DailyVelocity,
+        start: today - Days::new(STOCKOUT_WINDOW_DAYS),
+        end: today - Days::new(1),
+        filters: Vec::new(),
+        breakdown: Some(Dimension::VariantId),
+    };
+    let Some(figures) = engine_result(
+        engine::compute_many(
+            tx,
+            brand,
+            &[Metric::DailyVelocity, Metric::DaysOfCover],
+            &query,
+        )
+        .await,
+        "stock-out risk",
+    )?
+    else {
+        return Ok(Vec::new());
+    };
+    let by_variant = |index: usize| -> HashMap<String, &Figure> {
+        figures
+            .get(index)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|f| Some((f.filters.last()?.value.clone(), f)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let velocity = by_variant(0);
+    let cover = by_variant(1);
+    let on_hand: HashMap<String, i64> = commerce::on_hand(tx, brand.brand_id, None)
+        .await?
+        .into_iter()
+        .collect();
+    let mut outcomes = Vec::new();
+    for variant in variants {
+        let key = format!("stockout:{}", variant.variant_id);
+        let units = on_hand.get(&variant.variant_id).copied().unwrap_or(0);
+        let cover_figure = cover.get(&variant.variant_id).copied();
+        let days_of_cover = match cover_figure.map(|f| f.value) {
+            Some(Value::Number(days)) => Some(days),
+            _ => None,
+        };
+        let daily_velocity = velocity
+            .get(&variant.variant_id)
+            .map_or(0.0, |f| f.value.as_f64());
+        let result = forecast::forecast(
+            &forecast::Input {
+                on_hand: units,
+                daily_velocity,
+                days_of_cover,
+                lead_time_days: variant.lead_time_days.and_then(|d| u32::try_from(d).ok()),
+            },
+            today,
+            STOCKOUT_HORIZON_DAYS,
+        );
+        // A variant that never sold and has none left is not a stock-out risk worth
+        // waking anyone for: nothing is being lost.
+        if result.risk != Risk::High || daily_velocity == 0.0 {
+            outcomes.push(Outcome::Clear(key));
+            continue;
+        }
+        let label = if variant.sku.is_empty() {
+            variant.title.clone()
+        } else {
+            format!("{} ({})", variant.title, variant.sku)
+        };
+        let (severity, title, message) = if units <= 0 {
+            (
+                Severity::Critical,
+                format!("{label} is out of stock"),
+                format!(
+                    "{label} has no stock left and sold {daily_velocity:.1} a day over the \
+                     last {STOCKOUT_WINDOW_DAYS} days; reorder {} units.",
+                    result.reorder_units
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!("{label} will run out within its lead time"),
+                format!(
+                    "{label}: {units} on hand cover {:.1} days at {daily_velocity:.1} a day, \
+                     within the {}-day lead time; reorder {} units by {}.",
+                    days_of_cover.unwrap_or_default(),
+                    result.lead_time_days,
+                    result.reorder_units,
+                    result.reorder_date.unwrap_or(today)
+                ),
+            )
+        };
+        outcomes.push(Outcome::Firing(NewAlert {
+            brand_id: brand.brand_id,
+            alert_rule_id: None,
+            kind: "stockout_risk",
+            condition_key: key,
+            day: today,
+            severity: severity.as_str(),
+            title,
+            message,
+            observed: cover_figure.map(encoded),
+            threshold: f64::from(result.lead_time_days),
+        }));
+    }
+    Ok(outcomes)
+}
