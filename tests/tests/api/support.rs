@@ -245,6 +245,8 @@ pub struct Targets {
     pub refresh_token: String,
     pub integration_id: String,
     pub sync_run_id: String,
+    pub alert_id: String,
+    pub alert_rule_id: String,
 }
 
 /// Calls `method` with `token` and a minimal request aimed at `targets`.
@@ -756,7 +758,7 @@ pub async fn call(
             .acknowledge_alert(authed(
                 token,
                 pp_proto::insights::AcknowledgeAlertRequest {
-                    alert_id: some_id,
+                    alert_id: t.alert_id.clone(),
                     ..Default::default()
                 },
             ))
@@ -769,6 +771,13 @@ pub async fn call(
                     alert_rule: Some(pp_proto::insights::AlertRule {
                         brand_id: t.brand_id.clone(),
                         metric: "net_revenue".into(),
+                        condition: pp_proto::insights::AlertCondition::Below as i32,
+                        threshold: 100.0,
+                        window: Some(prost_types::Duration {
+                            seconds: 86_400,
+                            nanos: 0,
+                        }),
+                        enabled: true,
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -790,7 +799,7 @@ pub async fn call(
             .delete_alert_rule(authed(
                 token,
                 pp_proto::insights::DeleteAlertRuleRequest {
-                    alert_rule_id: some_id,
+                    alert_rule_id: t.alert_rule_id.clone(),
                     request_id: String::new(),
                 },
             ))
