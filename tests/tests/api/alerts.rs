@@ -79,7 +79,12 @@ pub async fn create_rule(stack: &Stack, token: &str, rule: AlertRule) -> AlertRu
 }
 
 /// A `data.sync_failed` of `integration_id` with `reason`, as integrations records it.
-fn sync_failed(tenant: &Tenant, brand_id: &str, integration_id: &str, reason: &str) -> pp_events::EventEnvelope {
+fn sync_failed(
+    tenant: &Tenant,
+    brand_id: &str,
+    integration_id: &str,
+    reason: &str,
+) -> pp_events::EventEnvelope {
     pp_events::EventEnvelope::new(
         tenant.tenant_id.parse().expect("uuid"),
         "data.sync_failed",
@@ -108,11 +113,16 @@ pub async fn reauth_alert(
             .await
             .expect("handle")
     );
-    alerts_of(stack, &tenant.admin_token, brand_id, AlertState::Unspecified)
-        .await
-        .into_iter()
-        .find(|a| a.kind == "reauth_required")
-        .expect("reauth alert")
+    alerts_of(
+        stack,
+        &tenant.admin_token,
+        brand_id,
+        AlertState::Unspecified,
+    )
+    .await
+    .into_iter()
+    .find(|a| a.kind == "reauth_required")
+    .expect("reauth alert")
 }
 
 /// The brand's alerts in `state` (unspecified: open and acknowledged), newest first.
@@ -513,8 +523,18 @@ async fn threshold_rules_fire_once_a_day_and_resolve_when_cleared() {
         evaluate(&stack, &tenant, &brand.brand_id)
     );
     assert_eq!(a + b, 3, "three rules fire");
-    assert_eq!(evaluate(&stack, &tenant, &brand.brand_id).await, 0, "no storm");
-    let alerts = alerts_of(&stack, &tenant.admin_token, &brand.brand_id, AlertState::Open).await;
+    assert_eq!(
+        evaluate(&stack, &tenant, &brand.brand_id).await,
+        0,
+        "no storm"
+    );
+    let alerts = alerts_of(
+        &stack,
+        &tenant.admin_token,
+        &brand.brand_id,
+        AlertState::Open,
+    )
+    .await;
     let mut fired: Vec<&str> = alerts.iter().map(|a| a.alert_rule_id.as_str()).collect();
     fired.sort_unstable();
     let mut expected = vec![
@@ -536,8 +556,12 @@ async fn threshold_rules_fire_once_a_day_and_resolve_when_cleared() {
     assert_eq!(observed.value, 100.0);
     let raised = outbox(&superuser, &tenant, "alert.raised").await;
     assert_eq!(raised.len(), 3, "one alert.raised per alert");
-    assert!(raised.iter().any(|e| e["payload"]["alert_id"] == low.alert_id.as_str()
-        && e["brand_id"] == brand.brand_id.as_str()));
+    assert!(
+        raised
+            .iter()
+            .any(|e| e["payload"]["alert_id"] == low.alert_id.as_str()
+                && e["brand_id"] == brand.brand_id.as_str())
+    );
 
     // Revenue recovers: the low-revenue alert resolves, the high-revenue rule fires.
     exec(
@@ -553,12 +577,23 @@ async fn threshold_rules_fire_once_a_day_and_resolve_when_cleared() {
     .await;
     refresh(&stack, &tenant, &brand.brand_id).await;
     assert_eq!(evaluate(&stack, &tenant, &brand.brand_id).await, 1);
-    let resolved =
-        alerts_of(&stack, &tenant.admin_token, &brand.brand_id, AlertState::Resolved).await;
+    let resolved = alerts_of(
+        &stack,
+        &tenant.admin_token,
+        &brand.brand_id,
+        AlertState::Resolved,
+    )
+    .await;
     assert_eq!(resolved.len(), 1);
     assert_eq!(resolved[0].alert_rule_id, low_revenue.alert_rule_id);
     assert!(resolved[0].resolve_time.is_some());
-    let open = alerts_of(&stack, &tenant.admin_token, &brand.brand_id, AlertState::Open).await;
+    let open = alerts_of(
+        &stack,
+        &tenant.admin_token,
+        &brand.brand_id,
+        AlertState::Open,
+    )
+    .await;
     assert!(
         open.iter()
             .any(|a| a.alert_rule_id == high_revenue.alert_rule_id)
@@ -575,9 +610,14 @@ async fn anomalies_flag_an_odd_day_and_not_a_normal_one() {
     refresh(&stack, &tenant, &normal.brand_id).await;
     assert_eq!(evaluate(&stack, &tenant, &normal.brand_id).await, 0);
     assert!(
-        alerts_of(&stack, &tenant.admin_token, &normal.brand_id, AlertState::Unspecified)
-            .await
-            .is_empty(),
+        alerts_of(
+            &stack,
+            &tenant.admin_token,
+            &normal.brand_id,
+            AlertState::Unspecified
+        )
+        .await
+        .is_empty(),
         "an ordinary day raises nothing"
     );
 
@@ -586,7 +626,11 @@ async fn anomalies_flag_an_odd_day_and_not_a_normal_one() {
     history(&superuser, &tenant, &odd.brand_id, 1, 1_000_000_000).await;
     refresh(&stack, &tenant, &odd.brand_id).await;
     assert_eq!(evaluate(&stack, &tenant, &odd.brand_id).await, 4);
-    assert_eq!(evaluate(&stack, &tenant, &odd.brand_id).await, 0, "once a day");
+    assert_eq!(
+        evaluate(&stack, &tenant, &odd.brand_id).await,
+        0,
+        "once a day"
+    );
     let alerts = alerts_of(&stack, &tenant.admin_token, &odd.brand_id, AlertState::Open).await;
     let mut metrics: Vec<String> = alerts
         .iter()
@@ -597,10 +641,17 @@ async fn anomalies_flag_an_odd_day_and_not_a_normal_one() {
         })
         .collect();
     metrics.sort_unstable();
-    assert_eq!(metrics, ["ad_spend", "blended_roas", "net_revenue", "orders"]);
+    assert_eq!(
+        metrics,
+        ["ad_spend", "blended_roas", "net_revenue", "orders"]
+    );
     let revenue = alerts
         .iter()
-        .find(|a| a.observed.as_ref().is_some_and(|f| f.metric == "net_revenue"))
+        .find(|a| {
+            a.observed
+                .as_ref()
+                .is_some_and(|f| f.metric == "net_revenue")
+        })
         .expect("net revenue");
     assert!(revenue.title.contains("low"), "{}", revenue.title);
     assert_eq!(revenue.observed.as_ref().expect("figure").value, 100.0);
@@ -658,7 +709,13 @@ async fn stockout_risk_alerts_name_the_variants_at_high_risk() {
     refresh(&stack, &tenant, &brand.brand_id).await;
     assert_eq!(evaluate(&stack, &tenant, &brand.brand_id).await, 2);
     assert_eq!(evaluate(&stack, &tenant, &brand.brand_id).await, 0);
-    let alerts = alerts_of(&stack, &tenant.admin_token, &brand.brand_id, AlertState::Open).await;
+    let alerts = alerts_of(
+        &stack,
+        &tenant.admin_token,
+        &brand.brand_id,
+        AlertState::Open,
+    )
+    .await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert!(alerts.iter().all(|a| a.kind == "stockout_risk"));
     let out = alerts
@@ -713,15 +770,33 @@ async fn sync_failures_raise_alerts_and_acknowledging_is_idempotent() {
         Uuid::new_v4().to_string(),
     );
     // The user disconnected: nothing to alert about.
-    assert!(handle(sync_failed(&tenant, &brand.brand_id, &tiktok, "INTEGRATION_DISCONNECTED")).await);
-    assert!(alerts_of(&stack, &analyst, &brand.brand_id, AlertState::Unspecified)
+    assert!(
+        handle(sync_failed(
+            &tenant,
+            &brand.brand_id,
+            &tiktok,
+            "INTEGRATION_DISCONNECTED"
+        ))
         .await
-        .is_empty());
+    );
+    assert!(
+        alerts_of(&stack, &analyst, &brand.brand_id, AlertState::Unspecified)
+            .await
+            .is_empty()
+    );
     // Revoked credentials: reauth (CRITICAL); an outage: sync failed (WARNING).
     let revoked = sync_failed(&tenant, &brand.brand_id, &shopify, "TOKEN_REVOKED");
     assert!(handle(revoked.clone()).await);
     assert!(!handle(revoked).await, "a redelivery is ignored");
-    assert!(handle(sync_failed(&tenant, &brand.brand_id, &meta, "PLATFORM_UNAVAILABLE")).await);
+    assert!(
+        handle(sync_failed(
+            &tenant,
+            &brand.brand_id,
+            &meta,
+            "PLATFORM_UNAVAILABLE"
+        ))
+        .await
+    );
     let alerts = alerts_of(&stack, &analyst, &brand.brand_id, AlertState::Unspecified).await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     let reauth = alerts
@@ -737,7 +812,15 @@ async fn sync_failures_raise_alerts_and_acknowledging_is_idempotent() {
         .clone();
     assert_eq!(failed.severity, AlertSeverity::Warning as i32);
     // The same failure again (another run) while the alert is open: no second alert.
-    assert!(handle(sync_failed(&tenant, &brand.brand_id, &meta, "PLATFORM_UNAVAILABLE")).await);
+    assert!(
+        handle(sync_failed(
+            &tenant,
+            &brand.brand_id,
+            &meta,
+            "PLATFORM_UNAVAILABLE"
+        ))
+        .await
+    );
     assert_eq!(
         alerts_of(&stack, &analyst, &brand.brand_id, AlertState::Unspecified)
             .await
@@ -759,11 +842,15 @@ async fn sync_failures_raise_alerts_and_acknowledging_is_idempotent() {
         )
     };
     assert_code(
-        insights.acknowledge_alert(ack(&analyst, &reauth.alert_id, "ack-1")).await,
+        insights
+            .acknowledge_alert(ack(&analyst, &reauth.alert_id, "ack-1"))
+            .await,
         Code::PermissionDenied,
     );
     assert_invalid(
-        insights.acknowledge_alert(ack(&tenant.admin_token, "nope", "")).await,
+        insights
+            .acknowledge_alert(ack(&tenant.admin_token, "nope", ""))
+            .await,
         "alert_id",
     );
     assert_code(
@@ -800,7 +887,10 @@ async fn sync_failures_raise_alerts_and_acknowledging_is_idempotent() {
     assert_eq!(again.acknowledge_time, first.acknowledge_time);
     let acknowledged = outbox(&superuser, &tenant, "alert.acknowledged").await;
     assert_eq!(acknowledged.len(), 1, "one event for one change");
-    assert_eq!(acknowledged[0]["payload"]["alert_id"], reauth.alert_id.as_str());
+    assert_eq!(
+        acknowledged[0]["payload"]["alert_id"],
+        reauth.alert_id.as_str()
+    );
     assert_eq!(acknowledged[0]["user_id"], tenant.admin_id.as_str());
 
     // ListAlerts filters: state, a time range, paging with query-bound tokens.

@@ -24,7 +24,9 @@ async fn every_rpc_keeps_tenants_apart() {
         crate::alerts::rule_on(&b_brand.brand_id, "net_revenue", 86_400),
     )
     .await;
-    let b_alert = crate::alerts::reauth_alert(&stack, &b, &b_brand.brand_id, &b_integration.integration_id).await;
+    let b_alert =
+        crate::alerts::reauth_alert(&stack, &b, &b_brand.brand_id, &b_integration.integration_id)
+            .await;
     let b_targets = Targets {
         tenant_id: b.tenant_id.clone(),
         brand_id: b_brand.brand_id.clone(),

@@ -34,13 +34,18 @@ pub enum Detection {
     NotJudged,
     /// Within `median ± K·σ`.
     Normal { median: f64, sigma: f64 },
-    /// Outside it; `score` is `(x − median) / σ`.
-    Anomalous {
-        median: f64,
-        sigma: f64,
-        score: f64,
-        direction: Direction,
-    },
+    /// Outside it.
+    Anomalous(Anomaly),
+}
+
+/// How far out an anomalous value is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Anomaly {
+    pub median: f64,
+    pub sigma: f64,
+    /// `(x − median) / σ`.
+    pub score: f64,
+    pub direction: Direction,
 }
 
 /// The median of `values` (not empty; NaN-free).
@@ -75,7 +80,7 @@ pub fn detect(value: f64, baseline: &[f64]) -> Detection {
     }
     let score = (value - median) / sigma;
     if score.abs() > K {
-        Detection::Anomalous {
+        Detection::Anomalous(Anomaly {
             median,
             sigma,
             score,
@@ -84,7 +89,7 @@ pub fn detect(value: f64, baseline: &[f64]) -> Detection {
             } else {
                 Direction::Low
             },
-        }
+        })
     } else {
         Detection::Normal { median, sigma }
     }
@@ -111,9 +116,9 @@ mod tests {
             Detection::Normal { median, sigma } if median == 1000.0 && sigma == 50.0
         ));
         match detect(400.0, &baseline) {
-            Detection::Anomalous {
+            Detection::Anomalous(Anomaly {
                 direction, score, ..
-            } => {
+            }) => {
                 assert_eq!(direction, Direction::Low);
                 assert!((score + 12.0).abs() < 1e-9, "{score}");
             }
@@ -121,10 +126,10 @@ mod tests {
         }
         assert!(matches!(
             detect(1200.0, &baseline),
-            Detection::Anomalous {
+            Detection::Anomalous(Anomaly {
                 direction: Direction::High,
                 ..
-            }
+            })
         ));
     }
 
@@ -133,10 +138,7 @@ mod tests {
         // A Black-Friday week in the baseline: the median and MAD ignore it.
         let baseline = [100.0, 110.0, 90.0, 105.0, 95.0, 100.0, 900.0, 100.0];
         assert!(matches!(detect(104.0, &baseline), Detection::Normal { .. }));
-        assert!(matches!(
-            detect(30.0, &baseline),
-            Detection::Anomalous { .. }
-        ));
+        assert!(matches!(detect(30.0, &baseline), Detection::Anomalous(_)));
     }
 
     #[test]
@@ -144,7 +146,7 @@ mod tests {
         let flat = [200.0; 8];
         // σ = 5 % of 200 = 10: 225 is 2.5σ away (normal), 240 is 4σ (anomalous).
         assert!(matches!(detect(225.0, &flat), Detection::Normal { .. }));
-        assert!(matches!(detect(240.0, &flat), Detection::Anomalous { .. }));
+        assert!(matches!(detect(240.0, &flat), Detection::Anomalous(_)));
         assert_eq!(detect(50.0, &[0.0; 8]), Detection::NotJudged);
     }
 
@@ -157,7 +159,7 @@ mod tests {
         );
         assert!(matches!(
             detect(0.0, &[100.0, 100.0, 100.0, 100.0]),
-            Detection::Anomalous { .. }
+            Detection::Anomalous(_)
         ));
     }
 }

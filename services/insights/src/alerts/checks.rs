@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 use pp_db::TenantTx;
 use pp_metrics::{Metric, Unit};
 use prost::Message;
 
-use super::anomaly::{self, Detection, Direction};
-use super::rules::{self, Condition, Severity};
 use super::Outcome;
+use super::anomaly::{self, Anomaly, Detection, Direction};
+use super::rules::{self, Condition, Severity};
 use crate::api::{display, figure};
 use crate::engine::{self, Dimension, EngineError, Figure, Filter, Query, Value};
 use crate::forecast::{self, Risk};
@@ -35,15 +35,32 @@ fn engine_result<T>(result: Result<T, EngineError>, what: &str) -> pp_db::Result
         Ok(value) => Ok(Some(value)),
         Err(EngineError::Db(err)) => Err(err),
         Err(EngineError::Query(err)) => {
-            tracing::warn!(?err, what, "alert check skipped: the engine refused its query");
+            tracing::warn!(
+                ?err,
+                what,
+                "alert check skipped: the engine refused its query"
+            );
             Ok(None)
         }
     }
 }
 
 /// A figure as stored on an alert (the wire `Figure`, encoded).
-fn encoded(figure: &Figure) -> Vec<u8> {
-    self::figure(figure).encode_to_vec()
+fn encoded(value: &Figure) -> Vec<u8> {
+    figure(value).encode_to_vec()
+}
+
+/// The weekday's English name ("Saturday").
+fn weekday_name(day: NaiveDate) -> &'static str {
+    match day.weekday() {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
 }
 
 /// A value for people, in the metric's unit and the brand's currency.
@@ -145,7 +162,11 @@ async fn threshold_rule(
         (Condition::Below, _) => format!("below {}", shown(metric, rule.threshold, currency)),
         (_, Some(before)) => format!(
             "{} {:.1} % from {} in the {days} days before (threshold {:.1} %)",
-            if condition == Condition::ChangeUp { "up" } else { "down" },
+            if condition == Condition::ChangeUp {
+                "up"
+            } else {
+                "down"
+            },
             rules::change(now, before).unwrap_or_default().abs() * 100.0,
             shown(metric, before, currency),
             rule.threshold * 100.0
@@ -229,13 +250,12 @@ pub async fn anomalies(
         match anomaly::detect(observed.value.as_f64(), &baseline) {
             Detection::NotJudged => {}
             Detection::Normal { .. } => outcomes.push(Outcome::Clear(key)),
-            Detection::Anomalous {
-                median,
-                sigma,
-                score,
-                direction,
-            } => outcomes.push(Outcome::Firing(anomaly_alert(
-                brand, today, *metric, observed, key, median, sigma, score, direction,
+            Detection::Anomalous(found) => outcomes.push(Outcome::Firing(anomaly_alert(
+                brand,
+                today,
+                (*metric, observed),
+                key,
+                &found,
                 baseline.len(),
             ))),
         }
@@ -243,20 +263,22 @@ pub async fn anomalies(
     Ok(outcomes)
 }
 
-/// The alert of an anomalous day.
-#[allow(clippy::too_many_arguments)]
+/// The alert of an anomalous day: `observed` is the metric's figure of that day,
+/// compared with `weeks` baseline weeks.
 fn anomaly_alert(
     brand: &BrandInfo,
     today: NaiveDate,
-    metric: Metric,
-    observed: &Figure,
+    (metric, observed): (Metric, &Figure),
     key: String,
-    median: f64,
-    sigma: f64,
-    score: f64,
-    direction: Direction,
+    found: &Anomaly,
     weeks: usize,
 ) -> NewAlert {
+    let Anomaly {
+        median,
+        sigma,
+        score,
+        direction,
+    } = *found;
     let currency = &brand.currency_code;
     let name = metric.definition().display_name;
     let (word, edge) = match direction {
@@ -276,7 +298,7 @@ fn anomaly_alert(
             "{name} on {day} ({weekday}) was {value}, against a median of {median} on the \
              previous {weeks} {weekday}s ({score:+.1} robust standard deviations; the usual \
              range ends at {edge}).",
-            weekday = day.weekday(),
+            weekday = weekday_name(day),
             value = shown(metric, observed.value.as_f64(), currency),
             median = shown(metric, median, currency),
             edge = shown(metric, edge, currency),

@@ -182,7 +182,11 @@ fn sync_keys(integration_id: Uuid) -> [String; 2] {
 }
 
 /// The alert a failed sync raises on `day`, or `None` for a user's disconnect.
-pub fn sync_failure_alert(event: &EventEnvelope, brand_id: Uuid, day: NaiveDate) -> Option<NewAlert> {
+pub fn sync_failure_alert(
+    event: &EventEnvelope,
+    brand_id: Uuid,
+    day: NaiveDate,
+) -> Option<NewAlert> {
     let integration_id = integration_of(event)?;
     let text = |key: &str| {
         event
@@ -221,7 +225,11 @@ pub fn sync_failure_alert(event: &EventEnvelope, brand_id: Uuid, day: NaiveDate)
             format!(
                 "The last {platform} sync failed ({}); figures may be out of date until a \
                  sync succeeds.",
-                if reason.is_empty() { "no reason given" } else { &reason }
+                if reason.is_empty() {
+                    "no reason given"
+                } else {
+                    reason.as_str()
+                }
             ),
         )
     };
@@ -285,7 +293,9 @@ pub async fn after_sync_completed(pool: &PgPool, event: &EventEnvelope, brand_id
     }
     match evaluate_brand(pool, tenant, brand_id).await {
         Ok(raised) => tracing::info!(brand.id = %brand_id, raised, "alerts evaluated after sync"),
-        Err(err) => tracing::warn!(%err, brand.id = %brand_id, "alert evaluation failed; the schedule retries"),
+        Err(err) => {
+            tracing::warn!(%err, brand.id = %brand_id, "alert evaluation failed; the schedule retries")
+        }
     }
 }
 

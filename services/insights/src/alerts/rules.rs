@@ -82,10 +82,7 @@ pub fn window_days(window_seconds: i64) -> u64 {
 
 /// The window evaluated on `today` (its last day is yesterday) and the one before it,
 /// each as `(first, last)`.
-pub fn windows(
-    today: NaiveDate,
-    days: u64,
-) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
+pub fn windows(today: NaiveDate, days: u64) -> ((NaiveDate, NaiveDate), (NaiveDate, NaiveDate)) {
     let last = today - Days::new(1);
     let first = today - Days::new(days);
     let previous_last = first - Days::new(1);
@@ -128,7 +125,10 @@ mod tests {
         assert_eq!(window_days(86_400), 1);
         assert_eq!(window_days(86_401), 2);
         assert_eq!(window_days(7 * 86_400), 7);
-        assert_eq!(windows(day(15), 1), ((day(14), day(14)), (day(13), day(13))));
+        assert_eq!(
+            windows(day(15), 1),
+            ((day(14), day(14)), (day(13), day(13)))
+        );
         assert_eq!(windows(day(15), 7), ((day(8), day(14)), (day(1), day(7))));
     }
 

@@ -108,7 +108,10 @@ pub fn alert_proto(row: &AlertRow) -> pb::Alert {
     pb::Alert {
         alert_id: row.alert_id.to_string(),
         brand_id: row.brand_id.to_string(),
-        alert_rule_id: row.alert_rule_id.map(|id| id.to_string()).unwrap_or_default(),
+        alert_rule_id: row
+            .alert_rule_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         severity: severity_proto(&row.severity) as i32,
         state: state_proto(&row.state) as i32,
         title: row.title.clone(),
@@ -616,7 +619,11 @@ mod tests {
     fn fields(rule: &pb::AlertRule) -> Vec<String> {
         let mut violations = Violations::new();
         validate_rule(&mut violations, rule);
-        violations.into_inner().into_iter().map(|v| v.field).collect()
+        violations
+            .into_inner()
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
     }
 
     #[test]

@@ -183,11 +183,7 @@ pub async fn raise(tx: &mut TenantTx, alert: &NewAlert) -> pp_db::Result<Option<
 
 /// Resolves the brand's unresolved alerts of `condition_key` (the condition cleared);
 /// returns how many.
-pub async fn resolve(
-    tx: &mut TenantTx,
-    brand_id: Uuid,
-    condition_key: &str,
-) -> pp_db::Result<u64> {
+pub async fn resolve(tx: &mut TenantTx, brand_id: Uuid, condition_key: &str) -> pp_db::Result<u64> {
     let resolved = sqlx::query(
         "update insights.alerts set state = 'resolved', resolved_at = now()
          where brand_id = $1 and condition_key = $2 and state <> 'resolved'",
@@ -197,23 +193,6 @@ pub async fn resolve(
     .execute(tx.conn())
     .await?;
     Ok(resolved.rows_affected())
-}
-
-/// The condition keys of the brand's unresolved alerts starting with `prefix`.
-pub async fn unresolved_keys(
-    tx: &mut TenantTx,
-    brand_id: Uuid,
-    prefix: &str,
-) -> pp_db::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select distinct condition_key from insights.alerts
-         where brand_id = $1 and state <> 'resolved' and starts_with(condition_key, $2)",
-    )
-    .bind(brand_id)
-    .bind(prefix)
-    .fetch_all(tx.conn())
-    .await
-    .map_err(Into::into)
 }
 
 /// Acknowledges an alert (an acknowledged or resolved one stays as it is); the alert
