@@ -77,7 +77,7 @@ impl Severity {
 
 /// Whole brand days a window of `window_seconds` covers (at least one).
 pub fn window_days(window_seconds: i64) -> u64 {
-    u64::try_from(window_seconds.max(1).div_ceil(86_400)).unwrap_or(1)
+    u64::try_from((window_seconds.max(1) + 86_399) / 86_400).unwrap_or(1)
 }
 
 /// The window evaluated on `today` (its last day is yesterday) and the one before it,
