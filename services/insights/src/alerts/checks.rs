@@ -67,6 +67,7 @@ fn weekday_name(day: NaiveDate) -> &'static str {
 fn shown(metric: Metric, value: f64, currency: &str) -> String {
     let value = match metric.unit() {
         Unit::Currency => Value::Money((value * 1_000_000.0).round() as i64),
+        Unit::Count if value.fract() == 0.0 => Value::Count(value as i64),
         _ => Value::Number(value),
     };
     display(value, metric.unit(), currency)
@@ -183,10 +184,7 @@ async fn threshold_rule(
             .unwrap_or(Severity::Warning)
             .as_str(),
         title: rule.display_name.clone(),
-        message: format!(
-            "{name} {span} was {}, {detail}.",
-            shown(metric, now, currency)
-        ),
+        message: format!("{name} {span}: {}, {detail}.", shown(metric, now, currency)),
         observed: Some(encoded(&current)),
         threshold: rule.threshold,
     })))
