@@ -604,6 +604,34 @@ async fn threshold_rules_fire_once_a_day_and_resolve_when_cleared() {
         open.iter()
             .any(|a| a.alert_rule_id == high_revenue.alert_rule_id)
     );
+
+    // A deleted rule's alert is kept, resolved.
+    stack
+        .insights()
+        .await
+        .expect("client")
+        .delete_alert_rule(authed(
+            &tenant.admin_token,
+            DeleteAlertRuleRequest {
+                alert_rule_id: meta_up.alert_rule_id.clone(),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("delete");
+    let resolved = alerts_of(
+        &stack,
+        &tenant.admin_token,
+        &brand.brand_id,
+        AlertState::Resolved,
+    )
+    .await;
+    assert!(
+        resolved
+            .iter()
+            .any(|a| a.alert_rule_id == meta_up.alert_rule_id)
+    );
+    assert_eq!(evaluate(&stack, &tenant, &brand.brand_id).await, 0);
 }
 
 #[tokio::test]

@@ -147,7 +147,7 @@ async fn threshold_rule(
         None
     };
     let now = current.value.as_f64();
-    let key = format!("rule:{}", rule.alert_rule_id);
+    let key = super::rule_key(rule.alert_rule_id);
     if !rules::fires(condition, rule.threshold, now, previous) {
         return Ok(Some(Outcome::Clear(key)));
     }

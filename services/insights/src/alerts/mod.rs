@@ -164,6 +164,11 @@ pub async fn record_acknowledged(
     pp_events::outbox::record(tx, SCHEMA, &event).await
 }
 
+/// The condition key of a threshold rule.
+pub fn rule_key(alert_rule_id: Uuid) -> String {
+    format!("rule:{alert_rule_id}")
+}
+
 /// The integration a sync event names, from its payload.
 fn integration_of(event: &EventEnvelope) -> Option<Uuid> {
     event

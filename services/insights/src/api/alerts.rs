@@ -478,12 +478,17 @@ impl InsightsApi {
             rpc: "DeleteAlertRule",
         };
         idempotency::once(tx, scope, &request.request_id, |mut tx| async move {
-            let visible = store::rule_brand(&mut tx, rule_id)
+            let Some(brand_id) = store::rule_brand(&mut tx, rule_id)
                 .await?
-                .is_some_and(|brand_id| principal.may_see_brand(brand_id));
-            if !visible || !store::delete_rule(&mut tx, rule_id).await? {
+                .filter(|brand_id| principal.may_see_brand(*brand_id))
+            else {
+                return Err(ApiError::NotFound("ALERT_RULE_NOT_FOUND"));
+            };
+            if !store::delete_rule(&mut tx, rule_id).await? {
                 return Err(ApiError::NotFound("ALERT_RULE_NOT_FOUND"));
             }
+            // Its alerts are kept, but nothing will evaluate the rule again: resolved.
+            store::resolve(&mut tx, brand_id, &crate::alerts::rule_key(rule_id)).await?;
             Ok::<_, ApiError>((tx, pb::DeleteAlertRuleResponse {}))
         })
         .await
