@@ -659,6 +659,18 @@ async fn anomalies_flag_an_odd_day_and_not_a_normal_one() {
     let odd = utc_brand(&stack, &tenant.admin_token, "Odd").await;
     history(&superuser, &tenant, &odd.brand_id, 1, 1_000_000_000).await;
     refresh(&stack, &tenant, &odd.brand_id).await;
+    // Rollups last refreshed before yesterday ended: yesterday is not judged yet.
+    exec(
+        &superuser,
+        &tenant,
+        &odd.brand_id,
+        "update insights.rollup_state
+            set synced_until = ((now() at time zone 'UTC')::date::timestamp - interval '1 hour') at time zone 'UTC'
+          where tenant_id = $1 and brand_id = $2",
+    )
+    .await;
+    assert_eq!(evaluate(&stack, &tenant, &odd.brand_id).await, 0);
+    refresh(&stack, &tenant, &odd.brand_id).await;
     assert_eq!(evaluate(&stack, &tenant, &odd.brand_id).await, 4);
     assert_eq!(
         evaluate(&stack, &tenant, &odd.brand_id).await,

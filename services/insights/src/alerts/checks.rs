@@ -196,8 +196,13 @@ pub async fn anomalies(
     brand: &BrandInfo,
     today: NaiveDate,
 ) -> pp_db::Result<Vec<Outcome>> {
-    let (first_sales, first_ads) = store::first_data_days(tx, brand.brand_id).await?;
     let day = today - Days::new(1);
+    // Just after midnight the rollups may not hold the whole of yesterday yet: a
+    // half-counted day would look like a collapse.
+    if !store::rolled_up_past(tx, brand, day).await? {
+        return Ok(Vec::new());
+    }
+    let (first_sales, first_ads) = store::first_data_days(tx, brand.brand_id).await?;
     let first = day - Days::new(7 * anomaly::BASELINE_WEEKS);
     let query = Query {
         metric: Metric::NetRevenue,

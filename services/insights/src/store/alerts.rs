@@ -286,6 +286,25 @@ pub async fn first_data_days(
     .map_err(Into::into)
 }
 
+/// Whether the brand's rollups were last refreshed after brand day `day` ended (so the
+/// day is whole in them).
+pub async fn rolled_up_past(
+    tx: &mut TenantTx,
+    brand: &super::BrandInfo,
+    day: NaiveDate,
+) -> pp_db::Result<bool> {
+    let past: Option<bool> = sqlx::query_scalar(
+        "select synced_until >= (($2::date + 1)::timestamp at time zone $3)
+         from insights.rollup_state where brand_id = $1",
+    )
+    .bind(brand.brand_id)
+    .bind(day)
+    .bind(&brand.time_zone)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(past.unwrap_or(false))
+}
+
 /// Takes the brand's evaluation lock for this transaction: evaluations of one brand
 /// (after a sync, the schedule, another replica) run one at a time.
 pub async fn lock_brand(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<()> {
