@@ -15,6 +15,9 @@ pub struct Settings {
     pub sweep_every: Duration,
     /// Trailing brand days the sweep recomputes (`PULSEPOINT_INSIGHTS_SWEEP_DAYS`, 35).
     pub sweep_trailing_days: u32,
+    /// How often every brand's alerts are evaluated besides after each sync
+    /// (`PULSEPOINT_INSIGHTS_ALERTS_EVERY_MS`, 1 h).
+    pub alerts_every: Duration,
 }
 
 impl Default for Settings {
@@ -24,6 +27,7 @@ impl Default for Settings {
             dashboard_cache_ttl: Duration::from_secs(60),
             sweep_every: Duration::from_secs(15 * 60),
             sweep_trailing_days: 35,
+            alerts_every: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -60,6 +64,16 @@ impl Settings {
                 reason: "must be between 1 and 400".into(),
             });
         }
+        let alerts_every = source.millis(
+            "PULSEPOINT_INSIGHTS_ALERTS_EVERY_MS",
+            ms(defaults.alerts_every),
+        )?;
+        if alerts_every.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "PULSEPOINT_INSIGHTS_ALERTS_EVERY_MS".into(),
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(Settings {
             integrations_url,
             dashboard_cache_ttl: source.millis(
@@ -68,6 +82,7 @@ impl Settings {
             )?,
             sweep_every,
             sweep_trailing_days,
+            alerts_every,
         })
     }
 }

@@ -9,9 +9,12 @@
 //! - [`forecast`]: stock-out and reorder dates, reorder quantity and risk per variant.
 //! - [`recommendations`]: restocks and budget moves, regenerated after each sync and by
 //!   the sweep, and the measured outcome of the accepted ones.
-//! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast; the other RPCs
-//!   answer UNIMPLEMENTED after their permission and brand checks).
+//! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
+//!   once per condition and day, after each sync and on a schedule.
+//! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast, recommendations,
+//!   alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
 
+pub mod alerts;
 pub mod api;
 pub mod config;
 pub mod engine;
@@ -41,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "recommendations",
         sql: include_str!("../migrations/0002_recommendations.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "alerts",
+        sql: include_str!("../migrations/0003_alerts.sql"),
     },
     pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,
@@ -90,6 +98,11 @@ impl Service for Insights {
             state.pool.clone(),
             state.settings.sweep_every,
             state.settings.sweep_trailing_days,
+            ctx.shutdown_signal(),
+        ));
+        ctx.spawn(alerts::run_evaluator(
+            state.pool.clone(),
+            state.settings.alerts_every,
             ctx.shutdown_signal(),
         ));
         let Some(pubsub) = pp_events::PubSubConfig::from_source(&ctx.source) else {

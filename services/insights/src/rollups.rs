@@ -78,8 +78,13 @@ async fn after_refresh(pool: &PgPool, tenant: TenantId, brand_id: Uuid) {
 
 /// Handles one delivered event: a `data.sync_completed` naming a brand refreshes that
 /// brand's changed days, once per event id (a redelivery changes nothing), then
-/// [`after_refresh`]. Other events are ignored. Returns whether the rollups were refreshed.
+/// evaluates its alerts and regenerates its recommendations ([`after_refresh`]); a
+/// `data.sync_failed` raises a sync alert ([`crate::alerts::handle_sync_failed`]). Other
+/// events are ignored. Returns whether the event was handled.
 pub async fn handle_event(pool: &PgPool, event: &EventEnvelope) -> pp_db::Result<bool> {
+    if event.event_type == crate::alerts::SYNC_FAILED {
+        return crate::alerts::handle_sync_failed(pool, event).await;
+    }
     if event.event_type != SYNC_COMPLETED {
         return Ok(false);
     }
@@ -94,6 +99,7 @@ pub async fn handle_event(pool: &PgPool, event: &EventEnvelope) -> pp_db::Result
     let refreshed = refresh_brand(&mut tx, brand_id, None).await?;
     tx.commit().await?;
     tracing::info!(event.id = %event.event_id, brand.id = %brand_id, ?refreshed, "rollups refreshed after sync");
+    crate::alerts::after_sync_completed(pool, event, brand_id).await;
     after_refresh(pool, TenantId(event.tenant_id), brand_id).await;
     Ok(true)
 }

@@ -37,6 +37,16 @@ async fn every_rpc_keeps_tenants_apart() {
     let (b_user, _) = user_with_role(&stack, &b, ProtoRole::Analyst).await;
     let (b_key, b_key_token) = user_with_role(&stack, &b, ProtoRole::ApiClient).await;
     let (b_integration, b_run) = connect_demo(&stack, &b.admin_token, &b_brand.brand_id, 7).await;
+    // B's alert rule, and an alert of B's (its integration needs reconnecting).
+    let b_rule = crate::alerts::create_rule(
+        &stack,
+        &b.admin_token,
+        crate::alerts::rule_on(&b_brand.brand_id, "net_revenue", 86_400),
+    )
+    .await;
+    let b_alert =
+        crate::alerts::reauth_alert(&stack, &b, &b_brand.brand_id, &b_integration.integration_id)
+            .await;
     let b_targets = Targets {
         tenant_id: b.tenant_id.clone(),
         brand_id: b_brand.brand_id.clone(),
@@ -46,6 +56,8 @@ async fn every_rpc_keeps_tenants_apart() {
         integration_id: b_integration.integration_id.clone(),
         sync_run_id: b_run.sync_run_id.clone(),
         recommendation_id: b_recommendation(&stack, &b.tenant_id, &b_brand.brand_id).await,
+        alert_id: b_alert.alert_id.clone(),
+        alert_rule_id: b_rule.alert_rule_id.clone(),
     };
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
     // B's events, naming B's brand and user.
@@ -100,8 +112,10 @@ async fn every_rpc_keeps_tenants_apart() {
             | "AcceptRecommendation"
             | "DismissRecommendation"
             | "ListAlerts"
+            | "AcknowledgeAlert"
             | "CreateAlertRule"
             | "ListAlertRules"
+            | "DeleteAlertRule"
             | "AskQuestion"
             | "StreamAnswer"
             | "ListQuestions" => {
@@ -229,6 +243,42 @@ async fn every_rpc_keeps_tenants_apart() {
         .expect("B's usage")
         .into_inner();
     assert_eq!(b_usage.totals.expect("totals").request_count, 1);
+
+    // B's alert is still open and its rule still there.
+    let mut insights = stack.insights().await.expect("client");
+    let b_alerts = insights
+        .list_alerts(authed(
+            &b.admin_token,
+            pp_proto::insights::ListAlertsRequest::default(),
+        ))
+        .await
+        .expect("B's alerts")
+        .into_inner()
+        .alerts;
+    let still = b_alerts
+        .iter()
+        .find(|alert| alert.alert_id == b_alert.alert_id)
+        .expect("B's alert");
+    assert_eq!(
+        still.state,
+        pp_proto::insights::AlertState::Open as i32,
+        "A's acknowledge did not touch it"
+    );
+    let b_rules = insights
+        .list_alert_rules(authed(
+            &b.admin_token,
+            pp_proto::insights::ListAlertRulesRequest::default(),
+        ))
+        .await
+        .expect("B's rules")
+        .into_inner()
+        .alert_rules;
+    assert!(
+        b_rules
+            .iter()
+            .any(|rule| rule.alert_rule_id == b_rule.alert_rule_id),
+        "A's delete did not remove it"
+    );
 
     // B sees its objects exactly as before.
     let b_view = brands

@@ -247,6 +247,8 @@ pub struct Targets {
     pub sync_run_id: String,
     /// A recommendation of the target tenant (random when empty).
     pub recommendation_id: String,
+    pub alert_id: String,
+    pub alert_rule_id: String,
 }
 
 /// `id`, or a random UUID when it is empty.
@@ -767,7 +769,7 @@ pub async fn call(
             .acknowledge_alert(authed(
                 token,
                 pp_proto::insights::AcknowledgeAlertRequest {
-                    alert_id: some_id,
+                    alert_id: t.alert_id.clone(),
                     ..Default::default()
                 },
             ))
@@ -780,6 +782,13 @@ pub async fn call(
                     alert_rule: Some(pp_proto::insights::AlertRule {
                         brand_id: t.brand_id.clone(),
                         metric: "net_revenue".into(),
+                        condition: pp_proto::insights::AlertCondition::Below as i32,
+                        threshold: 100.0,
+                        window: Some(prost_types::Duration {
+                            seconds: 86_400,
+                            nanos: 0,
+                        }),
+                        enabled: true,
                         ..Default::default()
                     }),
                     request_id: String::new(),
@@ -801,7 +810,7 @@ pub async fn call(
             .delete_alert_rule(authed(
                 token,
                 pp_proto::insights::DeleteAlertRuleRequest {
-                    alert_rule_id: some_id,
+                    alert_rule_id: t.alert_rule_id.clone(),
                     request_id: String::new(),
                 },
             ))

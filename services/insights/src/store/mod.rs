@@ -1,6 +1,7 @@
 //! SQL of the insights service: its own schema (rollups, refresh state, handled
-//! events) and its reads of `brands.brands` and `commerce.*` (SELECT only).
+//! events, alert rules and alerts) and its reads of `brands.brands` and `commerce.*` (SELECT only).
 
+pub mod alerts;
 pub mod commerce;
 pub mod recommendations;
 pub mod rollups;
