@@ -6,11 +6,14 @@
 //!   (own Pub/Sub subscription, each event once) and by a scheduled sweep.
 //! - [`freshness`]: "data as of" per source, asked of the integrations service with
 //!   the caller's identity.
+//! - [`attribution`]: each order's net revenue credited to its touches under each
+//!   attribution model, exactly to the micro, and summed per platform or campaign.
 //! - [`forecast`]: stock-out and reorder dates, reorder quantity and risk per variant.
-//! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast; the other RPCs
+//! - [`api`]: the gRPC adapters (GetDashboard, GetAttribution, GetInventoryForecast; the other RPCs
 //!   answer UNIMPLEMENTED after their permission and brand checks).
 
 pub mod api;
+pub mod attribution;
 pub mod config;
 pub mod engine;
 pub mod forecast;

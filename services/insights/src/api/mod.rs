@@ -1,10 +1,11 @@
 //! gRPC adapters for InsightsService: read the principal, check the role, validate,
 //! call the domain, convert.
 //!
-//! GetDashboard and GetInventoryForecast are served. The other RPCs are declared in the contract but not built
+//! GetDashboard, GetAttribution and GetInventoryForecast are served. The other RPCs are declared in the contract but not built
 //! yet: each checks the caller's role, its ids and its brand (another tenant's brand
 //! is NOT_FOUND) exactly as it will, then answers UNIMPLEMENTED.
 
+mod attribution;
 mod convert;
 mod dashboard;
 mod inventory;
@@ -23,7 +24,7 @@ use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
-use crate::State;
+use crate::{State, freshness};
 use crate::store::{self, BrandInfo};
 
 pub use convert::{definition, display, figure};
@@ -58,6 +59,19 @@ impl InsightsApi {
         store::brand(tx, brand_id)
             .await?
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))
+    }
+
+    /// How fresh the brand's sources are, as the caller may see them. The figures stand
+    /// on their own: when the integrations service cannot say, freshness is left out
+    /// (and logged), not invented.
+    async fn data_freshness(&self, brand_id: &str) -> Vec<pb::DataFreshness> {
+        match freshness::for_brand(&self.state.integrations, brand_id).await {
+            Ok(sources) => sources,
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), "data freshness unavailable");
+                Vec::new()
+            }
+        }
     }
 
     /// The checks a not-yet-built RPC makes before answering UNIMPLEMENTED: role, then
@@ -130,16 +144,9 @@ impl InsightsService for InsightsApi {
         request: Request<pb::GetAttributionRequest>,
     ) -> Result<Response<pb::GetAttributionResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                READERS,
-                Some(("brand_id", r.brand_id.as_str(), true)),
-                &[],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.attribution(principal, request.into_inner()).await?,
+        ))
     }
 
     async fn get_inventory_forecast(

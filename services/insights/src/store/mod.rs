@@ -1,6 +1,7 @@
 //! SQL of the insights service: its own schema (rollups, refresh state, handled
 //! events) and its reads of `brands.brands` and `commerce.*` (SELECT only).
 
+pub mod attribution;
 pub mod commerce;
 pub mod rollups;
 
