@@ -3,6 +3,7 @@
 mod support;
 
 mod ads;
+mod attribution;
 mod auth_abuse;
 mod auth_flows;
 mod bad_input;
