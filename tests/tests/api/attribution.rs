@@ -55,10 +55,13 @@ async fn craft(db: &PgPool, tenant: &str, brand: &str) {
             (6, '2026-03-09 15:00:00+00', 70000000, 0, false, '2026-03-09 16:00:00+00', 'c6'),
             (7, '2026-03-09 15:00:00+00', 80000000, 0, true, null, 'c7')
           ) as t(n, at, sub, disc, test, cancelled, customer)").await;
-    exec("insert into commerce.order_lines (tenant_id, brand_id, order_id, platform_line_id, title,
+    exec(
+        "insert into commerce.order_lines (tenant_id, brand_id, order_id, platform_line_id, title,
               quantity, unit_price_micros)
           select $1, $2, ('00000000-0000-0000-0000-0000000000a' || n)::uuid, 'l' || n, 'Tee', 1, sub
-          from (values (1, 90000000), (5, 20000000)) as t(n, sub)").await;
+          from (values (1, 90000000), (5, 20000000)) as t(n, sub)",
+    )
+    .await;
     exec("insert into commerce.refunds (tenant_id, brand_id, order_id, platform_refund_id,
               refunded_at, currency_code, amount_micros)
           select $1, $2, ('00000000-0000-0000-0000-0000000000a' || n)::uuid, 'r' || n, at::timestamptz,
@@ -70,11 +73,15 @@ async fn craft(db: &PgPool, tenant: &str, brand: &str) {
           select $1, ('00000000-0000-0000-0000-0000000000a' || n)::uuid, 'r' || n, 'l' || n, 1, amount
           from (values (1, 9000000), (5, 5000000)) as t(n, amount)
           where $2::uuid is not null").await;
-    exec("insert into commerce.customers (tenant_id, brand_id, platform_customer_id, first_order_at)
+    exec(
+        "insert into commerce.customers (tenant_id, brand_id, platform_customer_id, first_order_at)
           values ($1, $2, 'c1', '2026-03-05 15:00:00+00'), ($1, $2, 'c2', '2026-01-01 15:00:00+00'),
                  ($1, $2, 'c3', '2026-03-07 15:00:00+00'), ($1, $2, 'c4', '2026-03-08 18:00:00+00'),
-                 ($1, $2, 'c5', '2026-02-25 15:00:00+00')").await;
-    exec("insert into commerce.touchpoints (tenant_id, brand_id, order_id, position, occurred_at,
+                 ($1, $2, 'c5', '2026-02-25 15:00:00+00')",
+    )
+    .await;
+    exec(
+        "insert into commerce.touchpoints (tenant_id, brand_id, order_id, position, occurred_at,
               channel, platform, platform_campaign_id)
           select $1, $2, ('00000000-0000-0000-0000-0000000000a' || n)::uuid, pos, at::timestamptz,
                  channel, platform, campaign
@@ -89,10 +96,15 @@ async fn craft(db: &PgPool, tenant: &str, brand: &str) {
             (5, 0, '2026-02-24 15:00:00+00', 'paid_social', 'meta', 'm1'),
             (6, 0, '2026-03-09 14:00:00+00', 'paid_social', 'meta', 'm1'),
             (7, 0, '2026-03-09 14:00:00+00', 'paid_social', 'meta', 'm1')
-          ) as t(n, pos, at, channel, platform, campaign)").await;
-    exec("insert into commerce.campaigns (tenant_id, brand_id, platform, platform_campaign_id, name)
+          ) as t(n, pos, at, channel, platform, campaign)",
+    )
+    .await;
+    exec(
+        "insert into commerce.campaigns (tenant_id, brand_id, platform, platform_campaign_id, name)
           values ($1, $2, 'meta', 'm1', 'Spring Sale'), ($1, $2, 'meta', 'm2', 'Retargeting'),
-                 ($1, $2, 'google_ads', 'g1', 'Brand Search'), ($1, $2, 'tiktok', 't1', 'UGC')").await;
+                 ($1, $2, 'google_ads', 'g1', 'Brand Search'), ($1, $2, 'tiktok', 't1', 'UGC')",
+    )
+    .await;
     exec("insert into commerce.ad_spend_daily (tenant_id, brand_id, platform, platform_campaign_id,
               spend_date, currency_code, spend_micros, impressions, clicks, conversions,
               conversion_value_micros)
@@ -130,7 +142,11 @@ async fn independent_net_revenue(db: &PgPool, brand: &str) -> i64 {
     .expect("independent net revenue")
 }
 
-fn request(brand_id: &str, model: AttributionModel, group_by: AttributionGrouping) -> GetAttributionRequest {
+fn request(
+    brand_id: &str,
+    model: AttributionModel,
+    group_by: AttributionGrouping,
+) -> GetAttributionRequest {
     GetAttributionRequest {
         brand_id: brand_id.into(),
         date_range: range(day(2026, 3, 1), day(2026, 3, 14)),
@@ -141,7 +157,11 @@ fn request(brand_id: &str, model: AttributionModel, group_by: AttributionGroupin
     }
 }
 
-async fn attribution(stack: &Stack, token: &str, request: GetAttributionRequest) -> GetAttributionResponse {
+async fn attribution(
+    stack: &Stack,
+    token: &str,
+    request: GetAttributionRequest,
+) -> GetAttributionResponse {
     stack
         .insights()
         .await
@@ -161,7 +181,10 @@ fn revenue(response: &GetAttributionResponse) -> Vec<(Platform, String, i64)> {
             (
                 Platform::try_from(r.platform).unwrap_or(Platform::Unspecified),
                 r.campaign_id.clone(),
-                r.attributed_revenue.as_ref().map(micros).unwrap_or(i64::MIN),
+                r.attributed_revenue
+                    .as_ref()
+                    .map(micros)
+                    .unwrap_or(i64::MIN),
             )
         })
         .collect()
@@ -192,7 +215,14 @@ fn row(platform: Platform, campaign: &str, micros: i64) -> (Platform, String, i6
 async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Acme").await;
-    let brand = brand_with(&stack, &tenant.admin_token, "Maple", "CAD", "America/Toronto").await;
+    let brand = brand_with(
+        &stack,
+        &tenant.admin_token,
+        "Maple",
+        "CAD",
+        "America/Toronto",
+    )
+    .await;
     let superuser = stack.db.superuser_pool().await.expect("superuser");
     craft(&superuser, &tenant.tenant_id, &brand.brand_id).await;
     refresh(&stack, &tenant.tenant_id, &brand.brand_id).await;
@@ -219,11 +249,18 @@ async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
     assert_eq!(google.spend.as_ref().map(micros), Some(30 * M));
     assert_eq!(google.attributed_orders, 2.0);
     assert!((google.roas - 141.0 / 30.0).abs() < 1e-12);
-    assert_eq!(google.cac.as_ref().map(micros), Some(15 * M), "30 ÷ 2 new customers");
+    assert_eq!(
+        google.cac.as_ref().map(micros),
+        Some(15 * M),
+        "30 ÷ 2 new customers"
+    );
     assert!((google.revenue_share - 141.0 / 176.0).abs() < 1e-12);
     let meta = &last.rows[1];
     assert_eq!(meta.spend.as_ref().map(micros), Some(50 * M));
-    assert_eq!(meta.attributed_orders, 1.0, "the refunded February order is no order of March");
+    assert_eq!(
+        meta.attributed_orders, 1.0,
+        "the refunded February order is no order of March"
+    );
     assert_eq!(meta.cac, None, "o2's customer is returning");
     assert_eq!(last.rows[2].spend.as_ref().map(micros), Some(5 * M));
     // Totals are the dashboard's figures.
@@ -231,13 +268,25 @@ async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
     assert_eq!(total(&last, "ad_spend"), (85 * M) as f64);
     assert!((total(&last, "blended_roas") - 206.0 / 85.0).abs() < 1e-12);
     assert_eq!(total(&last, "cac"), 28_333_333.0, "85 ÷ 3 new customers");
-    for metric in ["net_revenue", "ad_spend", "blended_roas", "cac", "attributed_revenue"] {
-        assert!(last.definitions.iter().any(|d| d.metric == metric), "{metric}");
+    for metric in [
+        "net_revenue",
+        "ad_spend",
+        "blended_roas",
+        "cac",
+        "attributed_revenue",
+    ] {
+        assert!(
+            last.definitions.iter().any(|d| d.metric == metric),
+            "{metric}"
+        );
     }
     // A lookback of 0 is the default 7 days.
     let mut seven = request(id, Model::LastClick, ByPlatform);
     seven.lookback_window_days = 7;
-    assert_eq!(revenue(&attribution(&stack, token, seven).await), revenue(&last));
+    assert_eq!(
+        revenue(&attribution(&stack, token, seven).await),
+        revenue(&last)
+    );
 
     // LINEAR: o1 27 each (direct's third unattributed), o2 20 + 20 (email unattributed).
     let linear = attribution(&stack, token, request(id, Model::Linear, Campaign)).await;
@@ -251,7 +300,11 @@ async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
         ]
     );
     assert_eq!(unattributed(&linear), 77 * M);
-    let names: Vec<&str> = linear.rows.iter().map(|r| r.campaign_name.as_str()).collect();
+    let names: Vec<&str> = linear
+        .rows
+        .iter()
+        .map(|r| r.campaign_name.as_str())
+        .collect();
     assert_eq!(names, ["Brand Search", "Spring Sale", "Retargeting", "UGC"]);
     assert!((linear.rows[0].attributed_orders - (1.0 + 1.0 / 3.0)).abs() < 1e-12);
     // A 30-day window takes o4's tiktok touch: 30 each to tiktok and google.
@@ -306,7 +359,12 @@ async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
     }
 
     // PLATFORM_REPORTED: the platforms' own conversion values (claiming more than sold).
-    let reported = attribution(&stack, token, request(id, Model::PlatformReported, Campaign)).await;
+    let reported = attribution(
+        &stack,
+        token,
+        request(id, Model::PlatformReported, Campaign),
+    )
+    .await;
     assert_eq!(
         revenue(&reported),
         [
@@ -430,10 +488,7 @@ async fn attribution_bad_input_names_the_field_and_other_tenants_see_nothing() {
             insights
                 .get_attribution(authed(
                     &tenant.admin_token,
-                    GetAttributionRequest {
-                        brand_id,
-                        ..base()
-                    },
+                    GetAttributionRequest { brand_id, ..base() },
                 ))
                 .await,
             Code::NotFound,

@@ -34,7 +34,13 @@ pub(crate) fn range(start: NaiveDate, end: NaiveDate) -> Option<DateRange> {
     })
 }
 
-pub(crate) async fn brand_with(stack: &Stack, token: &str, name: &str, currency: &str, zone: &str) -> Brand {
+pub(crate) async fn brand_with(
+    stack: &Stack,
+    token: &str,
+    name: &str,
+    currency: &str,
+    zone: &str,
+) -> Brand {
     stack
         .brands()
         .await

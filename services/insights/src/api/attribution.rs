@@ -191,16 +191,17 @@ fn attribution_definitions(choice: Choice, lookback_days: i32) -> Vec<pb::Metric
             ],
         ),
     };
-    let definition = |metric: &str, name: &str, description: String, formula: &str, unit| {
-        pb::MetricDefinition {
-            metric: metric.to_owned(),
-            display_name: name.to_owned(),
-            description,
-            formula: formula.to_owned(),
-            unit: unit as i32,
-            sources: sources.clone(),
-        }
-    };
+    let definition =
+        |metric: &str, name: &str, description: String, formula: &str, unit: pb::MetricUnit| {
+            pb::MetricDefinition {
+                metric: metric.to_owned(),
+                display_name: name.to_owned(),
+                description,
+                formula: formula.to_owned(),
+                unit: unit as i32,
+                sources: sources.clone(),
+            }
+        };
     vec![
         definition(
             "attributed_revenue",
@@ -276,7 +277,9 @@ impl InsightsApi {
         let (Some(brand_id), Some((start, end)), Some(choice), Some(grouping)) =
             (brand_id, period, choice, grouping)
         else {
-            return Err(ApiError::internal("validated attribution request incomplete"));
+            return Err(ApiError::internal(
+                "validated attribution request incomplete",
+            ));
         };
 
         let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;

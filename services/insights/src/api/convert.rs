@@ -129,7 +129,13 @@ fn group(value: i64) -> String {
 }
 
 /// A number field: 0 means `default`, else `1..=max`.
-fn bounded(violations: &mut Violations, field: &str, value: i32, default: i32, max: i32) -> u32 {
+pub fn bounded(
+    violations: &mut Violations,
+    field: &str,
+    value: i32,
+    default: i32,
+    max: i32,
+) -> u32 {
     if value == 0 {
         return default.unsigned_abs();
     }

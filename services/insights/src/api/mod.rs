@@ -24,8 +24,8 @@ use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
-use crate::{State, freshness};
 use crate::store::{self, BrandInfo};
+use crate::{State, freshness};
 
 pub use convert::{definition, display, figure};
 

@@ -13,7 +13,12 @@ fn placed_at() -> DateTime<Utc> {
 }
 
 /// A touch `hours_before` the order.
-fn touch(hours_before: i64, channel: Channel, platform: Option<AdPlatform>, campaign: &str) -> Touch {
+fn touch(
+    hours_before: i64,
+    channel: Channel,
+    platform: Option<AdPlatform>,
+    campaign: &str,
+) -> Touch {
     Touch {
         occurred_at: placed_at() - Duration::hours(hours_before),
         position: 0,
@@ -24,11 +29,21 @@ fn touch(hours_before: i64, channel: Channel, platform: Option<AdPlatform>, camp
 }
 
 fn meta(hours_before: i64) -> Touch {
-    touch(hours_before, Channel::PaidSocial, Some(AdPlatform::Meta), "m1")
+    touch(
+        hours_before,
+        Channel::PaidSocial,
+        Some(AdPlatform::Meta),
+        "m1",
+    )
 }
 
 fn google(hours_before: i64) -> Touch {
-    touch(hours_before, Channel::PaidSearch, Some(AdPlatform::GoogleAds), "g1")
+    touch(
+        hours_before,
+        Channel::PaidSearch,
+        Some(AdPlatform::GoogleAds),
+        "g1",
+    )
 }
 
 fn email(hours_before: i64) -> Touch {
@@ -180,10 +195,7 @@ fn touches_outside_the_window_or_after_the_order_count_for_nothing() {
     // Exactly 7 × 24 h before is inside; a 8-day window takes the older touch too.
     let edge = order(1_000, vec![meta(7 * 24)]);
     assert_eq!(split_of(Model::LastClick, &edge, 7), (vec![(0, 1_000)], 0));
-    assert_eq!(
-        split_of(Model::LastClick, &late, 8),
-        (vec![(0, 1_000)], 0)
-    );
+    assert_eq!(split_of(Model::LastClick, &late, 8), (vec![(0, 1_000)], 0));
 }
 
 #[test]
@@ -283,7 +295,10 @@ fn tally_groups_ad_credit_and_keeps_the_rest_unattributed() {
     );
     assert_eq!(
         by_campaign.rows.keys().cloned().collect::<Vec<_>>(),
-        [key(AdPlatform::Meta, "m1"), key(AdPlatform::GoogleAds, "g1")]
+        [
+            key(AdPlatform::Meta, "m1"),
+            key(AdPlatform::GoogleAds, "g1")
+        ]
     );
     assert_eq!(by_campaign.unattributed_micros, 55_000_000);
 }
@@ -321,7 +336,11 @@ fn arb_touch() -> impl Strategy<Value = Touch> {
     )
         .prop_map(|(seconds, snap, channel, platform, campaign_id)| Touch {
             occurred_at: placed_at()
-                - Duration::seconds(if snap == 0 { seconds } else { seconds - seconds % snap }),
+                - Duration::seconds(if snap == 0 {
+                    seconds
+                } else {
+                    seconds - seconds % snap
+                }),
             position: 0,
             channel,
             platform,

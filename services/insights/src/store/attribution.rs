@@ -119,14 +119,14 @@ pub async fn for_each_order(
         .fetch(tx.conn());
     let mut current: Option<(Uuid, Order)> = None;
     while let Some(row) = rows.try_next().await? {
-        match &mut current {
-            Some((order_id, _)) if *order_id == row.order_id => {}
-            _ => {
-                if let Some((_, done)) = current.take() {
-                    each(&done);
-                }
-                current = Some((row.order_id, row.order()));
+        let same_order = current
+            .as_ref()
+            .is_some_and(|(order_id, _)| *order_id == row.order_id);
+        if !same_order {
+            if let Some((_, done)) = current.take() {
+                each(&done);
             }
+            current = Some((row.order_id, row.order()));
         }
         if let (Some(touch), Some((_, order))) = (row.touch(), current.as_mut()) {
             order.touches.push(touch);
