@@ -319,18 +319,18 @@ async fn attribution_rows_are_hand_computed_and_add_up_to_net_revenue() {
         ]
     );
 
-    // POSITION_BASED: o1 81 → 32.4 / 16.2 / 32.4: 32, 16 and the leftover micro to the
-    // later end (direct, unattributed: 33); o2 50/50; o4 (one touch in the window) 100 %.
+    // POSITION_BASED: o1's 81 → 32.4 (meta) / 16.2 (google) / 32.4 (direct,
+    // unattributed); o2 50/50 (meta m2, email); o4 (one touch in the window) 100 %.
     let position = attribution(&stack, token, request(id, Model::PositionBased, ByPlatform)).await;
     assert_eq!(
         revenue(&position),
         [
-            row(Platform::GoogleAds, "", 76 * M),
-            row(Platform::MetaAds, "", 47 * M),
+            row(Platform::GoogleAds, "", 76_200_000),
+            row(Platform::MetaAds, "", 47_400_000),
             row(Platform::TiktokAds, "", 0),
         ]
     );
-    assert_eq!(unattributed(&position), 83 * M);
+    assert_eq!(unattributed(&position), 82_400_000);
 
     // Every model and grouping: rows + unattributed = net revenue, to the micro.
     for model in [
