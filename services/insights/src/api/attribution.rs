@@ -13,8 +13,9 @@ use pp_proto::insights as pb;
 use pp_types::Violations;
 use pp_types::convert::money;
 
-use super::dashboard::{MAX_DASHBOARD_DAYS, engine_error};
-use super::{InsightsApi, READERS, convert};
+use super::dashboard::MAX_DASHBOARD_DAYS;
+use super::inventory::bounded;
+use super::{InsightsApi, READERS, convert, engine_error};
 use crate::attribution::{
     AdPlatform, Credited, DEFAULT_HALF_LIFE_DAYS, DEFAULT_LOOKBACK_DAYS, Grouping,
     MAX_HALF_LIFE_DAYS, MAX_LOOKBACK_DAYS, Model, RowKey, Tally,
@@ -254,14 +255,14 @@ impl InsightsApi {
             true,
             MAX_DASHBOARD_DAYS,
         );
-        let lookback_days = convert::bounded(
+        let lookback_days = bounded(
             &mut violations,
             "lookback_window_days",
             request.lookback_window_days,
             DEFAULT_LOOKBACK_DAYS,
             MAX_LOOKBACK_DAYS,
         );
-        let half_life_days = convert::bounded(
+        let half_life_days = bounded(
             &mut violations,
             "half_life_days",
             request.half_life_days,

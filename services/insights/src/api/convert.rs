@@ -128,26 +128,6 @@ fn group(value: i64) -> String {
     out
 }
 
-/// A number field: 0 means `default`, else `1..=max`.
-pub fn bounded(
-    violations: &mut Violations,
-    field: &str,
-    value: i32,
-    default: i32,
-    max: i32,
-) -> u32 {
-    if value == 0 {
-        return default.unsigned_abs();
-    }
-    if !(1..=max).contains(&value) {
-        violations.add(
-            field,
-            format!("must be between 1 and {max} (0 for {default})"),
-        );
-    }
-    value.clamp(1, max).unsigned_abs()
-}
-
 /// A `DateRange` field: both dates valid, the end not before the start, at most
 /// `max_days` days. `None` (and no violation) when absent and not `required`.
 pub fn range(

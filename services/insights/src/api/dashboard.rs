@@ -12,8 +12,9 @@ use pp_types::Violations;
 use pp_types::convert::{money, timestamp};
 use prost::Message;
 
-use super::{InsightsApi, READERS, convert};
+use super::{InsightsApi, READERS, convert, engine_error};
 use crate::engine::{self, Dimension, Figure, Query, Value};
+use crate::freshness;
 
 /// The longest dashboard range (and comparison range): a year and a day.
 pub const MAX_DASHBOARD_DAYS: i64 = 366;
@@ -121,7 +122,15 @@ impl InsightsApi {
         .map_err(engine_error)?;
         tx.commit().await?;
 
-        let data_freshness = self.data_freshness(&request.brand_id).await;
+        let data_freshness =
+            match freshness::for_brand(&self.state.integrations, &request.brand_id).await {
+                Ok(sources) => sources,
+                Err(status) => {
+                    // The figures stand on their own; freshness is left out, not invented.
+                    tracing::warn!(code = ?status.code(), "data freshness unavailable");
+                    Vec::new()
+                }
+            };
 
         let mut definitions_of: Vec<Metric> = KPIS.to_vec();
         definitions_of.extend([Metric::PlatformRevenue, Metric::PlatformRoas]);
@@ -148,14 +157,6 @@ impl InsightsApi {
                 .await;
         }
         Ok(response)
-    }
-}
-
-/// An engine failure as the RPC's error (a query the RPC built wrongly is a bug).
-pub(super) fn engine_error(err: engine::EngineError) -> ApiError {
-    match err {
-        engine::EngineError::Db(err) => err.into(),
-        engine::EngineError::Query(err) => ApiError::internal(format!("engine query: {err:?}")),
     }
 }
 

@@ -14,7 +14,7 @@ use pp_types::Violations;
 use super::{InsightsApi, READERS, convert};
 use crate::engine::{self, Dimension, Query, Value};
 use crate::forecast::{self, Risk};
-use crate::store;
+use crate::{freshness, store};
 
 pub const DEFAULT_HORIZON_DAYS: i32 = 30;
 pub const MAX_HORIZON_DAYS: i32 = 180;
@@ -22,6 +22,26 @@ pub const DEFAULT_WINDOW_DAYS: i32 = 28;
 pub const MAX_WINDOW_DAYS: i32 = 365;
 const DEFAULT_PAGE_SIZE: i32 = 100;
 const MAX_PAGE_SIZE: i32 = 500;
+
+/// A number field: 0 means `default`, else `1..=max`.
+pub(super) fn bounded(
+    violations: &mut Violations,
+    field: &str,
+    value: i32,
+    default: i32,
+    max: i32,
+) -> u32 {
+    if value == 0 {
+        return default.unsigned_abs();
+    }
+    if !(1..=max).contains(&value) {
+        violations.add(
+            field,
+            format!("must be between 1 and {max} (0 for {default})"),
+        );
+    }
+    value.clamp(1, max).unsigned_abs()
+}
 
 /// The page token: an offset bound to the query it came from (FNV-1a of the query).
 fn fingerprint(parts: &[&str]) -> u64 {
@@ -65,14 +85,14 @@ impl InsightsApi {
         principal.require(READERS)?;
         let mut violations = Violations::new();
         let brand_id = violations.uuid("brand_id", &request.brand_id);
-        let horizon = convert::bounded(
+        let horizon = bounded(
             &mut violations,
             "horizon_days",
             request.horizon_days,
             DEFAULT_HORIZON_DAYS,
             MAX_HORIZON_DAYS,
         );
-        let window = convert::bounded(
+        let window = bounded(
             &mut violations,
             "velocity_window_days",
             request.velocity_window_days,
@@ -208,7 +228,14 @@ impl InsightsApi {
             .map(|(_, item)| item)
             .collect();
         let next = offset + page.len();
-        let data_freshness = self.data_freshness(&request.brand_id).await;
+        let data_freshness =
+            match freshness::for_brand(&self.state.integrations, &request.brand_id).await {
+                Ok(sources) => sources,
+                Err(status) => {
+                    tracing::warn!(code = ?status.code(), "data freshness unavailable");
+                    Vec::new()
+                }
+            };
         Ok(pb::GetInventoryForecastResponse {
             items: page,
             next_page_token: if next < total {

@@ -104,6 +104,17 @@ impl InsightsApi {
     }
 }
 
+/// An engine failure as the RPC's error: the database's, or INTERNAL for a query the
+/// RPC built wrongly (its input was validated before).
+fn engine_error(err: crate::engine::EngineError) -> ApiError {
+    match err {
+        crate::engine::EngineError::Db(err) => err.into(),
+        crate::engine::EngineError::Query(err) => {
+            ApiError::internal(format!("engine query: {err:?}"))
+        }
+    }
+}
+
 /// UNIMPLEMENTED with an ErrorInfo, for RPCs of the contract not built yet.
 fn unimplemented() -> Status {
     Status::with_error_details(
