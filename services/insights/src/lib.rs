@@ -6,16 +6,19 @@
 //!   (own Pub/Sub subscription, each event once) and by a scheduled sweep.
 //! - [`freshness`]: "data as of" per source, asked of the integrations service with
 //!   the caller's identity.
+//! - [`attribution`]: each order's net revenue credited to its touches under each
+//!   attribution model, exactly to the micro, and summed per platform or campaign.
 //! - [`forecast`]: stock-out and reorder dates, reorder quantity and risk per variant.
 //! - [`recommendations`]: restocks and budget moves, regenerated after each sync and by
 //!   the sweep, and the measured outcome of the accepted ones.
 //! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
 //!   once per condition and day, after each sync and on a schedule.
-//! - [`api`]: the gRPC adapters (GetDashboard, GetInventoryForecast, recommendations,
-//!   alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
+//! - [`api`]: the gRPC adapters (GetDashboard, GetAttribution, GetInventoryForecast,
+//!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
 
 pub mod alerts;
 pub mod api;
+pub mod attribution;
 pub mod config;
 pub mod engine;
 pub mod forecast;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::support::*;
 
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("date")
 }
 
@@ -27,14 +27,20 @@ fn wire(date: NaiveDate) -> Option<Date> {
     })
 }
 
-fn range(start: NaiveDate, end: NaiveDate) -> Option<DateRange> {
+pub(crate) fn range(start: NaiveDate, end: NaiveDate) -> Option<DateRange> {
     Some(DateRange {
         start_date: wire(start),
         end_date: wire(end),
     })
 }
 
-async fn brand_with(stack: &Stack, token: &str, name: &str, currency: &str, zone: &str) -> Brand {
+pub(crate) async fn brand_with(
+    stack: &Stack,
+    token: &str,
+    name: &str,
+    currency: &str,
+    zone: &str,
+) -> Brand {
     stack
         .brands()
         .await
@@ -60,7 +66,7 @@ async fn brand_with(stack: &Stack, token: &str, name: &str, currency: &str, zone
 
 /// Refreshes the brand's rollups as the service does after a sync (all its days the
 /// first time, then what changed).
-async fn refresh(stack: &Stack, tenant_id: &str, brand_id: &str) {
+pub(crate) async fn refresh(stack: &Stack, tenant_id: &str, brand_id: &str) {
     let tenant = pp_auth::TenantId::parse("tenant_id", tenant_id).expect("tenant");
     let mut tx = pp_db::TenantTx::begin_for_tenant(&stack.insights.pool, tenant)
         .await
@@ -867,9 +873,9 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
     // An RPC not built yet: UNIMPLEMENTED, after its checks.
     assert_code(
         insights
-            .get_attribution(authed(
+            .ask_question(authed(
                 &tenant.admin_token,
-                pp_proto::insights::GetAttributionRequest {
+                pp_proto::insights::AskQuestionRequest {
                     brand_id: brand.brand_id.clone(),
                     ..Default::default()
                 },
@@ -879,9 +885,9 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
     );
     assert_invalid(
         insights
-            .get_attribution(authed(
+            .ask_question(authed(
                 &tenant.admin_token,
-                pp_proto::insights::GetAttributionRequest {
+                pp_proto::insights::AskQuestionRequest {
                     brand_id: "x".into(),
                     ..Default::default()
                 },

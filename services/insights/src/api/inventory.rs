@@ -21,7 +21,13 @@ const DEFAULT_PAGE_SIZE: i32 = 100;
 const MAX_PAGE_SIZE: i32 = 500;
 
 /// A number field: 0 means `default`, else `1..=max`.
-fn bounded(violations: &mut Violations, field: &str, value: i32, default: i32, max: i32) -> u32 {
+pub(super) fn bounded(
+    violations: &mut Violations,
+    field: &str,
+    value: i32,
+    default: i32,
+    max: i32,
+) -> u32 {
     if value == 0 {
         return default.unsigned_abs();
     }

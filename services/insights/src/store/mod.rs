@@ -2,6 +2,7 @@
 //! events, alert rules and alerts) and its reads of `brands.brands` and `commerce.*` (SELECT only).
 
 pub mod alerts;
+pub mod attribution;
 pub mod commerce;
 pub mod recommendations;
 pub mod rollups;
