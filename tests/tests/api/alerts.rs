@@ -4,7 +4,7 @@
 //! idempotent by request id; `alert.raised` / `alert.acknowledged` in the outbox; the
 //! analyst reads but does not act.
 
-use pp_proto::brands::{Brand, CreateBrandRequest};
+use pp_proto::brands::Brand;
 use pp_proto::common::Role as ProtoRole;
 use pp_proto::insights::{
     AcknowledgeAlertRequest, Alert, AlertCondition, AlertRule, AlertSeverity, AlertState,
@@ -19,27 +19,7 @@ use crate::support::*;
 
 /// A USD brand in UTC (so "yesterday" in SQL and in the brand agree).
 async fn utc_brand(stack: &Stack, token: &str, name: &str) -> Brand {
-    stack
-        .brands()
-        .await
-        .expect("client")
-        .create_brand(authed(
-            token,
-            CreateBrandRequest {
-                brand: Some(Brand {
-                    name: name.into(),
-                    currency_code: "USD".into(),
-                    time_zone: "UTC".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("create brand")
-        .into_inner()
-        .brand
-        .expect("brand")
+    brand_with(stack, token, name, "USD", "UTC").await
 }
 
 /// An enabled rule: `metric` BELOW 100 over `window_seconds`.

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::insights::{brand_with, day, range, refresh};
+use crate::insights::{day, range, refresh};
 use crate::support::*;
 
 const M: i64 = 1_000_000;

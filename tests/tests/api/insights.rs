@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use pp_metrics::Metric;
-use pp_proto::brands::{Brand, CreateBrandRequest, GetPortfolioRequest};
+use pp_proto::brands::GetPortfolioRequest;
 use pp_proto::common::{Date, DateRange};
 use pp_proto::insights::GetDashboardRequest;
 use pulsepoint_insights::engine::{self, Dimension, Filter, Query, Value};
@@ -32,36 +32,6 @@ pub(crate) fn range(start: NaiveDate, end: NaiveDate) -> Option<DateRange> {
         start_date: wire(start),
         end_date: wire(end),
     })
-}
-
-pub(crate) async fn brand_with(
-    stack: &Stack,
-    token: &str,
-    name: &str,
-    currency: &str,
-    zone: &str,
-) -> Brand {
-    stack
-        .brands()
-        .await
-        .expect("client")
-        .create_brand(authed(
-            token,
-            CreateBrandRequest {
-                brand: Some(Brand {
-                    name: name.into(),
-                    currency_code: currency.into(),
-                    time_zone: zone.into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("create brand")
-        .into_inner()
-        .brand
-        .expect("brand")
 }
 
 /// Refreshes the brand's rollups as the service does after a sync (all its days the

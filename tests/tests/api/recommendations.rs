@@ -3,7 +3,7 @@
 //! stock out, decided once per request id, and measured afterwards.
 
 use chrono::{Days, NaiveDate, Utc};
-use pp_proto::brands::{Brand, CreateBrandRequest};
+use pp_proto::brands::Brand;
 use pp_proto::common::Role as ProtoRole;
 use pp_proto::insights::recommendation::Action;
 use pp_proto::insights::{
@@ -19,28 +19,9 @@ use crate::support::*;
 
 const M: i64 = 1_000_000;
 
+/// A USD brand in UTC (so "yesterday" in SQL and in the brand agree).
 async fn brand(stack: &Stack, token: &str, name: &str) -> Brand {
-    stack
-        .brands()
-        .await
-        .expect("client")
-        .create_brand(authed(
-            token,
-            CreateBrandRequest {
-                brand: Some(Brand {
-                    name: name.into(),
-                    currency_code: "USD".into(),
-                    time_zone: "UTC".into(),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            },
-        ))
-        .await
-        .expect("create brand")
-        .into_inner()
-        .brand
-        .expect("brand")
+    brand_with(stack, token, name, "USD", "UTC").await
 }
 
 /// How a crafted brand looks.

@@ -113,6 +113,37 @@ pub async fn login(stack: &Stack, email: &str) -> String {
         .access_token
 }
 
+/// A brand with the given currency and time zone.
+pub async fn brand_with(
+    stack: &Stack,
+    token: &str,
+    name: &str,
+    currency: &str,
+    zone: &str,
+) -> Brand {
+    stack
+        .brands()
+        .await
+        .expect("client")
+        .create_brand(authed(
+            token,
+            CreateBrandRequest {
+                brand: Some(Brand {
+                    name: name.into(),
+                    currency_code: currency.into(),
+                    time_zone: zone.into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        ))
+        .await
+        .expect("create brand")
+        .into_inner()
+        .brand
+        .expect("brand")
+}
+
 pub async fn create_brand(stack: &Stack, token: &str, name: &str) -> Brand {
     stack
         .brands()
