@@ -16,7 +16,7 @@ const ROLES: [(&str, ProtoRole); 4] = [
 ];
 
 /// `Service/Method` → role → `allow` | `deny` | `public`, parsed from docs/rbac.md.
-fn matrix() -> HashMap<String, HashMap<String, String>> {
+pub(crate) fn matrix() -> HashMap<String, HashMap<String, String>> {
     let text = include_str!("../../../docs/rbac.md");
     let mut rows = HashMap::new();
     let mut header: Vec<String> = Vec::new();
