@@ -8,7 +8,6 @@ use pp_auth::{AuthLayer, CachedTokenStatus, KeyStore, PublicMethods, TokenVerifi
 use pp_config::{JwtConfig, ServerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -119,10 +118,18 @@ pub async fn serve(
                 .max_concurrent_streams(Some(config.max_concurrent_streams))
                 .layer(stack)
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+                .serve_with_incoming_shutdown(incoming(listener), signal)
         },
     )
     .await
+}
+
+/// The connections `listener` accepts, with TCP_NODELAY set. A response goes out as
+/// several small HTTP/2 frames (headers, data, trailers); with Nagle's algorithm on, a
+/// frame written behind an unacknowledged one waits for the client's delayed ACK, about
+/// 40 ms a call once a response is more than a few hundred bytes.
+pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Adds gRPC reflection (v1 and v1alpha, for grpcurl 1.8) of the whole API and health.
@@ -197,5 +204,26 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay_set() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut accepted = incoming(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let stream = accepted
+            .next()
+            .await
+            .expect("a connection")
+            .expect("accepted");
+        assert!(stream.nodelay().expect("nodelay"), "Nagle must be off");
     }
 }

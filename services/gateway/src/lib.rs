@@ -22,7 +22,6 @@ use std::time::Duration;
 use axum::Router;
 use http::{HeaderName, Method};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -129,7 +128,7 @@ pub async fn serve(
                     server.trusted_proxies.clone(),
                 ))
                 .add_routes(Routes::from(router))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+                .serve_with_incoming_shutdown(pp_server::serve::incoming(listener), signal)
         },
     )
     .await
