@@ -53,6 +53,8 @@ pub struct StackOptions {
     /// How long insights caches a dashboard (zero: no cache, so tests that change
     /// data see it at once; the cache test turns it on).
     pub insights_cache_ttl: Duration,
+    /// How long insights reuses a brand's data freshness (zero: asked every time).
+    pub insights_freshness_ttl: Duration,
 }
 
 /// The one redirect URI the test stack allows for OAuth.
@@ -110,6 +112,7 @@ impl Default for StackOptions {
             sync: test_sync_settings(),
             oauth_state_ttl: Duration::from_secs(600),
             insights_cache_ttl: Duration::ZERO,
+            insights_freshness_ttl: Duration::ZERO,
         }
     }
 }
@@ -364,9 +367,13 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
             "http://{integrations_addr}"
         ))
         .ok_or_else(|| anyhow::anyhow!("integrations url"))?,
+        recent_freshness: pulsepoint_insights::freshness::Recent::new(
+            options.insights_freshness_ttl,
+        ),
         settings: pulsepoint_insights::Settings {
             integrations_url: format!("http://{integrations_addr}"),
             dashboard_cache_ttl: options.insights_cache_ttl,
+            freshness_ttl: options.insights_freshness_ttl,
             ..Default::default()
         },
     });

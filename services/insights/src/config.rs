@@ -11,6 +11,10 @@ pub struct Settings {
     /// How long a computed dashboard is cached per tenant
     /// (`PULSEPOINT_INSIGHTS_CACHE_TTL_MS`, default 60 s; 0 disables the cache).
     pub dashboard_cache_ttl: Duration,
+    /// How long one brand's data freshness (the answer of integrations'
+    /// ListIntegrations) is reused (`PULSEPOINT_INSIGHTS_FRESHNESS_TTL_MS`, 15 s; 0: ask
+    /// every time).
+    pub freshness_ttl: Duration,
     /// How often the rollup sweep runs (`PULSEPOINT_INSIGHTS_SWEEP_EVERY_MS`, 15 min).
     pub sweep_every: Duration,
     /// Trailing brand days the sweep recomputes (`PULSEPOINT_INSIGHTS_SWEEP_DAYS`, 35).
@@ -25,6 +29,7 @@ impl Default for Settings {
         Settings {
             integrations_url: "http://127.0.0.1:50053".into(),
             dashboard_cache_ttl: Duration::from_secs(60),
+            freshness_ttl: Duration::from_secs(15),
             sweep_every: Duration::from_secs(15 * 60),
             sweep_trailing_days: 35,
             alerts_every: Duration::from_secs(60 * 60),
@@ -79,6 +84,10 @@ impl Settings {
             dashboard_cache_ttl: source.millis(
                 "PULSEPOINT_INSIGHTS_CACHE_TTL_MS",
                 ms(defaults.dashboard_cache_ttl),
+            )?,
+            freshness_ttl: source.millis(
+                "PULSEPOINT_INSIGHTS_FRESHNESS_TTL_MS",
+                ms(defaults.freshness_ttl),
             )?,
             sweep_every,
             sweep_trailing_days,

@@ -2,7 +2,13 @@
 //! from its tables. The client forwards the caller's identity, request id and trace
 //! (`pp_auth::context::ForwardLayer`): integrations applies the caller's own tenant,
 //! role and brand scope, and a call made outside a request carries no identity and is
-//! refused.
+//! refused. [`Recent`] keeps each brand's answer for a few seconds: "data as of" moves
+//! when a sync ends, not per request, and the dashboard should not pay a second RPC on
+//! every call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use pp_auth::context::{Forward, ForwardLayer};
 use pp_proto::common::Platform;
@@ -68,4 +74,56 @@ pub async fn for_brand(
         page_token = page.next_page_token;
     }
     Ok(out)
+}
+
+/// Recent freshness answers per tenant and brand, reused for `ttl` (zero: never). The
+/// caller has been checked to see the brand before; every role may list integrations,
+/// so one caller's answer is every such caller's.
+#[derive(Debug, Default)]
+pub struct Recent {
+    ttl: Duration,
+    entries: Mutex<HashMap<BrandKey, (Instant, Vec<DataFreshness>)>>,
+}
+
+/// A tenant and one of its brand ids.
+type BrandKey = (uuid::Uuid, String);
+
+/// At most this many brands are remembered; past it the map starts over.
+const MAX_RECENT: usize = 10_000;
+
+impl Recent {
+    pub fn new(ttl: Duration) -> Self {
+        Recent {
+            ttl,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// The brand's freshness: a recent answer, or a new one from the integrations
+    /// service (remembered when the call succeeded).
+    pub async fn for_brand(
+        &self,
+        client: &IntegrationsClient,
+        tenant: uuid::Uuid,
+        brand_id: &str,
+    ) -> Result<Vec<DataFreshness>, tonic::Status> {
+        let key = (tenant, brand_id.to_owned());
+        if !self.ttl.is_zero()
+            && let Ok(entries) = self.entries.lock()
+            && let Some((at, sources)) = entries.get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(sources.clone());
+        }
+        let sources = for_brand(client, brand_id).await?;
+        if !self.ttl.is_zero()
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            if entries.len() >= MAX_RECENT {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), sources.clone()));
+        }
+        Ok(sources)
+    }
 }

@@ -68,6 +68,8 @@ pub struct State {
     pub cache: Arc<Cache>,
     /// The integrations service, called with the caller's identity.
     pub integrations: freshness::IntegrationsClient,
+    /// Its recent answers (`Settings::freshness_ttl`).
+    pub recent_freshness: freshness::Recent,
     pub settings: Settings,
 }
 
@@ -92,6 +94,7 @@ impl Service for Insights {
             pool: ctx.pool.clone(),
             cache: ctx.cache.clone(),
             integrations,
+            recent_freshness: freshness::Recent::new(settings.freshness_ttl),
             settings,
         })
     }

@@ -1334,3 +1334,65 @@ async fn inventory_forecast_by_hand() {
         "velocity_window_days",
     );
 }
+
+/// The freshness of one brand's dashboard call, as the admin sees it.
+async fn freshness_sources(stack: &Stack, token: &str, brand_id: &str) -> usize {
+    stack
+        .insights()
+        .await
+        .expect("client")
+        .get_dashboard(authed(
+            token,
+            GetDashboardRequest {
+                brand_id: brand_id.into(),
+                date_range: range(day(2026, 1, 1), day(2026, 1, 7)),
+                comparison_range: None,
+            },
+        ))
+        .await
+        .expect("dashboard")
+        .into_inner()
+        .data_freshness
+        .len()
+}
+
+#[tokio::test]
+async fn a_brands_freshness_is_reused_for_its_ttl_and_asked_again_without_one() {
+    for (ttl, reused) in [
+        (std::time::Duration::from_secs(300), true),
+        (std::time::Duration::ZERO, false),
+    ] {
+        let stack = spawn_stack(StackOptions {
+            insights_freshness_ttl: ttl,
+            ..StackOptions::default()
+        })
+        .await
+        .expect("stack");
+        let tenant = sign_up(&stack, "Acme").await;
+        let brand = create_brand(&stack, &tenant.admin_token, "Demo").await;
+        let (integration, run) =
+            connect_demo(&stack, &tenant.admin_token, &brand.brand_id, 7).await;
+        wait_for_run(&stack, &tenant.admin_token, &run.sync_run_id).await;
+        let before = freshness_sources(&stack, &tenant.admin_token, &brand.brand_id).await;
+        assert!(before >= 1, "the demo store's sources");
+        stack
+            .integrations()
+            .await
+            .expect("client")
+            .disconnect_integration(authed(
+                &tenant.admin_token,
+                pp_proto::integrations::DisconnectIntegrationRequest {
+                    integration_id: integration.integration_id.clone(),
+                    delete_synced_data: false,
+                    request_id: String::new(),
+                },
+            ))
+            .await
+            .expect("disconnect");
+        assert_eq!(
+            freshness_sources(&stack, &tenant.admin_token, &brand.brand_id).await,
+            if reused { before } else { before - 1 },
+            "ttl {ttl:?}: the disconnected source is gone only when asked again"
+        );
+    }
+}

@@ -340,7 +340,7 @@ impl InsightsApi {
             rows: rows(&credited, &spend, grouping, &names, &brand.currency_code),
             unattributed_revenue: Some(money(&brand.currency_code, unattributed)),
             totals: totals.iter().flatten().map(convert::figure).collect(),
-            data_freshness: self.freshness(&request.brand_id).await,
+            data_freshness: self.freshness(&principal, &request.brand_id).await,
             definitions,
         })
     }

@@ -78,7 +78,7 @@ impl InsightsApi {
                 (start, end),
                 (previous_start, previous_end)
             ),
-            self.freshness(&request.brand_id),
+            self.freshness(&principal, &request.brand_id),
         );
         let DashboardFigures {
             current,

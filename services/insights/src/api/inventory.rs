@@ -148,7 +148,7 @@ impl InsightsApi {
             .map(|(_, item)| item)
             .collect();
         let next = offset + page.len();
-        let data_freshness = self.freshness(&request.brand_id).await;
+        let data_freshness = self.freshness(&principal, &request.brand_id).await;
         Ok(pb::GetInventoryForecastResponse {
             items: page,
             next_page_token: if next < total {

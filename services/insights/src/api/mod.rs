@@ -68,10 +68,15 @@ impl InsightsApi {
     }
 
     /// How fresh each source of the brand is, asked of the integrations service with
-    /// the caller's identity; empty (and a warning) when that call fails: the figures
-    /// stand on their own, freshness is left out, not invented.
-    async fn freshness(&self, brand_id: &str) -> Vec<pb::DataFreshness> {
-        match crate::freshness::for_brand(&self.state.integrations, brand_id).await {
+    /// the caller's identity (or its answer of the last few seconds); empty (and a
+    /// warning) when that call fails: the figures stand on their own, freshness is left
+    /// out, not invented.
+    async fn freshness(&self, principal: &Principal, brand_id: &str) -> Vec<pb::DataFreshness> {
+        let recent = &self.state.recent_freshness;
+        match recent
+            .for_brand(&self.state.integrations, principal.tenant_id.0, brand_id)
+            .await
+        {
             Ok(sources) => sources,
             Err(status) => {
                 tracing::warn!(code = ?status.code(), "data freshness unavailable");
