@@ -43,7 +43,7 @@ pub async fn refresh_brand(
     brand_id: Uuid,
     also: Option<(NaiveDate, NaiveDate)>,
 ) -> pp_db::Result<Refreshed> {
-    rollups::lock_brand(tx, brand_id).await?;
+    store::lock_brand(tx, brand_id, store::BrandLock::Rollups).await?;
     let Some(brand) = store::brand(tx, brand_id).await? else {
         return Ok(Refreshed::NoBrand);
     };

@@ -120,6 +120,25 @@ async fn craft(db: &PgPool, tenant: &str, brand: &str, shape: &Shape) {
     .expect("spend");
 }
 
+/// A stock-out on its way (v1: 10 on hand, 3 sold a day) and returns far apart.
+const AT_RISK: Shape = Shape {
+    v1_on_hand: 10,
+    roas: [1.0, 4.0, 6.0],
+};
+/// Plenty of stock and returns too close to move budget.
+const NORMAL: Shape = Shape {
+    v1_on_hand: 1_000,
+    roas: [2.0, 2.2, 2.1],
+};
+
+/// A new brand of the tenant holding [`craft`]'s data in `shape`.
+async fn crafted_brand(stack: &Stack, tenant: &Tenant, name: &str, shape: &Shape) -> Brand {
+    let made = brand(stack, &tenant.admin_token, name).await;
+    let superuser = stack.db.superuser_pool().await.expect("superuser");
+    craft(&superuser, &tenant.tenant_id, &made.brand_id, shape).await;
+    made
+}
+
 /// A sync of the brand completes: the service's own handler refreshes the rollups and
 /// regenerates the recommendations.
 async fn sync_completed(stack: &Stack, tenant: &str, brand: &str) {
@@ -174,28 +193,8 @@ async fn crafted_data_raises_a_restock_and_a_budget_move_and_normal_data_raises_
     let tenant = sign_up(&stack, "Recs").await;
     let (_, analyst) = user_with_role(&stack, &tenant, ProtoRole::Analyst).await;
     let superuser = stack.db.superuser_pool().await.expect("superuser");
-    let crafted = brand(&stack, &tenant.admin_token, "Crafted").await;
-    craft(
-        &superuser,
-        &tenant.tenant_id,
-        &crafted.brand_id,
-        &Shape {
-            v1_on_hand: 10,
-            roas: [1.0, 4.0, 6.0],
-        },
-    )
-    .await;
-    let normal = brand(&stack, &tenant.admin_token, "Normal").await;
-    craft(
-        &superuser,
-        &tenant.tenant_id,
-        &normal.brand_id,
-        &Shape {
-            v1_on_hand: 1_000,
-            roas: [2.0, 2.2, 2.1],
-        },
-    )
-    .await;
+    let crafted = crafted_brand(&stack, &tenant, "Crafted", &AT_RISK).await;
+    let normal = crafted_brand(&stack, &tenant, "Normal", &NORMAL).await;
     sync_completed(&stack, &tenant.tenant_id, &crafted.brand_id).await;
     sync_completed(&stack, &tenant.tenant_id, &normal.brand_id).await;
 
@@ -346,17 +345,7 @@ async fn decisions_are_idempotent_and_outcomes_are_measured() {
     let tenant = sign_up(&stack, "Decide").await;
     let (_, analyst) = user_with_role(&stack, &tenant, ProtoRole::Analyst).await;
     let superuser = stack.db.superuser_pool().await.expect("superuser");
-    let crafted = brand(&stack, &tenant.admin_token, "Crafted").await;
-    craft(
-        &superuser,
-        &tenant.tenant_id,
-        &crafted.brand_id,
-        &Shape {
-            v1_on_hand: 10,
-            roas: [1.0, 4.0, 6.0],
-        },
-    )
-    .await;
+    let crafted = crafted_brand(&stack, &tenant, "Crafted", &AT_RISK).await;
     sync_completed(&stack, &tenant.tenant_id, &crafted.brand_id).await;
     let open = list(
         &stack,
@@ -533,17 +522,7 @@ async fn an_accepted_budget_move_is_measured_on_the_weeks_around_it() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Moves").await;
     let superuser = stack.db.superuser_pool().await.expect("superuser");
-    let crafted = brand(&stack, &tenant.admin_token, "Crafted").await;
-    craft(
-        &superuser,
-        &tenant.tenant_id,
-        &crafted.brand_id,
-        &Shape {
-            v1_on_hand: 10,
-            roas: [1.0, 4.0, 6.0],
-        },
-    )
-    .await;
+    let crafted = crafted_brand(&stack, &tenant, "Crafted", &AT_RISK).await;
     sync_completed(&stack, &tenant.tenant_id, &crafted.brand_id).await;
     let open = list(
         &stack,
@@ -631,7 +610,7 @@ async fn an_accepted_budget_move_is_measured_on_the_weeks_around_it() {
 async fn bad_input_names_the_field_and_writes_nothing() {
     let stack = spawn_stack(StackOptions::default()).await.expect("stack");
     let tenant = sign_up(&stack, "Bad").await;
-    let crafted = brand(&stack, &tenant.admin_token, "Crafted").await;
+    let crafted = crafted_brand(&stack, &tenant, "Crafted", &AT_RISK).await;
     let other = brand(&stack, &tenant.admin_token, "Other").await;
     let mut insights = stack.insights().await.expect("client");
     let list = |brand_id: &str, page_token: &str| ListRecommendationsRequest {
@@ -642,16 +621,6 @@ async fn bad_input_names_the_field_and_writes_nothing() {
     };
     // A token of another query (another brand) is refused, not misread.
     let superuser = stack.db.superuser_pool().await.expect("superuser");
-    craft(
-        &superuser,
-        &tenant.tenant_id,
-        &crafted.brand_id,
-        &Shape {
-            v1_on_hand: 10,
-            roas: [1.0, 4.0, 6.0],
-        },
-    )
-    .await;
     sync_completed(&stack, &tenant.tenant_id, &crafted.brand_id).await;
     let first = insights
         .list_recommendations(authed(&tenant.admin_token, list(&crafted.brand_id, "")))

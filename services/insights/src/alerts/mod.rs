@@ -73,7 +73,7 @@ pub async fn evaluate_brand(
     brand_id: Uuid,
 ) -> pp_db::Result<usize> {
     let mut tx = TenantTx::begin_for_tenant(pool, tenant).await?;
-    store::lock_brand(&mut tx, brand_id).await?;
+    brand_store::lock_brand(&mut tx, brand_id, brand_store::BrandLock::Alerts).await?;
     let Some(brand) = brand_store::brand(&mut tx, brand_id).await? else {
         tx.rollback().await?;
         return Ok(0);
@@ -263,7 +263,7 @@ pub async fn handle_sync_failed(pool: &PgPool, event: &EventEnvelope) -> pp_db::
         tx.rollback().await?;
         return Ok(false);
     }
-    store::lock_brand(&mut tx, brand_id).await?;
+    brand_store::lock_brand(&mut tx, brand_id, brand_store::BrandLock::Alerts).await?;
     let Some(brand) = brand_store::brand(&mut tx, brand_id).await? else {
         tx.commit().await?;
         return Ok(true);
@@ -288,7 +288,7 @@ pub async fn after_sync_completed(pool: &PgPool, event: &EventEnvelope, brand_id
             .collect();
         let resolved = async {
             let mut tx = TenantTx::begin_for_tenant(pool, tenant).await?;
-            store::lock_brand(&mut tx, brand_id).await?;
+            brand_store::lock_brand(&mut tx, brand_id, brand_store::BrandLock::Alerts).await?;
             apply(&mut tx, brand_id, cleared).await?;
             tx.commit().await
         };

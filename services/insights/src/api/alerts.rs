@@ -438,15 +438,8 @@ impl InsightsApi {
             return Err(ApiError::internal("validated page missing"));
         };
         let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
-        let only: Vec<Uuid>;
-        let brands = match brand_id {
-            Some(brand_id) => {
-                self.visible_brand(&mut tx, &principal, brand_id).await?;
-                only = vec![brand_id];
-                Some(only.as_slice())
-            }
-            None => principal.brand_scope.as_deref(),
-        };
+        let listed = self.listed_brands(&mut tx, &principal, brand_id).await?;
+        let brands = listed.as_deref();
         let rows = store::list_rules(&mut tx, brands, &page).await?;
         tx.commit().await?;
         let (rows, next) = page.finish(rows, |r| Cursor {
@@ -525,15 +518,8 @@ impl InsightsApi {
             return Err(ApiError::internal("validated page missing"));
         };
         let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
-        let only: Vec<Uuid>;
-        let brands = match brand_id {
-            Some(brand_id) => {
-                self.visible_brand(&mut tx, &principal, brand_id).await?;
-                only = vec![brand_id];
-                Some(only.as_slice())
-            }
-            None => principal.brand_scope.as_deref(),
-        };
+        let listed = self.listed_brands(&mut tx, &principal, brand_id).await?;
+        let brands = listed.as_deref();
         let filter = AlertFilter {
             brands,
             states,

@@ -67,6 +67,23 @@ impl InsightsApi {
             .ok_or(ApiError::NotFound("BRAND_NOT_FOUND"))
     }
 
+    /// The brands a list RPC covers: `brand_id` when given (NOT_FOUND unless visible),
+    /// else the caller's brand scope (`None`: every brand of the tenant).
+    async fn listed_brands(
+        &self,
+        tx: &mut TenantTx,
+        principal: &Principal,
+        brand_id: Option<Uuid>,
+    ) -> Result<Option<Vec<Uuid>>, ApiError> {
+        match brand_id {
+            Some(brand_id) => {
+                self.visible_brand(tx, principal, brand_id).await?;
+                Ok(Some(vec![brand_id]))
+            }
+            None => Ok(principal.brand_scope.clone()),
+        }
+    }
+
     /// How fresh each source of the brand is, asked of the integrations service with
     /// the caller's identity (or its answer of the last few seconds); empty (and a
     /// warning) when that call fails: the figures stand on their own, freshness is left

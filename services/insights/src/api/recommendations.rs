@@ -194,13 +194,7 @@ impl InsightsApi {
         };
 
         let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
-        let brands = match brand_id {
-            Some(brand_id) => {
-                self.visible_brand(&mut tx, &principal, brand_id).await?;
-                Some(vec![brand_id])
-            }
-            None => principal.brand_scope.clone(),
-        };
+        let brands = self.listed_brands(&mut tx, &principal, brand_id).await?;
         let limit = i64::from(page_size);
         let mut page = rows::list(
             &mut tx,

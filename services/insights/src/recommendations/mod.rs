@@ -74,11 +74,7 @@ pub async fn regenerate(
     brand: &BrandInfo,
     today: NaiveDate,
 ) -> Result<Regenerated, EngineError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 7402))")
-        .bind(brand.brand_id)
-        .execute(tx.conn())
-        .await
-        .map_err(pp_db::DbError::from)?;
+    stores::lock_brand(tx, brand.brand_id, stores::BrandLock::Recommendations).await?;
     let mut done = Regenerated {
         expired: store::expire_overdue(tx, brand.brand_id).await?,
         ..Regenerated::default()

@@ -304,13 +304,3 @@ pub async fn rolled_up_past(
     .await?;
     Ok(past.unwrap_or(false))
 }
-
-/// Takes the brand's evaluation lock for this transaction: evaluations of one brand
-/// (after a sync, the schedule, another replica) run one at a time.
-pub async fn lock_brand(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 7403))")
-        .bind(brand_id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}

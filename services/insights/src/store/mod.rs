@@ -30,3 +30,27 @@ pub async fn brand(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<Option<Br
     .await
     .map_err(Into::into)
 }
+
+/// What a brand lock serialises; each has its own lock, so a long rollup refresh does
+/// not hold up an alert evaluation of the same brand.
+#[derive(Debug, Clone, Copy)]
+pub enum BrandLock {
+    /// Rollup refreshes.
+    Rollups = 7401,
+    /// Recommendation regenerations.
+    Recommendations = 7402,
+    /// Alert evaluations.
+    Alerts = 7403,
+}
+
+/// Takes `lock` on the brand for this transaction: work of that kind on one brand (after
+/// a sync, on a schedule, on another replica) runs one at a time; other brands are not
+/// held up.
+pub async fn lock_brand(tx: &mut TenantTx, brand_id: Uuid, lock: BrandLock) -> pp_db::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, $2))")
+        .bind(brand_id)
+        .bind(lock as i64)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -103,16 +103,6 @@ pub async fn set_synced_until(
     Ok(())
 }
 
-/// Takes the brand's refresh lock for this transaction (refreshes of one brand run one
-/// at a time; other brands are not held up).
-pub async fn lock_brand(tx: &mut TenantTx, brand_id: Uuid) -> pp_db::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 7401))")
-        .bind(brand_id)
-        .execute(tx.conn())
-        .await?;
-    Ok(())
-}
-
 /// Records a sync event as handled; `false` when it already was.
 pub async fn claim_event(tx: &mut TenantTx, event_id: Uuid) -> pp_db::Result<bool> {
     let inserted = sqlx::query(
