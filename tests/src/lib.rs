@@ -55,6 +55,8 @@ pub struct StackOptions {
     pub insights_cache_ttl: Duration,
     /// How long insights reuses a brand's data freshness (zero: asked every time).
     pub insights_freshness_ttl: Duration,
+    /// The day insights' answers treat as today (`None`: each brand's current date).
+    pub insights_today: Option<chrono::NaiveDate>,
 }
 
 /// The one redirect URI the test stack allows for OAuth.
@@ -113,6 +115,7 @@ impl Default for StackOptions {
             oauth_state_ttl: Duration::from_secs(600),
             insights_cache_ttl: Duration::ZERO,
             insights_freshness_ttl: Duration::ZERO,
+            insights_today: None,
         }
     }
 }
@@ -374,6 +377,7 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
             integrations_url: format!("http://{integrations_addr}"),
             dashboard_cache_ttl: options.insights_cache_ttl,
             freshness_ttl: options.insights_freshness_ttl,
+            today: options.insights_today,
             ..Default::default()
         },
     });

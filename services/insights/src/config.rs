@@ -22,6 +22,10 @@ pub struct Settings {
     /// How often every brand's alerts are evaluated besides after each sync
     /// (`PULSEPOINT_INSIGHTS_ALERTS_EVERY_MS`, 1 h).
     pub alerts_every: Duration,
+    /// The day answers treat as "today" (`PULSEPOINT_INSIGHTS_TODAY`, `YYYY-MM-DD`):
+    /// unset in production, where it is each brand's current date in its time zone;
+    /// set for reproducible demos and the golden question tests.
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl Default for Settings {
@@ -33,6 +37,7 @@ impl Default for Settings {
             sweep_every: Duration::from_secs(15 * 60),
             sweep_trailing_days: 35,
             alerts_every: Duration::from_secs(60 * 60),
+            today: None,
         }
     }
 }
@@ -79,6 +84,13 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
+        let today = match source.raw("PULSEPOINT_INSIGHTS_TODAY").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(value) => Some(value.parse().map_err(|_| ConfigError::Invalid {
+                key: "PULSEPOINT_INSIGHTS_TODAY".into(),
+                reason: "must be a date, YYYY-MM-DD".into(),
+            })?),
+        };
         Ok(Settings {
             integrations_url,
             dashboard_cache_ttl: source.millis(
@@ -92,6 +104,7 @@ impl Settings {
             sweep_every,
             sweep_trailing_days,
             alerts_every,
+            today,
         })
     }
 }

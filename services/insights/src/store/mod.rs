@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod attribution;
+pub mod catalog;
 pub mod commerce;
 pub mod recommendations;
 pub mod rollups;
