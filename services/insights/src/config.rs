@@ -84,7 +84,10 @@ impl Settings {
                 reason: "must be at least 1".into(),
             });
         }
-        let today = match source.raw("PULSEPOINT_INSIGHTS_TODAY").filter(|v| !v.is_empty()) {
+        let today = match source
+            .raw("PULSEPOINT_INSIGHTS_TODAY")
+            .filter(|v| !v.is_empty())
+        {
             None => None,
             Some(value) => Some(value.parse().map_err(|_| ConfigError::Invalid {
                 key: "PULSEPOINT_INSIGHTS_TODAY".into(),

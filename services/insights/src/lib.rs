@@ -17,6 +17,7 @@
 //!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
 
 pub mod alerts;
+pub mod answers;
 pub mod api;
 pub mod attribution;
 pub mod config;
@@ -52,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "alerts",
         sql: include_str!("../migrations/0003_alerts.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "questions",
+        sql: include_str!("../migrations/0004_questions.sql"),
     },
     pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,

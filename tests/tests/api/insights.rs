@@ -219,6 +219,7 @@ fn independent_sql(metric: Metric) -> String {
         Metric::DaysOfCover => {
             "select (select v from on_hand)::float8 / nullif((select v from units)::float8 / (select v from days)::float8, 0)"
         }
+        Metric::OnHand => "select v::float8 from on_hand",
     };
     format!("{ORDERS} {tail}")
 }
