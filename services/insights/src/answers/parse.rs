@@ -388,32 +388,41 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
         ))
         .suggest("Check the SKU on the Inventory page."));
     }
-    // Campaigns: the name, or a part of it (between `|`) no other campaign has.
+    // Campaigns: the whole name, or at least two of its words (one when the question
+    // says "campaign" and no other campaign has that word); a tie names none.
+    let text_words: Vec<String> = text.split(' ').map(singular).collect();
+    let words_of = |name: &str| -> Vec<String> {
+        normalise(name)
+            .split(' ')
+            .filter(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit()))
+            .filter(|w| !CAMPAIGN_STOP.contains(w))
+            .map(singular)
+            .collect()
+    };
+    let says_campaign = text.contains("campaign");
     let mut best: Option<(usize, &Campaign)> = None;
     let mut tie = false;
     for campaign in &ctx.campaigns {
         let full = normalise(&campaign.name);
-        let mut score = if contains_phrase(text, &full) {
-            full.len() + 100
+        let words = words_of(&campaign.name);
+        let matched: Vec<&String> = words.iter().filter(|w| text_words.contains(w)).collect();
+        let score = if contains_phrase(text, &full) {
+            100 + words.len()
+        } else if matched.len() >= 2 {
+            matched.len()
+        } else if matched.len() == 1
+            && says_campaign
+            && ctx
+                .campaigns
+                .iter()
+                .filter(|c| words_of(&c.name).contains(matched[0]))
+                .count()
+                == 1
+        {
+            1
         } else {
             0
         };
-        if score == 0 {
-            for part in campaign.name.split('|').map(normalise) {
-                if part.len() >= 4
-                    && contains_phrase(text, &part)
-                    && !is_generic(&part)
-                    && ctx
-                        .campaigns
-                        .iter()
-                        .filter(|c| c.name.split('|').map(normalise).any(|p| p == part))
-                        .count()
-                        == 1
-                {
-                    score += part.len();
-                }
-            }
-        }
         if score > 0 {
             match best {
                 Some((s, _)) if s == score => tie = true,
@@ -428,17 +437,20 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
     if let Some((_, campaign)) = best
         && !tie
     {
-        for part in campaign.name.split('|').map(normalise) {
-            blank(text, &part);
-        }
+        let words = words_of(&campaign.name);
+        let kept: Vec<&str> = text
+            .split(' ')
+            .filter(|w| !words.contains(&singular(w)))
+            .collect();
+        *text = kept.join(" ");
         names.campaign = Some((campaign.campaign_id.clone(), campaign.platform));
     } else if let Some(c) = CAMPAIGN_WORD.captures(text)
-        && let Some(name) = c.get(1)
+        && let Some(name) = c.get(1).or(c.get(2))
         && !is_generic(name.as_str())
     {
         return Err(Refusal::new(format!(
             "This brand has no campaign called \"{}\".",
-            name.as_str()
+            name.as_str().trim()
         ))
         .suggest("Ask for ad spend by campaign to see the campaigns' names."));
     }
@@ -496,6 +508,20 @@ static PRODUCT_WORD: LazyLock<Regex> = LazyLock::new(|| {
         r#"\b(?:product (?:called |named )"?([a-z0-9][a-z0-9 +&'-]{2,30}?)"?(?: (?:last|this|in|on|for|during|since)\b|$)|(?:of|for|many) (?:the |my |our )?"([a-z0-9][a-z0-9 +&'-]{2,30})")"#,
     )
 });
+
+/// Words of campaign names that name no campaign in particular.
+const CAMPAIGN_STOP: &[&str] = &[
+    "campaign", "campaigns", "ads", "all", "the", "and", "products", "product", "audience",
+];
+
+/// "tees" → "tee", for matching names in either number.
+fn singular(word: &str) -> String {
+    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") {
+        word[..word.len() - 1].to_owned()
+    } else {
+        word.to_owned()
+    }
+}
 
 fn is_generic(part: &str) -> bool {
     matches!(
@@ -861,9 +887,18 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
         }
     }
     // Period and comparison.
+    let same_last_year = SAME_LAST_YEAR.find(text).map(|m| m.range());
+    let found: Vec<&Found> = found
+        .iter()
+        .filter(|f| {
+            same_last_year
+                .as_ref()
+                .is_none_or(|r| f.span.end <= r.start || f.span.start >= r.end)
+        })
+        .collect();
     let compare_at = COMPARE.find(text).map(|m| m.start());
     let (mut current, mut comparison): (Option<Period>, Option<Period>) = (None, None);
-    for f in found {
+    for f in &found {
         if f.future {
             return Err(Refusal::new(
                 "That period is in the future: there is no data for it yet.",
@@ -904,7 +939,9 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
             ),
         },
     };
-    if comparison.is_none() {
+    if same_last_year.is_some() {
+        comparison = Some(period.year_earlier());
+    } else if comparison.is_none() {
         if SAME_LAST_YEAR.is_match(text) {
             comparison = Some(period.year_earlier());
         } else if CHANGE.is_match(text) {
@@ -1193,4 +1230,167 @@ fn check_period(plan: &Plan, ctx: &Context) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("date")
+    }
+
+    fn ctx() -> Context {
+        Context {
+            today: d(2026, 11, 18),
+            brand_name: "Northwind".into(),
+            campaigns: vec![
+                Campaign {
+                    platform: "META_ADS",
+                    campaign_id: "m1".into(),
+                    name: "Retargeting | Cart abandoners 7d".into(),
+                },
+                Campaign {
+                    platform: "META_ADS",
+                    campaign_id: "m2".into(),
+                    name: "Advantage+ Shopping".into(),
+                },
+                Campaign {
+                    platform: "GOOGLE_ADS",
+                    campaign_id: "g1".into(),
+                    name: "YouTube | Prospecting".into(),
+                },
+            ],
+            products: vec![
+                Product {
+                    product_id: "p1".into(),
+                    title: "Merino Tee".into(),
+                },
+                Product {
+                    product_id: "p2".into(),
+                    title: "Trail Mix Tin".into(),
+                },
+            ],
+            variants: vec![VariantRow {
+                variant_id: "v1".into(),
+                product_id: "p1".into(),
+                sku: "NW-001-M".into(),
+                title: "Merino Tee / M".into(),
+                lead_time_days: None,
+            }],
+            connected: Some(vec!["SHOPIFY".into(), "META_ADS".into(), "GOOGLE_ADS".into()]),
+            data_start: Some(d(2024, 12, 19)),
+            ..Default::default()
+        }
+    }
+
+    fn ok(text: &str) -> Plan {
+        plan(text, &ctx()).unwrap_or_else(|r| panic!("{text}: refused: {r:?}"))
+    }
+
+    fn refused(text: &str) {
+        assert!(plan(text, &ctx()).is_err(), "{text}: {:?}", plan(text, &ctx()));
+    }
+
+    fn span(plan: &Plan) -> (NaiveDate, NaiveDate) {
+        (plan.period.start, plan.period.end)
+    }
+
+    #[test]
+    fn metrics_periods_and_filters() {
+        let p = ok("What was my ROAS on Meta last week?");
+        assert_eq!(p.metrics, ["platform_roas"]);
+        assert_eq!(span(&p), (d(2026, 11, 9), d(2026, 11, 15)));
+        assert_eq!(p.filters, [("platform".to_owned(), "META_ADS".to_owned())]);
+        let p = ok("how much did we sell yesterday");
+        assert_eq!(p.metrics, ["net_revenue"]);
+        assert_eq!(span(&p), (d(2026, 11, 17), d(2026, 11, 17)));
+        let p = ok("MER this month");
+        assert_eq!(p.metrics, ["blended_roas"]);
+        assert_eq!(span(&p), (d(2026, 11, 1), d(2026, 11, 18)));
+        let p = ok("AOV in October vs last year");
+        assert_eq!(p.metrics, ["aov"]);
+        assert_eq!(span(&p), (d(2026, 10, 1), d(2026, 10, 31)));
+        let p = ok("ad spend");
+        assert_eq!(span(&p), (d(2026, 10, 19), d(2026, 11, 17)));
+        let p = ok("revenue last month compared to the same period last year");
+        assert_eq!(
+            p.comparison.map(|c| (c.start, c.end)),
+            Some((d(2025, 10, 1), d(2025, 10, 31)))
+        );
+        let p = ok("net revenue this month vs last month");
+        assert_eq!(
+            p.comparison.map(|c| (c.start, c.end)),
+            Some((d(2026, 10, 1), d(2026, 10, 31)))
+        );
+        let p = ok("is revenue up or down last week");
+        assert_eq!(
+            p.comparison.map(|c| (c.start, c.end)),
+            Some((d(2026, 11, 2), d(2026, 11, 8)))
+        );
+    }
+
+    #[test]
+    fn breakdowns_rankings_and_names() {
+        let p = ok("top 5 products by revenue last month");
+        assert_eq!(p.breakdown, Some(Breakdown::Key(Key::Product)));
+        assert_eq!(p.rank, Some(Rank { n: 5, highest: true }));
+        assert_eq!(p.metrics, ["net_revenue"]);
+        let p = ok("worst campaign by ROAS last 30 days");
+        assert_eq!(p.breakdown, Some(Breakdown::Key(Key::Campaign)));
+        assert_eq!(p.rank, Some(Rank { n: 1, highest: false }));
+        assert_eq!(p.metrics, ["platform_roas"]);
+        let p = ok("best sellers this month");
+        assert_eq!(p.metrics, ["units"]);
+        let p = ok("spend by platform last week");
+        assert_eq!(p.breakdown, Some(Breakdown::Key(Key::Platform)));
+        let p = ok("how much did the cart abandoners campaign spend yesterday");
+        assert_eq!(p.filter(Dimension::CampaignId), Some("m1"));
+        let p = ok("revenue for merino tees last month");
+        assert_eq!(p.filter(Dimension::ProductId), Some("p1"));
+        let p = ok("new vs returning customers last month");
+        assert_eq!(p.metrics, ["new_customers", "returning_customers"]);
+        let p = ok("revenue by week this month");
+        assert_eq!(p.breakdown, Some(Breakdown::Week));
+    }
+
+    #[test]
+    fn stock_questions() {
+        let p = ok("what will run out in the next 2 weeks?");
+        assert_eq!(p.ask, Ask::StockOut { horizon_days: 14 });
+        let p = ok("days of cover for sku NW-001-M");
+        assert_eq!(p.ask, Ask::Stock);
+        assert_eq!(p.filter(Dimension::VariantId), Some("v1"));
+        assert_eq!(span(&p), (d(2026, 10, 21), d(2026, 11, 17)));
+    }
+
+    #[test]
+    fn follow_ups() {
+        let parent = ok("revenue last month");
+        let mut c = ctx();
+        c.parent = Some(parent);
+        let p = plan("and the month before?", &c).expect("follow-up");
+        assert_eq!(span(&p), (d(2026, 9, 1), d(2026, 9, 30)));
+        assert_eq!(p.metrics, ["net_revenue"]);
+        let parent = ok("ad spend last week");
+        c.parent = Some(parent);
+        let p = plan("only Meta", &c).expect("follow-up");
+        assert_eq!(p.filter(Dimension::Platform), Some("META_ADS"));
+        assert_eq!(span(&p), (d(2026, 11, 9), d(2026, 11, 15)));
+    }
+
+    #[test]
+    fn refusals() {
+        refused("write me a poem about socks");
+        refused("what's the weather tomorrow");
+        refused("what's my conversion rate");
+        refused("how many sessions did we get last week");
+        refused("TikTok spend last week");
+        refused("revenue next month");
+        refused("revenue in 2019");
+        refused("how is my other store doing");
+        refused("sales since the beginning of time");
+        refused("how did the Summer Blowout campaign do");
+        refused("days of cover for sku ZZ-999-X");
+    }
 }
