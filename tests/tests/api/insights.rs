@@ -841,8 +841,8 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
         );
         assert_eq!(status.message(), "not found");
     }
-    // An RPC not built yet: UNIMPLEMENTED, after its checks.
-    assert_code(
+    // A question needs its text.
+    assert_invalid(
         insights
             .ask_question(authed(
                 &tenant.admin_token,
@@ -852,7 +852,7 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
                 },
             ))
             .await,
-        Code::Unimplemented,
+        "text",
     );
     assert_invalid(
         insights

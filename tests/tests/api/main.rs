@@ -16,6 +16,7 @@ mod gateway;
 mod insights;
 mod observability;
 mod observability_limits;
+mod questions;
 mod rbac;
 mod recommendations;
 mod redis_down;

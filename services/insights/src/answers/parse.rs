@@ -511,7 +511,15 @@ static PRODUCT_WORD: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words of campaign names that name no campaign in particular.
 const CAMPAIGN_STOP: &[&str] = &[
-    "campaign", "campaigns", "ads", "all", "the", "and", "products", "product", "audience",
+    "campaign",
+    "campaigns",
+    "ads",
+    "all",
+    "the",
+    "and",
+    "products",
+    "product",
+    "audience",
 ];
 
 /// "tees" → "tee", for matching names in either number.
@@ -1278,7 +1286,11 @@ mod tests {
                 title: "Merino Tee / M".into(),
                 lead_time_days: None,
             }],
-            connected: Some(vec!["SHOPIFY".into(), "META_ADS".into(), "GOOGLE_ADS".into()]),
+            connected: Some(vec![
+                "SHOPIFY".into(),
+                "META_ADS".into(),
+                "GOOGLE_ADS".into(),
+            ]),
             data_start: Some(d(2024, 12, 19)),
             ..Default::default()
         }
@@ -1289,7 +1301,11 @@ mod tests {
     }
 
     fn refused(text: &str) {
-        assert!(plan(text, &ctx()).is_err(), "{text}: {:?}", plan(text, &ctx()));
+        assert!(
+            plan(text, &ctx()).is_err(),
+            "{text}: {:?}",
+            plan(text, &ctx())
+        );
     }
 
     fn span(plan: &Plan) -> (NaiveDate, NaiveDate) {
@@ -1334,11 +1350,23 @@ mod tests {
     fn breakdowns_rankings_and_names() {
         let p = ok("top 5 products by revenue last month");
         assert_eq!(p.breakdown, Some(Breakdown::Key(Key::Product)));
-        assert_eq!(p.rank, Some(Rank { n: 5, highest: true }));
+        assert_eq!(
+            p.rank,
+            Some(Rank {
+                n: 5,
+                highest: true
+            })
+        );
         assert_eq!(p.metrics, ["net_revenue"]);
         let p = ok("worst campaign by ROAS last 30 days");
         assert_eq!(p.breakdown, Some(Breakdown::Key(Key::Campaign)));
-        assert_eq!(p.rank, Some(Rank { n: 1, highest: false }));
+        assert_eq!(
+            p.rank,
+            Some(Rank {
+                n: 1,
+                highest: false
+            })
+        );
         assert_eq!(p.metrics, ["platform_roas"]);
         let p = ok("best sellers this month");
         assert_eq!(p.metrics, ["units"]);
