@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, Days, Months, NaiveDate};
+use chrono::{Datelike, Days, Months};
 use pp_db::TenantTx;
 use pp_metrics::Metric;
 use tokio::sync::mpsc;
@@ -29,7 +29,10 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub struct Answered {
     pub text: String,
+    /// The period's figures, then the comparison period's.
     pub figures: Vec<Figure>,
+    /// Where the comparison period's figures start in `figures` (its length when none).
+    pub comparison_at: usize,
     pub metrics: Vec<Metric>,
 }
 
@@ -51,11 +54,17 @@ pub async fn run(
 ) -> Result<Answered, EngineError> {
     let metrics = plan.metrics();
     let names = Labels::new(ctx);
-    let (figures, text) = match plan.ask {
+    let (figures, text, comparison_at) = match plan.ask {
         Ask::StockOut { horizon_days } => {
-            stock_out(tx, brand, plan, horizon_days, &names, steps).await?
+            let (figures, text) = stock_out(tx, brand, plan, horizon_days, &names, steps).await?;
+            let at = figures.len();
+            (figures, text, at)
         }
-        Ask::Stock => stock(tx, brand, plan, &metrics, &names, steps).await?,
+        Ask::Stock => {
+            let (figures, text) = stock(tx, brand, plan, &metrics, &names, steps).await?;
+            let at = figures.len();
+            (figures, text, at)
+        }
         Ask::Metrics => over_periods(tx, brand, plan, &metrics, &names, steps).await?,
     };
     for figure in &figures {
@@ -64,6 +73,7 @@ pub async fn run(
     Ok(Answered {
         text,
         figures,
+        comparison_at,
         metrics,
     })
 }
@@ -104,7 +114,7 @@ async fn over_periods(
     metrics: &[Metric],
     names: &Labels<'_>,
     steps: Option<&mpsc::Sender<Step>>,
-) -> Result<(Vec<Figure>, String), EngineError> {
+) -> Result<(Vec<Figure>, String, usize), EngineError> {
     let mut current = compute(tx, brand, plan, metrics, plan.period, steps).await?;
     let mut keys: Option<Vec<String>> = None;
     if let (Some(rank), Some(Breakdown::Key(key))) = (plan.rank, plan.breakdown) {
@@ -147,8 +157,9 @@ async fn over_periods(
         }
     }
     let text = write_metrics(plan, metrics, &current, &previous, names);
+    let at = current.len();
     current.extend(previous);
-    Ok((current, text))
+    Ok((current, text, at))
 }
 
 /// The figures of `metrics` over `period`, one per breakdown key or sub-period.
@@ -598,13 +609,17 @@ impl<'a> Labels<'a> {
     }
 }
 
-/// The days a plan's figures cover, for the planner's checks.
-pub fn first_day(figures: &[Figure]) -> Option<NaiveDate> {
-    figures.iter().map(|f| f.start).min()
+/// The text of a metrics plan's answer from its figures (the current period's, then
+/// the comparison's): what `run` writes, without the engine (for the benchmark of the
+/// planner's own time).
+pub fn write(plan: &Plan, ctx: &Context, current: &[Figure], previous: &[Figure]) -> String {
+    write_metrics(plan, &plan.metrics(), current, previous, &Labels::new(ctx))
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     fn d(m: u32, day: u32) -> NaiveDate {
