@@ -13,8 +13,9 @@
 //!   the sweep, and the measured outcome of the accepted ones.
 //! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
 //!   once per condition and day, after each sync and on a schedule.
-//! - [`api`]: the gRPC adapters (GetDashboard, GetAttribution, GetInventoryForecast,
-//!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
+//! - [`answers`]: questions in plain language → a plan → metric-engine figures → the
+//!   answer's text (the built-in planner), or a one-line refusal.
+//! - [`api`]: the gRPC adapters of every InsightsService RPC.
 
 pub mod alerts;
 pub mod answers;
