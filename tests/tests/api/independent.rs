@@ -44,23 +44,31 @@ pub(crate) fn platform_wire(column: &str) -> &'static str {
 
 /// Every CTE the metrics read. `$1` brand, `$2` first and `$3` last local day, `$4`
 /// sales channel, `$5` platform (commerce name), `$6` campaign id, `$7` product id,
-/// `$8` variant id (each null for "all").
+/// `$8` variant id (each null for "all"). A row's day is its instant's local date in
+/// the brand's zone; the instant bounds two days either side only let the indexes
+/// narrow the rows read, the local dates decide.
 const CTES: &str = "with b as (select * from brands.brands where brand_id = $1),
-    o as (select o.*, (o.processed_at at time zone b.time_zone)::date as local_day
-          from commerce.orders o join b on b.brand_id = o.brand_id
-          where not o.test and o.cancelled_at is null and o.currency_code = b.currency_code
+    p as (select o.* from commerce.orders o
+          where o.tenant_id = (select tenant_id from b) and o.brand_id = $1
+            and o.processed_at >= ($2::date - 2)::timestamptz and o.processed_at < ($3::date + 3)::timestamptz
+            and (o.processed_at at time zone (select time_zone from b))::date between $2 and $3
+            and not o.test and o.cancelled_at is null and o.currency_code = (select currency_code from b)
             and ($4::text is null or coalesce(nullif(o.source_name, ''), 'unknown') = $4)),
-    p as (select * from o where local_day between $2 and $3),
     line_level as (select ($7::text is not null or $8::text is not null) as v),
-    lines as (select l.* from p join commerce.order_lines l on l.order_id = p.order_id
+    lines as (select l.* from p join commerce.order_lines l on l.tenant_id = p.tenant_id and l.order_id = p.order_id
           where ($7::text is null or l.platform_product_id = $7)
             and ($8::text is null or l.platform_variant_id = $8)),
-    refunded as (select rl.*, r.refunded_at from commerce.refunds r
-          join o on o.order_id = r.order_id
-          join commerce.refund_lines rl on rl.order_id = r.order_id and rl.platform_refund_id = r.platform_refund_id
-          left join commerce.order_lines l on l.order_id = rl.order_id and l.platform_line_id = rl.platform_line_id
-          join b on true
-          where (r.refunded_at at time zone b.time_zone)::date between $2 and $3
+    refunded as (select rl.*, r.refunded_at, l.platform_variant_id from commerce.refunds r
+          join commerce.orders o on o.tenant_id = r.tenant_id and o.order_id = r.order_id
+          join commerce.refund_lines rl on rl.tenant_id = r.tenant_id and rl.order_id = r.order_id
+                                       and rl.platform_refund_id = r.platform_refund_id
+          left join commerce.order_lines l on l.tenant_id = rl.tenant_id and l.order_id = rl.order_id
+                                          and l.platform_line_id = rl.platform_line_id
+          where r.tenant_id = (select tenant_id from b) and r.brand_id = $1
+            and r.refunded_at >= ($2::date - 2)::timestamptz and r.refunded_at < ($3::date + 3)::timestamptz
+            and (r.refunded_at at time zone (select time_zone from b))::date between $2 and $3
+            and not o.test and o.cancelled_at is null and o.currency_code = (select currency_code from b)
+            and ($4::text is null or coalesce(nullif(o.source_name, ''), 'unknown') = $4)
             and ($7::text is null or l.platform_product_id = $7)
             and ($8::text is null or l.platform_variant_id = $8)),
     gross as (select case when (select v from line_level)
@@ -74,27 +82,31 @@ const CTES: &str = "with b as (select * from brands.brands where brand_id = $1),
               then (select count(distinct order_id) from lines)
               else (select count(*) from p) end as v),
     spend as (select coalesce(sum(spend_micros), 0) as v, coalesce(sum(conversion_value_micros), 0) as pv
-          from commerce.ad_spend_daily a join b on b.brand_id = a.brand_id
-          where a.currency_code = b.currency_code and a.spend_date between $2 and $3
+          from commerce.ad_spend_daily a
+          where a.tenant_id = (select tenant_id from b) and a.brand_id = $1
+            and a.currency_code = (select currency_code from b) and a.spend_date between $2 and $3
             and ($5::text is null or a.platform = $5)
             and ($6::text is null or a.platform_campaign_id = $6)),
     firsts as (select p.* from p join commerce.customers c
-          on c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
+          on c.tenant_id = p.tenant_id and c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
           where c.first_order_at = p.processed_at),
     repeats as (select p.* from p join commerce.customers c
-          on c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
+          on c.tenant_id = p.tenant_id and c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
           where c.first_order_at < p.processed_at),
     cogs as (select
           (select coalesce(sum(l.quantity * coalesce(v.unit_cost_micros, 0)), 0)
              from lines l
-             left join commerce.variants v on v.brand_id = l.brand_id and v.platform_variant_id = l.platform_variant_id)
+             left join commerce.variants v on v.tenant_id = l.tenant_id and v.brand_id = l.brand_id
+                                          and v.platform_variant_id = l.platform_variant_id)
         - (select coalesce(sum(rl.quantity * coalesce(v.unit_cost_micros, 0)), 0)
-             from refunded rl join commerce.order_lines l on l.order_id = rl.order_id and l.platform_line_id = rl.platform_line_id
-             left join commerce.variants v on v.brand_id = l.brand_id and v.platform_variant_id = l.platform_variant_id) as v),
+             from refunded rl
+             left join commerce.variants v on v.tenant_id = rl.tenant_id and v.brand_id = $1
+                                          and v.platform_variant_id = rl.platform_variant_id) as v),
     units as (select coalesce(sum(quantity), 0) as v from lines),
     net as (select (select v from gross) - (select v from disc) - (select v from refunds) as v),
     on_hand as (select coalesce(sum(greatest(il.available, 0)), 0) as v from commerce.variants v
-          join commerce.inventory_levels il on il.brand_id = v.brand_id and il.platform_inventory_item_id = v.platform_inventory_item_id
+          join commerce.inventory_levels il on il.tenant_id = v.tenant_id and il.brand_id = v.brand_id
+                                           and il.platform_inventory_item_id = v.platform_inventory_item_id
           where v.brand_id = $1
             and ($7::text is null or v.platform_product_id = $7)
             and ($8::text is null or v.platform_variant_id = $8)),
@@ -158,7 +170,10 @@ pub(crate) async fn independent_value(
     scope: &Scope,
 ) -> Option<f64> {
     let sql = independent_sql(metric).unwrap_or_else(|| panic!("no independent sql for {metric}"));
+    // Not a named statement: Postgres plans each call with its values (a generic plan
+    // for "filter or null" parameters can take seconds instead of milliseconds).
     sqlx::query_scalar(&sql)
+        .persistent(false)
         .bind(brand_id)
         .bind(start)
         .bind(end)
