@@ -1064,3 +1064,146 @@ async fn golden_expectations_by_sql() {
         }
     }
 }
+
+/// The scoring rules on hand-made figures: exact micros for money, the same period and
+/// filter set, ratios within 1e-9 relative, no period for on hand.
+#[test]
+fn scoring_takes_only_the_exact_figure() {
+    use pp_proto::common::{Date, DateRange, Money};
+    use pp_proto::insights::{Figure, MetricFilter};
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).expect("date");
+    let wire = |date: NaiveDate| Date {
+        year: date.year(),
+        month: date.month() as i32,
+        day: date.day() as i32,
+    };
+    let figure = |metric: &str,
+                  micros: i64,
+                  value: f64,
+                  period: Option<(u32, u32)>,
+                  filters: &[(&str, &str)]| {
+        Got::from(&Figure {
+            metric: metric.into(),
+            value,
+            money: (micros != 0).then(|| Money {
+                currency_code: "USD".into(),
+                units: micros / 1_000_000,
+                nanos: ((micros % 1_000_000) * 1_000) as i32,
+            }),
+            period: period.map(|(start, end)| DateRange {
+                start_date: Some(wire(day(start))),
+                end_date: Some(wire(day(end))),
+            }),
+            filters: filters
+                .iter()
+                .map(|(dimension, value)| MetricFilter {
+                    dimension: (*dimension).into(),
+                    value: (*value).into(),
+                })
+                .collect(),
+            ..Default::default()
+        })
+    };
+    let expected =
+        |metric: &str, value: f64, period: Option<(u32, u32)>, filters: &[(&str, &str)]| Expected {
+            metric: metric.into(),
+            period: period.map(|(start, end)| (day(start), day(end))),
+            filters: filters
+                .iter()
+                .map(|(d, v)| ((*d).to_owned(), (*v).to_owned()))
+                .collect(),
+            value,
+        };
+    let net = expected(
+        "net_revenue",
+        -1_234_567.0,
+        Some((9, 15)),
+        &[("platform", "META_ADS")],
+    );
+    let exact = figure(
+        "net_revenue",
+        -1_234_567,
+        -1.234567,
+        Some((9, 15)),
+        &[("platform", "META_ADS")],
+    );
+    assert!(
+        present(&net, std::slice::from_ref(&exact)),
+        "negative money, units and nanos"
+    );
+    let off_by_a_micro = figure(
+        "net_revenue",
+        -1_234_568,
+        -1.234568,
+        Some((9, 15)),
+        &[("platform", "META_ADS")],
+    );
+    assert!(!present(&net, &[off_by_a_micro]));
+    let other_period = figure(
+        "net_revenue",
+        -1_234_567,
+        -1.234567,
+        Some((9, 16)),
+        &[("platform", "META_ADS")],
+    );
+    assert!(!present(&net, &[other_period]));
+    let extra_filter = figure(
+        "net_revenue",
+        -1_234_567,
+        -1.234567,
+        Some((9, 15)),
+        &[("platform", "META_ADS"), ("campaign_id", "c")],
+    );
+    assert!(!present(&net, std::slice::from_ref(&extra_filter)));
+    assert!(
+        present(&net, &[extra_filter, exact]),
+        "extra figures are allowed"
+    );
+
+    let roas = expected("blended_roas", 3.2, Some((1, 18)), &[]);
+    assert!(present(
+        &roas,
+        &[figure(
+            "blended_roas",
+            0,
+            3.2 * (1.0 + 1e-12),
+            Some((1, 18)),
+            &[]
+        )]
+    ));
+    assert!(!present(
+        &roas,
+        &[figure("blended_roas", 0, 3.2001, Some((1, 18)), &[])]
+    ));
+    assert!(!present(
+        &roas,
+        &[figure("platform_roas", 0, 3.2, Some((1, 18)), &[])]
+    ));
+
+    let on_hand = expected("on_hand", 127.0, None, &[("variant_id", "v")]);
+    assert!(present(
+        &on_hand,
+        &[figure("on_hand", 0, 127.0, None, &[("variant_id", "v")])]
+    ));
+    assert!(!present(
+        &on_hand,
+        &[figure(
+            "on_hand",
+            0,
+            127.0,
+            Some((18, 18)),
+            &[("variant_id", "v")]
+        )]
+    ));
+
+    assert_eq!(
+        sub_periods("week", (day(1), day(18))),
+        [
+            (day(1), day(1)),
+            (day(2), day(8)),
+            (day(9), day(15)),
+            (day(16), day(18))
+        ],
+        "Monday–Sunday weeks cut to the period (1 November 2026 is a Sunday)"
+    );
+}
