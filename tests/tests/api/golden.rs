@@ -759,6 +759,37 @@ async fn golden_store() -> Golden {
     .await
     .expect("load the demo store");
     assert!(loaded.orders > 0);
+    // The probes about TikTok rest on this: the brand has Shopify, Meta and Google Ads
+    // connected, and not TikTok Ads.
+    let mut connected: Vec<i32> = stack
+        .integrations()
+        .await
+        .expect("integrations client")
+        .list_integrations(authed(
+            &tenant.admin_token,
+            pp_proto::integrations::ListIntegrationsRequest {
+                brand_id: brand.brand_id.clone(),
+                status: pp_proto::integrations::IntegrationStatus::Connected as i32,
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("list integrations")
+        .into_inner()
+        .integrations
+        .iter()
+        .map(|i| i.platform)
+        .collect();
+    connected.sort_unstable();
+    assert_eq!(
+        connected,
+        [
+            pp_proto::common::Platform::Shopify as i32,
+            pp_proto::common::Platform::MetaAds as i32,
+            pp_proto::common::Platform::GoogleAds as i32
+        ],
+        "Shopify, Meta and Google Ads connected; TikTok not"
+    );
     refresh(&stack, &tenant.tenant_id, &brand.brand_id).await;
     let superuser = stack.db.superuser_pool().await.expect("superuser");
     // Fresh tables have no statistics yet; without them the independent queries'
