@@ -13,6 +13,8 @@ mod cross_tenant;
 mod disconnect;
 mod forged_tokens;
 mod gateway;
+mod golden;
+mod independent;
 mod insights;
 mod observability;
 mod observability_limits;
