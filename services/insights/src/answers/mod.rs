@@ -82,9 +82,19 @@ pub async fn plan_and_answer(
 ) -> Result<Planned, EngineError> {
     match parse::plan(question, ctx) {
         Err(refusal) => Ok(Planned::Refused(refusal)),
-        Ok(plan) => {
-            let answered = execute::run(tx, brand, &plan, ctx, steps).await?;
-            Ok(Planned::Answered { plan, answered })
-        }
+        Ok(plan) => match execute::run(tx, brand, &plan, ctx, steps).await {
+            Ok(answered) => Ok(Planned::Answered { plan, answered }),
+            // A combination the parser let through but the engine has no figure for.
+            Err(EngineError::Query(err)) => {
+                tracing::warn!(?err, ?plan, "planner: the engine refused a plan");
+                Ok(Planned::Refused(
+                    Refusal::new(
+                        "I can't compute that combination of figure, filters and breakdown.",
+                    )
+                    .suggest("Ask for the figure on its own, or split by another dimension."),
+                ))
+            }
+            Err(err) => Err(err),
+        },
     }
 }

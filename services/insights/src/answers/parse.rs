@@ -93,7 +93,7 @@ static MISSING: LazyLock<Regex> = LazyLock::new(|| {
 /// Another brand, store or shop than this one.
 static OTHER_BRAND: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b((my |our |the )?(other|another|second|sister|2nd) (store|stores|brand|brands|shop|shops)|all (of )?(my|our) (stores|brands|shops)|every (store|brand|shop)|competitors?|industry average|benchmarks?|(compare|compared|vs|versus|against) (it )?(with |to )?[a-z][a-z0-9&'.]*( [a-z][a-z0-9&'.]*)? (co|inc|ltd|llc|store|shop|brand)\b)",
+        r"\b((my |our |the )?(other|another|second|sister|2nd) (store|stores|brand|brands|shop|shops)|all (of )?(my|our) (stores|brands|shops)|every (store|brand|shop)|competitors?|industry average|benchmarks?|(with|to|vs\.?|versus|against|and) [a-z][a-z0-9&'.]*( [a-z][a-z0-9&'.]*)? (co|inc|ltd|llc|corp|company|store|shop|brand)\b)",
     )
 });
 
@@ -116,11 +116,11 @@ static HORIZON: LazyLock<Regex> = LazyLock::new(|| {
 static METRICS: LazyLock<Vec<(Regex, Metric)>> = LazyLock::new(|| {
     let rules: &[(&str, Metric)] = &[
         (
-            r"\bnew customer (revenue|sales)|(revenue|sales) from new customers\b",
+            r"\bnew customer (revenue|sales)|(revenue|sales|money)( that)?( came| come| did we get| we got| did we make)? from new (customers|buyers)|new customers'? (spend|spent|revenue|sales)\b",
             Metric::NewCustomerRevenue,
         ),
         (
-            r"\b(returning|repeat) customer (revenue|sales)|(revenue|sales) from (returning|repeat) customers\b",
+            r"\b(returning|repeat) customer (revenue|sales)|(revenue|sales|money)( that)?( came| come| did we get| we got| did we make)? from (returning|repeat) (customers|buyers)|(returning|repeat) customers'? (spend|spent|revenue|sales)\b",
             Metric::ReturningCustomerRevenue,
         ),
         (
@@ -166,13 +166,13 @@ static METRICS: LazyLock<Vec<(Regex, Metric)>> = LazyLock::new(|| {
             Metric::ReturningCustomers,
         ),
         (
-            r"\b(ad ?spend|ads? spend|spend(ing|t)?|marketing (spend|budget|costs?)|advertising( costs?| spend)?|cost of ads|ad costs?|budget)\b",
+            r"\b(ad ?spend|ads? spend|spen(d|ds|ding|t)|marketing (spend|budget|costs?)|advertising( costs?| spend)?|cost of ads|ad costs?|budget)\b",
             Metric::AdSpend,
         ),
         (r"\b(refunds?|refunded|returns|returned)\b", Metric::Refunds),
         (r"\bdiscounts?|promo codes?|coupons?\b", Metric::Discounts),
         (
-            r"\b(units|items|pieces|products) (sold|did (i|we) sell|have (i|we) sold)|how many (units|items|pieces)|units\b",
+            r"\b(units|items|pieces|products) (sold|did (i|we) sell|have (i|we) sold)|how many (units|items|pieces)|units\b|how many( [a-z0-9+&'-]+){0,4} (did|have|do) (we|i) (sell|sold)\b|(quantity|qty) sold\b",
             Metric::Units,
         ),
         (r"\b(orders?|purchases|transactions)\b", Metric::Orders),
@@ -190,7 +190,7 @@ static METRICS: LazyLock<Vec<(Regex, Metric)>> = LazyLock::new(|| {
 
 static STOCK: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(days? of (cover|stock|inventory)|cover|how long (will|would|does|do) .* last|last (us|me)|(in|of) stock|stock (level|levels|left)|inventory( level| levels)?|on hand|units left|left in stock|how many .* (do|have) (i|we) (have|got)|stock)\b",
+        r"\b(days? of (cover|stock|inventory)|cover|how long (will|would|does|do)( .*)? last|last (us|me)|(in|of) stock|stock (level|levels|left)|inventory( level| levels)?|on hand|units left|left in stock|how many( .*)? (do|have) (i|we) (have|got)|stock)\b",
     )
 });
 
@@ -202,13 +202,13 @@ static COMPARE: LazyLock<Regex> = LazyLock::new(|| {
 
 static SAME_LAST_YEAR: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(same (period|time|days|month|week|quarter|day) (last|a|the previous|previous|prior) year|year[- ]over[- ]year|yoy|y/y|a year (ago|earlier|before)|last year'?s same period|same period a year (ago|earlier))\b",
+        r"\b((vs\.?|versus|compared (to|with)|than|against) last year|same (period|time|days|month|week|quarter|day) (last|a|the previous|previous|prior) year|year[- ]over[- ]year|yoy|y/y|a year (ago|earlier|before)|last year'?s same period|same period a year (ago|earlier))\b",
     )
 });
 
 static CHANGE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(up or down|down or up|grow(ing|n|th)?|grew|change(d)?|increase(d)?|decrease(d)?|trend(ing)?|better or worse|improv(e|ed|ing)|drop(ped)?|declin(e|ed|ing)|previous period|prior period|period before|compare(d)?|comparison|wow|mom|week over week|month over month)\b",
+        r"\b(up or down|down or up|grow(ing|n|th)?|grew|change(d)?|increase(d)?|decrease(d)?|trend(ing)?|better or worse|improv(e|ed|ing)|drop(ped)?|declin(e|ed|ing)|previous period|prior period|period before|compare(d)?|comparison|wow|mom|week over week|month over month|go(ne|es)? (up|down)|went (up|down)|up or down|higher or lower|more or less)\b",
     )
 });
 
@@ -226,7 +226,7 @@ static TOP: LazyLock<Regex> = LazyLock::new(|| {
 
 static BEST_SELLERS: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(best[- ]?sellers?|best[- ]selling|top[- ]selling|top sellers?|sold the most|sells? the most|most popular|sold best|sell best)\b",
+        r"\b(best[- ]?sellers?|best[- ]selling|top[- ]selling|top sellers?|sold the most|sells? the most|most popular|sold best|sell best|worst[- ]selling|least[- ]selling|slowest[- ]selling|slow(est)? movers?|sold the least|sells? the least)\b",
     )
 });
 
@@ -259,13 +259,6 @@ pub fn plan(question: &str, ctx: &Context) -> Result<Plan, Refusal> {
         ))
         .suggest("Switch brand to ask about another store."));
     }
-    if let Some(m) = MISSING.find(&text) {
-        return Err(Refusal::new(format!(
-            "Pulsepoint has no \"{}\" data: it knows orders, products, stock and ad spend.",
-            m.as_str()
-        ))
-        .suggest("Ask about sales, orders, AOV, ad spend, ROAS, CAC, margin or stock."));
-    }
     if ALL_TIME.is_match(&text) {
         return Err(
             Refusal::new("Questions cover at most 731 days at a time; name a period.")
@@ -274,7 +267,21 @@ pub fn plan(question: &str, ctx: &Context) -> Result<Plan, Refusal> {
     }
     let mut work = text.clone();
     let names = find_names(&mut work, ctx)?;
+    work = work.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(m) = MISSING.find(&work) {
+        return Err(Refusal::new(format!(
+            "Pulsepoint has no \"{}\" data: it knows orders, products, stock and ad spend.",
+            m.as_str()
+        ))
+        .suggest("Ask about sales, orders, AOV, ad spend, ROAS, CAC, margin or stock."));
+    }
     let found = period::find(&work, ctx.today);
+    if let Some(thing) = unknown_thing(&work, &found) {
+        return Err(Refusal::new(format!(
+            "This brand has no product or campaign called \"{thing}\"."
+        ))
+        .suggest("Ask for the top products or ad spend by campaign to see their names."));
+    }
     let stock_out = STOCK_OUT.is_match(&work);
     let mut plan = if stock_out && names.is_empty() {
         stock_out_plan(&work, ctx)
@@ -320,6 +327,17 @@ fn names_other_brand(text: &str, ctx: &Context) -> bool {
                 | "it"
                 | "that"
                 | "this"
+                | "what"
+                | "how"
+                | "who"
+                | "where"
+                | "there"
+                | "here"
+                | "let"
+                | "today's"
+                | "everyone"
+                | "customer"
+                | "customers"
         ) && !own.contains(name)
     })
 }
@@ -406,8 +424,24 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
         let full = normalise(&campaign.name);
         let words = words_of(&campaign.name);
         let matched: Vec<&String> = words.iter().filter(|w| text_words.contains(w)).collect();
+        // A part of the name between `|` that no other campaign has, said whole.
+        let parts = campaign
+            .name
+            .split('|')
+            .map(normalise)
+            .filter(|part| part.len() >= 4 && contains_phrase(text, part))
+            .filter(|part| {
+                ctx.campaigns
+                    .iter()
+                    .filter(|c| c.name.split('|').map(normalise).any(|p| &p == part))
+                    .count()
+                    == 1
+            })
+            .count();
         let score = if contains_phrase(text, &full) {
             100 + words.len()
+        } else if parts > 0 {
+            2 * parts + matched.len()
         } else if matched.len() >= 2 {
             matched.len()
         } else if matched.len() == 1
@@ -437,6 +471,9 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
     if let Some((_, campaign)) = best
         && !tie
     {
+        for part in campaign.name.split('|').map(normalise) {
+            blank(text, &part);
+        }
         let words = words_of(&campaign.name);
         let kept: Vec<&str> = text
             .split(' ')
@@ -496,11 +533,12 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
     Ok(names)
 }
 
-static SKU_WORD: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\bsku ([a-z0-9][a-z0-9-]{2,})\b|\b([a-z]{2,4}-\d{2,}-[a-z0-9]+)\b"));
+static SKU_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\bsku ([a-z0-9-]*\d[a-z0-9-]*)\b|\b([a-z]{2,4}-\d{2,}(?:-[a-z0-9]+)?)\b")
+});
 static CAMPAIGN_WORD: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"\b(?:campaign (?:called |named )?"?([a-z0-9][a-z0-9 +&'-]{2,30}?)"?(?: campaign)?(?: (?:last|this|in|on|for|during|since|yesterday|today)\b|$)|"?([a-z0-9][a-z0-9 +&'-]{2,30}?)"? campaign\b)"#,
+        r#"\b(?:campaign (?:called |named )"?([a-z0-9][a-z0-9 +&'-]{2,30}?)"?(?: (?:last|this|in|on|for|during|since|yesterday|today)\b|$)|the "?([a-z0-9][a-z0-9+&'-]*(?: [a-z0-9+&'-]+){0,3}?)"? campaign\b)"#,
     )
 });
 static PRODUCT_WORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -624,6 +662,114 @@ fn blank(text: &mut String, phrase: &str) {
     if !phrase.is_empty() && contains_phrase(text, phrase) {
         *text = text.replace(phrase, " ");
     }
+}
+
+/// "Sales of the Platinum Surfboard": words after "of/for the" that are no name of the
+/// brand's, no period and no word of a question: something the brand does not sell.
+fn unknown_thing(text: &str, found: &[Found]) -> Option<String> {
+    static THING: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:sales|revenue|units|sold|sell|stock|inventory|orders|spend) (?:of|for|on) (?:the|my|our) ([a-z][a-z0-9'+-]*(?: [a-z][a-z0-9'+-]*){0,2})",
+        )
+    });
+    const QUESTION_WORDS: &[&str] = &[
+        "last",
+        "this",
+        "past",
+        "previous",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "quarter",
+        "day",
+        "days",
+        "today",
+        "yesterday",
+        "period",
+        "time",
+        "store",
+        "shop",
+        "brand",
+        "business",
+        "whole",
+        "entire",
+        "same",
+        "so",
+        "far",
+        "in",
+        "on",
+        "and",
+        "vs",
+        "by",
+        "per",
+        "each",
+        "every",
+        "all",
+        "total",
+        "overall",
+        "top",
+        "best",
+        "worst",
+        "products",
+        "product",
+        "items",
+        "campaigns",
+        "campaign",
+        "platforms",
+        "ads",
+        "ad",
+        "meta",
+        "google",
+        "tiktok",
+        "facebook",
+        "instagram",
+        "month's",
+        "week's",
+        "year's",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "half",
+        "holiday",
+        "holidays",
+        "season",
+        "weekend",
+        "black",
+        "friday",
+        "cyber",
+        "monday",
+        "bfcm",
+        "online",
+        "web",
+        "pos",
+        "skus",
+        "sku",
+        "variants",
+        "channel",
+        "channels",
+        "new",
+        "returning",
+        "customers",
+    ];
+    let mut blanked = text.to_owned();
+    for f in found {
+        blanked.replace_range(f.span.clone(), &" ".repeat(f.span.len()));
+    }
+    let c = THING.captures(&blanked)?;
+    let phrase = c.get(1)?.as_str();
+    let content: Vec<&str> = phrase
+        .split(' ')
+        .take_while(|w| !QUESTION_WORDS.contains(w))
+        .collect();
+    (!content.is_empty()
+        && content
+            .iter()
+            .all(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit())))
+    .then(|| content.join(" "))
 }
 
 fn stock_out_plan(text: &str, ctx: &Context) -> Plan {
@@ -781,6 +927,11 @@ fn breakdown_of(text: &str) -> Option<Breakdown> {
     None
 }
 
+static SELLERS_PLURAL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(sellers|movers|products|items|skus|variants|top[- ]selling)\b"));
+static SELLING_LEAST: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(worst|least|slowest|slow|bottom)\b"));
+
 fn rank_of(text: &str, breakdown: Option<Breakdown>) -> Option<Rank> {
     if !matches!(breakdown, Some(Breakdown::Key(_))) {
         return None;
@@ -795,8 +946,13 @@ fn rank_of(text: &str, breakdown: Option<Breakdown>) -> Option<Rank> {
                     .captures(text)
                     .and_then(|c| count_word(c.get(1)?.as_str()))
             })
-            .unwrap_or(DEFAULT_TOP);
-        return Some(Rank { n, highest: true });
+            .unwrap_or(if SELLERS_PLURAL.is_match(text) {
+                DEFAULT_TOP
+            } else {
+                1
+            });
+        let highest = !SELLING_LEAST.is_match(text);
+        return Some(Rank { n, highest });
     }
     let c = TOP.captures(text)?;
     let dir = c.name("dir")?.as_str();
@@ -823,7 +979,7 @@ static PLURAL_KEY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The metrics the text names, in order, with the matched words blanked out.
-fn metrics_of(text: &str) -> Vec<Metric> {
+fn metrics_of(text: &str) -> (Vec<Metric>, String) {
     let mut work = text.to_owned();
     let mut found: Vec<(usize, Metric)> = Vec::new();
     for (pattern, metric) in METRICS.iter() {
@@ -840,13 +996,19 @@ fn metrics_of(text: &str) -> Vec<Metric> {
         }
     }
     found.sort_by_key(|(at, _)| *at);
-    found.into_iter().map(|(_, m)| m).collect()
+    (found.into_iter().map(|(_, m)| m).collect(), work)
 }
 
 fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Result<Plan, Refusal> {
     let parent = ctx.parent.as_ref();
-    let mut metrics = metrics_of(text);
-    let mut breakdown = breakdown_of(text);
+    let (mut metrics, rest) = metrics_of(text);
+    // Breakdowns are read from what the metric names left ("daily velocity" is no
+    // daily breakdown), "new vs returning" from the whole text.
+    let mut breakdown = if NEW_VS_RETURNING.is_match(text) {
+        Some(Breakdown::NewVsReturning)
+    } else {
+        breakdown_of(&rest)
+    };
     if BEST_SELLERS.is_match(text) && metrics.is_empty() {
         metrics.push(Metric::Units);
     }
@@ -904,7 +1066,14 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
                 .is_none_or(|r| f.span.end <= r.start || f.span.start >= r.end)
         })
         .collect();
-    let compare_at = COMPARE.find(text).map(|m| m.start());
+    let compare_at = {
+        // "new vs returning" splits customers; it compares no periods.
+        let mut plain = text.to_owned();
+        if let Some(m) = NEW_VS_RETURNING.find(text) {
+            plain.replace_range(m.range(), &" ".repeat(m.len()));
+        }
+        COMPARE.find(&plain).map(|m| m.start())
+    };
     let (mut current, mut comparison): (Option<Period>, Option<Period>) = (None, None);
     for f in &found {
         if f.future {
@@ -953,7 +1122,7 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
         if SAME_LAST_YEAR.is_match(text) {
             comparison = Some(period.year_earlier());
         } else if CHANGE.is_match(text) {
-            comparison = Some(period.previous());
+            comparison = Some(period.preceding());
         } else if current.is_none()
             && let Some(parent) = parent
             && !back
@@ -1082,8 +1251,9 @@ fn category(metrics: &[Metric], breakdown: Option<Breakdown>, names: &Names) -> 
 
 /// Puts the names the question mentions on the plan as filters.
 fn apply_names(plan: &mut Plan, names: &Names) {
-    if let Some((campaign_id, platform)) = &names.campaign {
-        plan.set_filter(Dimension::Platform, (*platform).to_owned());
+    if let Some((campaign_id, _)) = &names.campaign {
+        plan.filters
+            .retain(|(d, _)| d != Dimension::Platform.name());
         plan.set_filter(Dimension::CampaignId, campaign_id.clone());
     } else if let Some(platform) = names.platform {
         plan.set_filter(Dimension::Platform, platform.to_owned());
@@ -1152,9 +1322,13 @@ fn check_sources(plan: &Plan, ctx: &Context) -> Result<(), Refusal> {
             filters: query_filters.clone(),
             breakdown: match plan.breakdown {
                 Some(Breakdown::Key(key)) => Some(key.dimension()),
+                Some(Breakdown::Day) => Some(Dimension::Day),
                 _ => None,
             },
         };
+        if matches!(plan.ask, Ask::StockOut { .. }) {
+            continue;
+        }
         if let Err(engine::QueryError::Dimension { dimension, .. }) = engine::check(&query) {
             return Err(Refusal::new(format!(
                 "{} can't be split by {}.",

@@ -206,7 +206,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             },
         ),
         rule(
-            r"\b(?:black friday|cyber monday|bfcm|black friday weekend|black friday to cyber monday|black friday/cyber monday)(?: (?:of )?(?P<y>\d{4}))?\b".into(),
+            r"\b(?:black friday weekend|black friday to cyber monday|black friday/cyber monday|black friday cyber monday|bfcm|black friday|cyber monday)(?: (?:of )?(?P<y>\d{4}))?\b".into(),
             |c, today| {
                 let text = c.get(0)?.as_str();
                 let pick = |year: i32| {
