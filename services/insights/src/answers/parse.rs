@@ -61,15 +61,57 @@ pub fn normalise(text: &str) -> String {
             out.push(' ');
         }
     }
-    let words: Vec<&str> = out
+    let words: Vec<String> = out
         .split_whitespace()
         .map(|w| {
             w.trim_end_matches(['.', ','])
                 .trim_start_matches(['.', ','])
         })
         .filter(|w| !w.is_empty())
+        .map(expand)
         .collect();
     words.join(" ")
+}
+
+/// Owners' shorthand, one word at a time: "rev" → "revenue", "yday" → "yesterday",
+/// "'25" → "2025".
+fn expand(word: &str) -> String {
+    let long = match word {
+        "rev" | "revs" | "rev's" => "revenue",
+        "yday" | "yest" | "ytd'y" | "yesterdays" | "yesterday's" => "yesterday",
+        "tdy" | "today's" => "today",
+        "tmrw" | "tmr" | "tomorrow's" => "tomorrow",
+        "wk" | "wk's" | "week's" => "week",
+        "wks" => "weeks",
+        "mo" | "mth" | "mnth" | "month's" => "month",
+        "mos" | "mths" | "mnths" => "months",
+        "yr" | "yr's" | "year's" => "year",
+        "yrs" => "years",
+        "qtr" | "quarter's" => "quarter",
+        "qtrs" => "quarters",
+        "prev" => "previous",
+        "conv" | "convs" => "conversion",
+        "cust" | "custs" => "customers",
+        "avg" | "avg." => "average",
+        "vs." | "v." | "versus" => "vs",
+        "&" => "and",
+        "fb" | "insta" | "ig" => "meta",
+        "goog" => "google",
+        "qty" => "quantity",
+        "nxt" => "next",
+        "thru" => "through",
+        _ => {
+            // '25 → 2025
+            if let Some(two) = word.strip_prefix('\'')
+                && two.len() == 2
+                && two.chars().all(|c| c.is_ascii_digit())
+            {
+                return format!("20{two}");
+            }
+            return word.to_owned();
+        }
+    };
+    long.to_owned()
 }
 
 fn re(pattern: &str) -> Regex {
@@ -214,7 +256,7 @@ static CHANGE: LazyLock<Regex> = LazyLock::new(|| {
 
 static BACK_ONE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(the )?(day|week|month|quarter|year|period) before( that)?\b|\bbefore that\b|\bthe previous one\b|\bthe prior (one|period)\b|\bprevious (day|week|month|quarter|year)\b",
+        r"\b(the )?(day|week|month|quarter|year|period) before( that)?\b|\bbefore that\b|\bthe previous one\b|\bthe prior (one|period)\b|\b(the )?(previous|prior|preceding) (day|week|month|quarter|year)\b",
     )
 });
 
@@ -290,7 +332,7 @@ pub fn plan(question: &str, ctx: &Context) -> Result<Plan, Refusal> {
     } else {
         metric_plan(&work, &found, &names, ctx)?
     };
-    apply_names(&mut plan, &names);
+    apply_names(&mut plan, &names, ctx);
     check_sources(&plan, ctx)?;
     check_period(&plan, ctx)?;
     Ok(plan)
@@ -398,7 +440,7 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
         blank(text, &variant.sku.to_lowercase());
         names.variant = Some(variant.variant_id.clone());
     } else if let Some(c) = SKU_WORD.captures(text)
-        && let Some(code) = c.get(1)
+        && let Some(code) = c.get(1).or(c.get(2))
     {
         return Err(Refusal::new(format!(
             "This brand has no SKU \"{}\".",
@@ -442,7 +484,7 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
             100 + words.len()
         } else if parts > 0 {
             2 * parts + matched.len()
-        } else if matched.len() >= 2 {
+        } else if matched.len() >= 2 && says_campaign {
             matched.len()
         } else if matched.len() == 1
             && says_campaign
@@ -493,18 +535,48 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
     }
     // Products: the longest title the text contains (plural allowed).
     if names.variant.is_none() {
-        let mut best: Option<(usize, &Product)> = None;
+        // The whole title (plural allowed) wins; else the longest run of two or more of
+        // a title's words, in order, that no other title has.
+        let mut best: Option<(usize, &Product, String)> = None;
+        let mut tie = false;
         for product in &ctx.products {
             let title = normalise(&product.title);
-            let hit = contains_phrase(text, &title) || contains_phrase(text, &format!("{title}s"));
-            if hit && best.is_none_or(|(len, _)| title.len() > len) {
-                best = Some((title.len(), product));
+            let (score, said) = if contains_phrase(text, &title) {
+                (1000 + title.len(), title.clone())
+            } else if contains_phrase(text, &format!("{title}s")) {
+                (1000 + title.len(), format!("{title}s"))
+            } else {
+                match title_run(text, &title) {
+                    Some(run)
+                        if ctx
+                            .products
+                            .iter()
+                            .filter(|p| {
+                                title_run(&normalise(&p.title), &run).is_some()
+                                    || normalise(&p.title).contains(&run)
+                            })
+                            .count()
+                            == 1 =>
+                    {
+                        (run.len(), run)
+                    }
+                    _ => (0, String::new()),
+                }
+            };
+            if score == 0 {
+                continue;
+            }
+            match &best {
+                Some((s, _, _)) if *s == score => tie = true,
+                Some((s, _, _)) if *s > score => {}
+                _ => {
+                    best = Some((score, product, said));
+                    tie = false;
+                }
             }
         }
-        if let Some((_, product)) = best {
-            let title = normalise(&product.title);
-            blank(text, &format!("{title}s"));
-            blank(text, &title);
+        if let Some((_, product, said)) = best.filter(|_| !tie) {
+            blank(text, &said);
             names.product = Some(product.product_id.clone());
         } else if let Some(c) = PRODUCT_WORD.captures(text)
             && let Some(name) = c.get(1)
@@ -531,6 +603,25 @@ fn find_names(text: &mut String, ctx: &Context) -> Result<Names, Refusal> {
         }
     }
     Ok(names)
+}
+
+/// The longest run of two or more consecutive words of `title` that `text` says in
+/// order (singular or plural), e.g. "canyon tote" of "canyon tote bag".
+fn title_run(text: &str, title: &str) -> Option<String> {
+    let words: Vec<&str> = title.split(' ').collect();
+    let mut best: Option<String> = None;
+    for start in 0..words.len() {
+        for end in (start + 2..=words.len()).rev() {
+            let run = words[start..end].join(" ");
+            if (contains_phrase(text, &run) || contains_phrase(text, &format!("{run}s")))
+                && best.as_ref().is_none_or(|b| run.len() > b.len())
+            {
+                best = Some(run);
+                break;
+            }
+        }
+    }
+    best
 }
 
 static SKU_WORD: LazyLock<Regex> = LazyLock::new(|| {
@@ -669,10 +760,111 @@ fn blank(text: &mut String, phrase: &str) {
 fn unknown_thing(text: &str, found: &[Found]) -> Option<String> {
     static THING: LazyLock<Regex> = LazyLock::new(|| {
         re(
-            r"\b(?:sales|revenue|units|sold|sell|stock|inventory|orders|spend) (?:of|for|on) (?:the|my|our) ([a-z][a-z0-9'+-]*(?: [a-z][a-z0-9'+-]*){0,2})",
+            r"\b(?:(?:sales|revenue|units|sold|sell|stock|inventory|orders|spend) (?:of|for|on) (?:the |my |our )?|how many )([a-z][a-z0-9'+-]*(?: [a-z][a-z0-9'+-]*){0,2})",
         )
     });
     const QUESTION_WORDS: &[&str] = &[
+        "did",
+        "do",
+        "does",
+        "have",
+        "has",
+        "had",
+        "we",
+        "i",
+        "you",
+        "are",
+        "were",
+        "was",
+        "is",
+        "got",
+        "get",
+        "people",
+        "times",
+        "buyers",
+        "repeat",
+        "units",
+        "unit",
+        "items",
+        "pieces",
+        "orders",
+        "order",
+        "of",
+        "the",
+        "a",
+        "an",
+        "to",
+        "from",
+        "with",
+        "at",
+        "were",
+        "sales",
+        "revenue",
+        "money",
+        "dollars",
+        "refunds",
+        "returns",
+        "discounts",
+        "stock",
+        "inventory",
+        "spend",
+        "spent",
+        "roas",
+        "aov",
+        "cac",
+        "margin",
+        "profit",
+        "net",
+        "gross",
+        "average",
+        "it",
+        "us",
+        "them",
+        "left",
+        "still",
+        "currently",
+        "now",
+        "right",
+        "any",
+        "more",
+        "less",
+        "than",
+        "over",
+        "under",
+        "up",
+        "down",
+        "so",
+        "far",
+        "sold",
+        "sell",
+        "selling",
+        "sells",
+        "bought",
+        "going",
+        "be",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "my",
+        "our",
+        "your",
+        "their",
+        "its",
+        "there",
+        "that",
+        "these",
+        "those",
+        "much",
+        "many",
+        "what",
+        "which",
+        "how",
+        "when",
+        "where",
+        "why",
+        "who",
         "last",
         "this",
         "past",
@@ -821,17 +1013,20 @@ fn stock_plan(text: &str, names: &Names, ctx: &Context, stock_out: bool) -> Opti
     };
     // "stock" in a sales question ("revenue of in-stock items") is rare; a sales metric
     // named besides it wins.
-    let metrics: Vec<Metric> =
-        if said.contains("cover") || said.contains("how long") || said.contains("last") {
-            vec![Metric::DaysOfCover, Metric::DailyVelocity, Metric::OnHand]
-        } else if METRICS
-            .iter()
-            .any(|(p, m)| p.is_match(text) && !matches!(m, Metric::DailyVelocity | Metric::Units))
-        {
-            return None;
-        } else {
-            vec![Metric::OnHand]
-        };
+    let metrics: Vec<Metric> = if said.contains("cover")
+        || said.contains("how long")
+        || said.contains("last")
+        || COVER.is_match(text)
+    {
+        vec![Metric::DaysOfCover, Metric::DailyVelocity, Metric::OnHand]
+    } else if METRICS
+        .iter()
+        .any(|(p, m)| p.is_match(text) && !matches!(m, Metric::DailyVelocity | Metric::Units))
+    {
+        return None;
+    } else {
+        vec![Metric::OnHand]
+    };
     let mut plan = Plan {
         ask: Ask::Stock,
         metrics: metrics.iter().map(|m| m.id().to_owned()).collect(),
@@ -852,9 +1047,15 @@ fn stock_plan(text: &str, names: &Names, ctx: &Context, stock_out: bool) -> Opti
     Some(plan)
 }
 
+static COVER: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(days? of (cover|stock|inventory)|cover|how long\b.*\blast|last (us|me)|run out|sell out)\b",
+    )
+});
+
 static BY_PLATFORM: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(by|per|each|every|across|split by|broken down by|for each|which) (ad )?(platform|platforms|network|networks|ad channel|ad channels)\b|\bplatform by platform|\bwhich platform\b",
+        r"\b(by|per|each|every|across|split by|broken down by|for each|which) (ad )?(platform|platforms|network|networks|ad channel|ad channels)\b|\bplatform by platform|\bwhich platform\b|\b(top|best|worst|bottom|\d+|two|three) (ad )?(platforms|networks)\b",
     )
 });
 static BY_CAMPAIGN: LazyLock<Regex> = LazyLock::new(|| {
@@ -864,12 +1065,12 @@ static BY_CAMPAIGN: LazyLock<Regex> = LazyLock::new(|| {
 });
 static BY_PRODUCT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(by|per|each|every|for each|which|what) (product|products|item|items)\b|\b(top|best|worst|bottom|lowest|highest|\d+|five|three|ten)( selling)? (products|product|items|item)\b|\bproducts\b|\bproduct breakdown\b",
+        r"\b(by|per|each|every|for each|which|what) (product|products|item|items)\b|\b(top|best|worst|bottom|lowest|highest|\d+|five|three|ten)( selling)? (products|product|items|item)\b|\bproduct breakdown\b",
     )
 });
 static BY_SKU: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(by|per|each|every|for each|which|what) (sku|skus|variant|variants)\b|\b(top|best|worst|bottom|\d+|five|three|ten) (skus|sku|variants|variant)\b|\bskus\b",
+        r"\b(by|per|each|every|for each|which|what) (sku|skus|variant|variants)\b|\b(top|best|worst|bottom|\d+|five|three|ten) (skus|sku|variants|variant)\b",
     )
 });
 static BY_CHANNEL: LazyLock<Regex> = LazyLock::new(|| {
@@ -979,6 +1180,56 @@ static PLURAL_KEY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The metrics the text names, in order, with the matched words blanked out.
+/// "vs last", "compared to the previous": a comparison naming no unit.
+fn elliptical_last(text: &str) -> bool {
+    static LAST: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(?:vs|compared (?:to|with)|than|against) (?:the )?(?:last|previous|prior)(?: (?P<next>[a-z0-9]+))?",
+        )
+    });
+    LAST.captures(text).is_some_and(|c| {
+        c.name("next").is_none_or(|next| {
+            !matches!(
+                next.as_str(),
+                "day"
+                    | "days"
+                    | "week"
+                    | "weeks"
+                    | "month"
+                    | "months"
+                    | "quarter"
+                    | "quarters"
+                    | "year"
+                    | "years"
+                    | "period"
+                    | "time"
+                    | "one"
+            ) && !next.as_str().chars().all(|c| c.is_ascii_digit())
+        })
+    })
+}
+
+static RETURNING_WORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(returning|repeat|existing)( ones| customers| buyers)?\b"));
+static NEW_WORD: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(new|first[- ]time)( ones| customers| buyers)?\b"));
+
+fn to_returning(metric: Metric) -> Metric {
+    match metric {
+        Metric::NewCustomers => Metric::ReturningCustomers,
+        Metric::NewCustomerRevenue => Metric::ReturningCustomerRevenue,
+        m => m,
+    }
+}
+
+fn to_new(metric: Metric) -> Metric {
+    match metric {
+        Metric::ReturningCustomers => Metric::NewCustomers,
+        Metric::ReturningCustomerRevenue => Metric::NewCustomerRevenue,
+        m => m,
+    }
+}
+
 fn metrics_of(text: &str) -> (Vec<Metric>, String) {
     let mut work = text.to_owned();
     let mut found: Vec<(usize, Metric)> = Vec::new();
@@ -1039,6 +1290,12 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
                     return Ok(plan);
                 }
                 metrics = parent.metrics();
+                // "what about returning?" after new customers, and the other way round.
+                if RETURNING_WORD.is_match(text) {
+                    metrics = metrics.into_iter().map(to_returning).collect();
+                } else if NEW_WORD.is_match(text) {
+                    metrics = metrics.into_iter().map(to_new).collect();
+                }
             }
             None if names.campaign.is_some() || names.platform.is_some() => metrics.extend([
                 Metric::AdSpend,
@@ -1058,13 +1315,16 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
     }
     // Period and comparison.
     let same_last_year = SAME_LAST_YEAR.find(text).map(|m| m.range());
+    // In a follow-up, "the prior month" is the one before the parent's period, not a
+    // date of its own.
+    let back_span = parent.and(BACK_ONE.find(text)).map(|m| m.range());
+    let outside = |f: &Found, span: &Option<std::ops::Range<usize>>| {
+        span.as_ref()
+            .is_none_or(|r| f.span.end <= r.start || f.span.start >= r.end)
+    };
     let found: Vec<&Found> = found
         .iter()
-        .filter(|f| {
-            same_last_year
-                .as_ref()
-                .is_none_or(|r| f.span.end <= r.start || f.span.start >= r.end)
-        })
+        .filter(|f| outside(f, &same_last_year) && outside(f, &back_span))
         .collect();
     let compare_at = {
         // "new vs returning" splits customers; it compares no periods.
@@ -1118,6 +1378,9 @@ fn metric_plan(text: &str, found: &[Found], names: &Names, ctx: &Context) -> Res
     };
     if same_last_year.is_some() {
         comparison = Some(period.year_earlier());
+    } else if comparison.is_none() && elliptical_last(text) {
+        // "MER this month vs last": the calendar unit (or span) before.
+        comparison = Some(period.previous());
     } else if comparison.is_none() {
         if SAME_LAST_YEAR.is_match(text) {
             comparison = Some(period.year_earlier());
@@ -1250,7 +1513,7 @@ fn category(metrics: &[Metric], breakdown: Option<Breakdown>, names: &Names) -> 
 }
 
 /// Puts the names the question mentions on the plan as filters.
-fn apply_names(plan: &mut Plan, names: &Names) {
+fn apply_names(plan: &mut Plan, names: &Names, ctx: &Context) {
     if let Some((campaign_id, _)) = &names.campaign {
         plan.filters
             .retain(|(d, _)| d != Dimension::Platform.name());
@@ -1258,7 +1521,15 @@ fn apply_names(plan: &mut Plan, names: &Names) {
     } else if let Some(platform) = names.platform {
         plan.set_filter(Dimension::Platform, platform.to_owned());
     }
-    if let Some(variant) = &names.variant {
+    // Stock of a product with a single variant is that variant's.
+    let only_variant = names.product.as_ref().and_then(|product| {
+        let mut variants = ctx.variants.iter().filter(|v| &v.product_id == product);
+        match (variants.next(), variants.next()) {
+            (Some(one), None) if plan.ask == Ask::Stock => Some(one.variant_id.clone()),
+            _ => None,
+        }
+    });
+    if let Some(variant) = names.variant.as_ref().or(only_variant.as_ref()) {
         plan.filters
             .retain(|(d, _)| d != Dimension::ProductId.name());
         plan.set_filter(Dimension::VariantId, variant.clone());
