@@ -17,6 +17,7 @@
 //!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
 
 pub mod alerts;
+pub mod answers;
 pub mod api;
 pub mod attribution;
 pub mod config;
@@ -70,6 +71,12 @@ pub struct State {
     pub integrations: freshness::IntegrationsClient,
     /// Its recent answers (`Settings::freshness_ttl`).
     pub recent_freshness: freshness::Recent,
+    /// The observability service, asked `CheckBudget` with the caller's identity
+    /// before each model call.
+    pub observability: answers::model::budget::ObservabilityClient,
+    /// The Messages API client when `ANTHROPIC_API_KEY` is set; `None`: the planner
+    /// answers every question.
+    pub model: Option<answers::model::Client>,
     pub settings: Settings,
 }
 
@@ -90,11 +97,22 @@ impl Service for Insights {
         let settings = Settings::from_source(&ctx.source)?;
         let integrations = freshness::client(&settings.integrations_url)
             .ok_or("PULSEPOINT_INTEGRATIONS_URL: not a valid URL")?;
+        let observability = answers::model::budget::client(&settings.observability_url)
+            .ok_or("PULSEPOINT_OBSERVABILITY_URL: not a valid URL")?;
+        let model = match &settings.model {
+            None => {
+                tracing::info!("ANTHROPIC_API_KEY unset: the built-in planner answers questions");
+                None
+            }
+            Some(model) => Some(answers::model::Client::new(model.clone())?),
+        };
         Ok(State {
             pool: ctx.pool.clone(),
             cache: ctx.cache.clone(),
             integrations,
             recent_freshness: freshness::Recent::new(settings.freshness_ttl),
+            observability,
+            model,
             settings,
         })
     }

@@ -1,0 +1,3 @@
+//! Answers to questions in plain language (docs/answers.md).
+
+pub mod model;
