@@ -70,6 +70,12 @@ impl Client {
             .map_or(0, |price| price.cost_micros(input_tokens, output_tokens))
     }
 
+    /// A budget estimate of one answer, for `CheckBudget`: two turns of about 3,000
+    /// input tokens each and a full `max_tokens` of output.
+    pub fn estimated_cost_micros(&self) -> i64 {
+        self.cost_micros(6_000, u64::from(self.settings.max_tokens))
+    }
+
     /// A call that ended with `outcome` and no tokens.
     pub(crate) fn call(&self, started: Instant, outcome: &'static str) -> ModelCall {
         ModelCall {

@@ -235,6 +235,8 @@ async fn model_usage_tokens_are_summed_and_costed_from_the_price_table() {
     assert_eq!(costs, [600, 900]);
     assert_eq!(answer.cost_micros(), 1_500);
     assert_eq!(answer.total_tokens(), 300);
+    // The budget estimate: 6,000 input tokens and max_tokens (1,024) of output.
+    assert_eq!(client.estimated_cost_micros(), 6_000 * 3 + 1_024 * 15);
     assert!(answer.calls.iter().all(|c| c.model == "claude-sonnet-4-5"));
 }
 
