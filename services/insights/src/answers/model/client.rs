@@ -235,6 +235,8 @@ enum Attempt {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     MessageStart {
+        /// The model that answers (a dated snapshot of the one asked for).
+        model: String,
         input_tokens: u64,
         output_tokens: u64,
     },
@@ -295,6 +297,7 @@ impl StreamEvent {
             "message_start" => {
                 let usage = &value["message"]["usage"];
                 StreamEvent::MessageStart {
+                    model: text(&value["message"]["model"]),
                     input_tokens: usage["input_tokens"].as_u64().unwrap_or(0),
                     output_tokens: usage["output_tokens"].as_u64().unwrap_or(0),
                 }
@@ -404,7 +407,7 @@ mod tests {
 
     #[test]
     fn client_sse_events_split_across_chunks_are_parsed_whole() {
-        let wire = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n\
+        let wire = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5-20250929\",\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n\
                     event: ping\ndata: {\"type\": \"ping\"}\n\n\
                     event: content_block_start\r\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"forecast\",\"input\":{}}}\r\n\r\n\
                     event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Net révenue\"}}\n\n\
@@ -423,6 +426,7 @@ mod tests {
             events,
             vec![
                 StreamEvent::MessageStart {
+                    model: "claude-sonnet-4-5-20250929".into(),
                     input_tokens: 25,
                     output_tokens: 1
                 },

@@ -877,6 +877,35 @@ mod tests {
         assert_eq!(ungrounded("Revenue was $5.", &[]), vec!["5"]);
     }
 
+    proptest::proptest! {
+        /// Whatever the value, its display form (as the tools return it) is grounded,
+        /// and the same text with the last digit changed is not.
+        #[test]
+        fn grounding_every_display_form_is_grounded(
+            micros in -10_000_000_000_000i64..10_000_000_000_000,
+            count in 0i64..100_000_000,
+            roas in 0.0f64..100.0,
+            margin in -2.0f64..2.0,
+            cover in 0.0f64..1000.0,
+        ) {
+            let october = |metric, value| figure(metric, value, day(10, 1), day(10, 31));
+            for figure in [
+                october(Metric::NetRevenue, Value::Money(micros)),
+                october(Metric::Orders, Value::Count(count)),
+                october(Metric::BlendedRoas, Value::Number(roas)),
+                october(Metric::GrossMargin, Value::Number(margin)),
+                october(Metric::DaysOfCover, Value::Number(cover)),
+            ] {
+                let shown = super::super::tools::display(&figure);
+                let text = format!("It was {shown}.");
+                proptest::prop_assert!(
+                    ungrounded(&text, std::slice::from_ref(&figure)).is_empty(),
+                    "{}", text
+                );
+            }
+        }
+    }
+
     #[test]
     fn grounding_treats_a_negative_value_stated_as_a_loss() {
         let figures = vec![figure(

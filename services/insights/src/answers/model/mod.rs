@@ -420,6 +420,8 @@ enum Block {
 /// One assistant turn, as streamed.
 #[derive(Debug, Default)]
 struct Turn {
+    /// The model that answered (`message_start`).
+    model: String,
     blocks: Vec<Block>,
     stop_reason: Option<String>,
     input_tokens: u64,
@@ -446,7 +448,11 @@ impl Turn {
 }
 
 /// Streams one turn: opens the call (with retries), forwards its text, and records
-/// the call with its tokens and outcome in `collected`.
+/// the call with its tokens and outcome in `collected`. The turn runs in a
+/// `pp_telemetry::gen_ai_span` (`chat <model>`: `gen_ai.provider.name` and
+/// `gen_ai.system`, `gen_ai.operation.name`, `gen_ai.request.model`,
+/// `gen_ai.response.model`, `gen_ai.usage.*`, `gen_ai.response.finish_reasons`,
+/// `error.type`, `pulsepoint.cost_micros`).
 async fn turn(
     client: &Client,
     body: &Value,
@@ -454,24 +460,19 @@ async fn turn(
     events: &mpsc::Sender<ModelEvent>,
     collected: &mut Collected,
 ) -> Result<Turn, FailureKind> {
-    let span = tracing::info_span!(
-        "chat",
-        otel.name = %format!("chat {}", client.model()),
-        gen_ai.system = PROVIDER,
-        gen_ai.operation.name = "chat",
-        gen_ai.request.model = %client.model(),
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-        gen_ai.response.finish_reasons = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-    );
+    let span = pp_telemetry::gen_ai_span(PROVIDER, client.model(), "chat");
     async {
-        let mut stream = client
+        let mut stream = match client
             .open(body, deadline, &mut collected.calls, events)
             .await
-            .inspect_err(|kind| {
-                tracing::Span::current().record("outcome", tracing::field::debug(kind));
-            })?;
+        {
+            Ok(stream) => stream,
+            Err(kind) => {
+                let outcome = collected.calls.last().map_or("error", |c| c.outcome);
+                pp_telemetry::record_gen_ai_outcome(&tracing::Span::current(), None, Some(outcome));
+                return Err(kind);
+            }
+        };
         let started = stream.started;
         let mut turn = Turn::default();
         let result = read_turn(&mut stream, &mut turn, deadline, events, collected).await;
@@ -480,21 +481,30 @@ async fn turn(
             Ok(()) => "ok",
             Err((_, outcome)) => *outcome,
         };
+        let cost_micros = client.cost_micros(turn.input_tokens, turn.output_tokens);
         let span = tracing::Span::current();
-        span.record("gen_ai.usage.input_tokens", turn.input_tokens);
-        span.record("gen_ai.usage.output_tokens", turn.output_tokens);
-        if let Some(reason) = &turn.stop_reason {
-            span.record(
-                "gen_ai.response.finish_reasons",
-                tracing::field::display(format!("[\"{reason}\"]")),
-            );
-        }
-        span.record("outcome", outcome);
+        let response_model = if turn.model.is_empty() {
+            client.model()
+        } else {
+            &turn.model
+        };
+        pp_telemetry::record_gen_ai_usage(
+            &span,
+            response_model,
+            i64::try_from(turn.input_tokens).unwrap_or(i64::MAX),
+            i64::try_from(turn.output_tokens).unwrap_or(i64::MAX),
+            cost_micros,
+        );
+        pp_telemetry::record_gen_ai_outcome(
+            &span,
+            turn.stop_reason.as_deref(),
+            (outcome != "ok").then_some(outcome),
+        );
         collected.calls.push(ModelCall {
             model: client.model().to_owned(),
             input_tokens: turn.input_tokens,
             output_tokens: turn.output_tokens,
-            cost_micros: client.cost_micros(turn.input_tokens, turn.output_tokens),
+            cost_micros,
             duration: started.elapsed(),
             outcome,
         });
@@ -531,9 +541,11 @@ async fn read_turn(
         };
         match event {
             StreamEvent::MessageStart {
+                model,
                 input_tokens,
                 output_tokens,
             } => {
+                turn.model = model;
                 turn.input_tokens = input_tokens;
                 turn.output_tokens = output_tokens;
             }
