@@ -13,6 +13,8 @@
 //!   the sweep, and the measured outcome of the accepted ones.
 //! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
 //!   once per condition and day, after each sync and on a schedule.
+//! - [`answers`]: questions in plain language; [`answers::model`] is the model path
+//!   (Claude through the Messages API, tool use over the engine, grounding, budget).
 //! - [`api`]: the gRPC adapters (GetDashboard, GetAttribution, GetInventoryForecast,
 //!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
 
