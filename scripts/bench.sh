@@ -22,7 +22,8 @@
 # orders per sync_upsert run), PP_BENCH_DEMO_SMALL_ORDERS (100000) and PP_BENCH_DEMO_ORDERS
 # (1000000): the demo_generator row's two runs; PP_BENCH_DASHBOARD_ORDERS (1000000),
 # PP_BENCH_DASHBOARD_SECONDS (10), PP_BENCH_DASHBOARD_RAW_SECONDS (45),
-# PP_BENCH_DASHBOARD_CONCURRENCY (2): the dashboard rows.
+# PP_BENCH_DASHBOARD_CONCURRENCY (2): the dashboard rows (and the ask rows, on the same
+# brand); PP_BENCH_ASK_SECONDS (10): the ask_rpc and ask_planner rows.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -341,7 +342,7 @@ fi
 # PP_BENCH_DASHBOARD_CONCURRENCY (2) calls in flight for PP_BENCH_DASHBOARD_SECONDS (10;
 # the raw scan, seconds a call, PP_BENCH_DASHBOARD_RAW_SECONDS, 45).
 dashboard_rows() {
-  wanted dashboard_rollups || wanted dashboard_rpc || return 0
+  wanted dashboard_rollups || wanted dashboard_rpc || wanted ask_rpc || wanted ask_planner || return 0
   local orders="${PP_BENCH_DASHBOARD_ORDERS:-1000000}" ports integrations_port insights_port
   ports="$("${loadgen}" free-ports 2)"
   read -r integrations_port insights_port <<<"${ports}"
@@ -383,6 +384,16 @@ dashboard_rows() {
     --database-url "$(role_url insights)" --tenant-id "${dash_tenant}"; }
   row dashboard_rollups dashboard_raw_run dashboard_rpc_run
   row dashboard_rpc dashboard_sql_run dashboard_rpc_run
+  # AskQuestion with the built-in planner on the same brand: ten typical questions in
+  # turn (tests/src/bench/ask.rs), PP_BENCH_ASK_SECONDS (10) a side.
+  ask_rpc_run() { dash_load "$1" "${PP_BENCH_ASK_SECONDS:-10}" --target "http://127.0.0.1:${insights_port}" --rpc ask-question \
+    --server-pid "${pid_insights}" --server-pid "${pid_auth}"; }
+  ask_sql_run() { dash_load "$1" "${PP_BENCH_ASK_SECONDS:-10}" --target in-process --rpc ask-sql \
+    --database-url "$(role_url insights)" --tenant-id "${dash_tenant}"; }
+  ask_planner_run() { dash_load "$1" "${PP_BENCH_ASK_SECONDS:-10}" --target in-process --rpc ask-planner \
+    --database-url "$(role_url insights)" --tenant-id "${dash_tenant}"; }
+  row ask_rpc ask_sql_run ask_rpc_run
+  row ask_planner ask_sql_run ask_planner_run
 }
 dashboard_rows
 

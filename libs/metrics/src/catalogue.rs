@@ -55,6 +55,7 @@ pub enum Metric {
     ContributionMargin,
     DailyVelocity,
     DaysOfCover,
+    OnHand,
 }
 
 /// How a metric is computed, for people: shown next to every figure.
@@ -75,7 +76,7 @@ pub const COUNTED_ORDERS: &str = "Orders count when they are not test orders, no
      in the brand's time zone.";
 
 impl Metric {
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 22] = [
         Metric::GrossSales,
         Metric::Discounts,
         Metric::Refunds,
@@ -97,6 +98,7 @@ impl Metric {
         Metric::ContributionMargin,
         Metric::DailyVelocity,
         Metric::DaysOfCover,
+        Metric::OnHand,
     ];
 
     /// The metric with catalogue id `id` (`"net_revenue"`), if any.
@@ -296,6 +298,16 @@ impl Metric {
                  period; zero when nothing is available, unset when nothing sold.",
                 "on_hand_units / daily_velocity",
                 Unit::Days,
+                STORE,
+            ),
+            Metric::OnHand => (
+                "on_hand",
+                "Units on hand",
+                "Units available now across every location (the inventory levels' available \
+                 quantity, a negative level counted as zero); a point-in-time figure with no \
+                 period.",
+                "sum(available)",
+                Unit::Count,
                 STORE,
             ),
         };

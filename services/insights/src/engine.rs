@@ -29,6 +29,8 @@ pub enum Dimension {
     CampaignId,
     /// The product variant id at the store.
     VariantId,
+    /// The product id at the store.
+    ProductId,
 }
 
 impl Dimension {
@@ -39,6 +41,7 @@ impl Dimension {
             "platform" => Dimension::Platform,
             "campaign_id" => Dimension::CampaignId,
             "variant_id" => Dimension::VariantId,
+            "product_id" => Dimension::ProductId,
             _ => return None,
         })
     }
@@ -50,6 +53,7 @@ impl Dimension {
             Dimension::Platform => "platform",
             Dimension::CampaignId => "campaign_id",
             Dimension::VariantId => "variant_id",
+            Dimension::ProductId => "product_id",
         }
     }
 }
@@ -97,7 +101,7 @@ fn family(metric: Metric) -> Family {
         | Metric::GrossMargin => Family::Sales,
         Metric::AdSpend | Metric::PlatformRevenue | Metric::PlatformRoas => Family::Ads,
         Metric::BlendedRoas | Metric::Cac | Metric::ContributionMargin => Family::Blended,
-        Metric::DailyVelocity | Metric::DaysOfCover => Family::Sku,
+        Metric::DailyVelocity | Metric::DaysOfCover | Metric::OnHand => Family::Sku,
         Metric::ReturningCustomers => Family::Customers,
     }
 }
@@ -105,17 +109,38 @@ fn family(metric: Metric) -> Family {
 /// The dimensions `metric` may be filtered or broken down by.
 pub fn dimensions(metric: Metric) -> &'static [Dimension] {
     match family(metric) {
-        Family::Sales if metric == Metric::Units => &[
+        Family::Sales if line_level(metric) => &[
             Dimension::Day,
             Dimension::SalesChannel,
             Dimension::VariantId,
+            Dimension::ProductId,
         ],
         Family::Sales => &[Dimension::Day, Dimension::SalesChannel],
         Family::Ads => &[Dimension::Day, Dimension::Platform, Dimension::CampaignId],
         Family::Blended => &[Dimension::Day],
-        Family::Sku => &[Dimension::VariantId],
+        Family::Sku => &[Dimension::VariantId, Dimension::ProductId],
         Family::Customers => &[Dimension::SalesChannel],
     }
+}
+
+/// Whether `metric` has a line-level value per product and variant (`docs/metrics.md`,
+/// "Per product and per variant").
+pub fn line_level(metric: Metric) -> bool {
+    matches!(
+        metric,
+        Metric::GrossSales
+            | Metric::Discounts
+            | Metric::Refunds
+            | Metric::NetRevenue
+            | Metric::Units
+            | Metric::Cogs
+    )
+}
+
+/// Whether `query` reads products or variants (a filter or the breakdown on one).
+fn by_product(query: &Query) -> bool {
+    let sku = |d: Dimension| matches!(d, Dimension::VariantId | Dimension::ProductId);
+    query.filters.iter().any(|f| sku(f.dimension)) || query.breakdown.is_some_and(sku)
 }
 
 /// Why a query cannot be answered; each names the part of the query at fault.
@@ -229,6 +254,7 @@ pub fn value(metric: Metric, t: &Totals, days: i64) -> Value {
                 Value::Number(t.on_hand as f64 / velocity)
             }
         }
+        Metric::OnHand => Value::Count(t.on_hand),
     }
 }
 
@@ -287,6 +313,25 @@ pub fn check(query: &Query) -> Result<(), QueryError> {
             field: "breakdown",
             dimension: breakdown,
         });
+    }
+    // Line-level figures have no sales channel.
+    if by_product(query) {
+        if let Some(filter) = query
+            .filters
+            .iter()
+            .find(|f| f.dimension == Dimension::SalesChannel)
+        {
+            return Err(QueryError::Dimension {
+                field: "filters",
+                dimension: filter.dimension,
+            });
+        }
+        if query.breakdown == Some(Dimension::SalesChannel) {
+            return Err(QueryError::Dimension {
+                field: "breakdown",
+                dimension: Dimension::SalesChannel,
+            });
+        }
     }
     Ok(())
 }
@@ -457,10 +502,8 @@ async fn totals(
     let families: Vec<Family> = metrics.iter().map(|m| family(*m)).collect();
     let has = |f: Family| families.contains(&f);
     let key_of = |dimension: Dimension| query.breakdown.filter(|b| *b == dimension);
-    let by_variant = filter_on(query, Dimension::VariantId).is_some()
-        || query.breakdown == Some(Dimension::VariantId);
-    let use_sku = has(Family::Sku) || (metrics.contains(&Metric::Units) && by_variant);
-    if (has(Family::Sales) || has(Family::Blended)) && !by_variant {
+    let by_product = by_product(query);
+    if (has(Family::Sales) || has(Family::Blended)) && !by_product {
         let breakdown = key_of(Dimension::Day).or(key_of(Dimension::SalesChannel));
         let rows = store::rollups::sales(
             tx,
@@ -511,29 +554,44 @@ async fn totals(
             t.platform_revenue += row.conversion_value_micros;
         }
     }
-    if use_sku {
-        let variant = filter_on(query, Dimension::VariantId);
-        let rows = store::rollups::sku_units(
+    if has(Family::Sku) || (has(Family::Sales) && by_product) {
+        let rows = store::rollups::sku_sales(
             tx,
             brand.brand_id,
             query.start,
             query.end,
-            variant,
-            key_of(Dimension::VariantId),
+            store::rollups::SkuFilter {
+                variant_id: filter_on(query, Dimension::VariantId),
+                product_id: filter_on(query, Dimension::ProductId),
+            },
+            key_of(Dimension::VariantId)
+                .or(key_of(Dimension::ProductId))
+                .or(key_of(Dimension::Day)),
         )
         .await?;
         for row in rows {
-            by_key.entry(row.key).or_default().units += row.units;
+            let t = by_key.entry(row.key).or_default();
+            t.gross_sales += row.gross_sales_micros;
+            t.discounts += row.discounts_micros;
+            t.refunds += row.refunds_micros;
+            t.units += row.units;
+            t.cogs += row.cogs_micros;
         }
-        if metrics.contains(&Metric::DaysOfCover) {
-            let on_hand = store::commerce::on_hand(tx, brand.brand_id, variant).await?;
-            for (variant_id, units) in on_hand {
-                let key = if query.breakdown == Some(Dimension::VariantId) {
-                    variant_id
-                } else {
-                    String::new()
+        if metrics.contains(&Metric::DaysOfCover) || metrics.contains(&Metric::OnHand) {
+            let on_hand = store::commerce::on_hand(
+                tx,
+                brand.brand_id,
+                filter_on(query, Dimension::VariantId),
+                filter_on(query, Dimension::ProductId),
+            )
+            .await?;
+            for row in on_hand {
+                let key = match query.breakdown {
+                    Some(Dimension::VariantId) => row.variant_id,
+                    Some(Dimension::ProductId) => row.product_id,
+                    _ => String::new(),
                 };
-                by_key.entry(key).or_default().on_hand += units;
+                by_key.entry(key).or_default().on_hand += row.units;
             }
         }
     }

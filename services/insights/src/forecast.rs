@@ -122,9 +122,10 @@ pub async fn for_brand(
         &query,
     )
     .await?;
-    let on_hand: HashMap<String, i64> = store::commerce::on_hand(tx, brand.brand_id, None)
+    let on_hand: HashMap<String, i64> = store::commerce::on_hand(tx, brand.brand_id, None, None)
         .await?
         .into_iter()
+        .map(|row| (row.variant_id, row.units))
         .collect();
     let by_variant = |metric: usize| -> HashMap<String, Value> {
         figures

@@ -13,10 +13,11 @@
 //!   the sweep, and the measured outcome of the accepted ones.
 //! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
 //!   once per condition and day, after each sync and on a schedule.
-//! - [`answers`]: questions in plain language; [`answers::model`] is the model path
-//!   (Claude through the Messages API, tool use over the engine, grounding, budget).
-//! - [`api`]: the gRPC adapters (GetDashboard, GetAttribution, GetInventoryForecast,
-//!   recommendations, alerts; the other RPCs answer UNIMPLEMENTED after their permission and brand checks).
+//! - [`answers`]: questions in plain language → a plan → metric-engine figures → the
+//!   answer's text (the built-in planner), or a one-line refusal; [`answers::model`] is
+//!   the model path (Claude through the Messages API, tool use over the engine,
+//!   grounding, budget).
+//! - [`api`]: the gRPC adapters of every InsightsService RPC.
 
 pub mod alerts;
 pub mod answers;
@@ -55,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "alerts",
         sql: include_str!("../migrations/0003_alerts.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "questions",
+        sql: include_str!("../migrations/0004_questions.sql"),
     },
     pp_db::IDEMPOTENCY_MIGRATION,
     pp_events::OUTBOX_MIGRATION,

@@ -6,14 +6,13 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use pp_commerce::Platform;
-use pp_commerce::demo::{DemoConfig, DemoStore, OrderVolume};
+use pp_commerce::demo::{DemoConfig, OrderVolume};
 use pp_config::{ExposeSecret, Source};
 use pp_db::{Lookup, PgPool, TenantTx};
 use pp_types::TenantId;
 use uuid::Uuid;
 
-use crate::store::commerce::{self, Target};
-use crate::store::integrations::{self as store, NewIntegration};
+use crate::store::integrations as store;
 
 #[derive(Parser)]
 #[command(name = "pulsepoint-integrations")]
@@ -181,7 +180,8 @@ pub struct DemoReport {
 }
 
 /// Generates and upserts a demo store of `orders` orders, streaming: memory stays
-/// flat as `orders` grows (one batch in flight).
+/// flat as `orders` grows (one batch in flight). Loads through
+/// [`crate::demo_load::load`], as the golden question set's store does.
 #[allow(clippy::too_many_arguments)]
 pub async fn generate(
     pool: &PgPool,
@@ -194,34 +194,11 @@ pub async fn generate(
     quiet: bool,
 ) -> Result<DemoReport, CliError> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    let (currency, time_zone) = store::brand(&mut tx, brand_id)
+    let (currency, _) = store::brand(&mut tx, brand_id)
         .await?
         .ok_or("no such brand in that tenant")?;
-    let integration = store::connect(
-        &mut tx,
-        &NewIntegration {
-            integration_id: Uuid::new_v4(),
-            brand_id,
-            platform: Platform::Shopify.as_str(),
-            external_account_id: "demo-shopify-bench".into(),
-            display_name: "Demo store (generated)".into(),
-            currency_code: Some(currency.clone()),
-            time_zone: Some(time_zone),
-            scopes: Vec::new(),
-            demo: Some((seed as i64, days as i32)),
-            credentials: None,
-            credentials_key_id: None,
-            token_expires_at: None,
-            connected_by: Uuid::nil(),
-        },
-    )
-    .await?;
     tx.commit().await?;
-    let target = Target {
-        brand_id,
-        integration_id: integration.integration_id,
-    };
-    let store = DemoStore::new(DemoConfig {
+    let config = DemoConfig {
         seed,
         history_days: days,
         end_date: chrono::Utc::now().date_naive(),
@@ -229,7 +206,7 @@ pub async fn generate(
         utc_offset_minutes: 0,
         orders: OrderVolume::Total(orders),
         platforms: Platform::ALL.to_vec(),
-    })?;
+    };
     let progress = if quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -242,62 +219,18 @@ pub async fn generate(
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = Instant::now();
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    commerce::upsert_products(
-        &mut tx,
-        target,
-        &integration_currency(&integration),
-        store.products(),
-    )
+    let loaded = crate::demo_load::load(pool, tenant, brand_id, config, batch, &|written| {
+        progress.set_position(written)
+    })
     .await?;
-    tx.commit().await?;
-    let mut pending = Vec::with_capacity(batch);
-    let mut written = 0u64;
-    for order in store.orders() {
-        pending.push(order);
-        if pending.len() == batch {
-            written += flush(pool, tenant, target, &mut pending).await?;
-            progress.set_position(written);
-        }
-    }
-    written += flush(pool, tenant, target, &mut pending).await?;
-    progress.set_position(written);
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    commerce::upsert_inventory(&mut tx, target, &store.inventory_levels()).await?;
-    let spend: Vec<_> = store.ad_spend().collect();
-    for chunk in spend.chunks(5000) {
-        commerce::upsert_ad_spend(&mut tx, target, chunk).await?;
-    }
-    tx.commit().await?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     Ok(DemoReport {
-        orders: written,
+        orders: loaded.orders,
         seconds,
-        orders_per_second: written as f64 / seconds.max(1e-9),
+        orders_per_second: loaded.orders as f64 / seconds.max(1e-9),
         peak_rss_kib: peak_rss_kib(),
     })
-}
-
-fn integration_currency(row: &store::IntegrationRow) -> String {
-    row.currency_code.clone().unwrap_or_else(|| "USD".into())
-}
-
-async fn flush(
-    pool: &PgPool,
-    tenant: TenantId,
-    target: Target,
-    pending: &mut Vec<pp_commerce::Order>,
-) -> Result<u64, CliError> {
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = TenantTx::begin(pool, tenant).await?;
-    commerce::upsert_orders(&mut tx, target, pending).await?;
-    tx.commit().await?;
-    let n = pending.len() as u64;
-    pending.clear();
-    Ok(n)
 }
 
 /// The process's peak resident set (Linux `VmHWM`), in KiB.

@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod demo_load;
 pub mod events;
 pub mod oauth;
 pub mod revoke;

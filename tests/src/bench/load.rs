@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
@@ -22,9 +22,10 @@ use tonic_web::{GrpcWebCall, GrpcWebClientLayer, GrpcWebClientService};
 
 use anyhow::Context;
 use pp_proto::common::DateRange;
-use pp_proto::insights::GetDashboardRequest;
 use pp_proto::insights::insights_service_client::InsightsServiceClient;
+use pp_proto::insights::{AskQuestionRequest, GetDashboardRequest};
 
+use super::ask::AskTarget;
 use super::cpu;
 use super::dashboard::SqlTarget;
 use super::echo_pb::EchoRequest;
@@ -44,6 +45,12 @@ pub enum Rpc {
     DashboardSql,
     /// GetDashboard's figures by a raw scan of `commerce.*`, in-process.
     DashboardRaw,
+    /// InsightsService/AskQuestion over native gRPC, the bench questions in turn.
+    AskQuestion,
+    /// AskQuestion's planner and metric-engine SQL in-process.
+    AskSql,
+    /// The planner's own work in-process (parse and write; no SQL).
+    AskPlanner,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +116,9 @@ enum Caller {
     Dashboard(InsightsServiceClient<Channel>, DateRange),
     DashboardSql(Arc<SqlTarget>),
     DashboardRaw(Arc<SqlTarget>),
+    Ask(InsightsServiceClient<Channel>, Arc<AtomicUsize>),
+    AskSql(Arc<AskTarget>),
+    AskPlanner(Arc<AskTarget>),
 }
 
 pub async fn connect_channel(url: &str) -> anyhow::Result<Channel> {
@@ -189,6 +199,39 @@ impl Caller {
                     return Err(tonic::Status::data_loss("no KPIs in response"));
                 }
             }
+            Caller::Ask(client, turn) => {
+                let text = super::ask::question(turn.fetch_add(1, Ordering::Relaxed));
+                let response = client
+                    .ask_question(request(
+                        AskQuestionRequest {
+                            brand_id: brand_id.to_owned(),
+                            text: text.to_owned(),
+                            ..Default::default()
+                        },
+                        auth,
+                    ))
+                    .await?;
+                let answerable = response
+                    .get_ref()
+                    .question
+                    .as_ref()
+                    .and_then(|q| q.answer.as_ref())
+                    .is_some_and(|a| a.answerable);
+                if !answerable {
+                    return Err(tonic::Status::data_loss(format!("{text:?} not answered")));
+                }
+            }
+            Caller::AskSql(target) => {
+                target
+                    .sql()
+                    .await
+                    .map_err(|err| tonic::Status::internal(format!("{err:#}")))?;
+            }
+            Caller::AskPlanner(target) => {
+                target
+                    .planner()
+                    .map_err(|err| tonic::Status::internal(format!("{err:#}")))?;
+            }
             Caller::DashboardSql(target) => {
                 target
                     .engine()
@@ -237,6 +280,17 @@ fn wire_date(day: chrono::NaiveDate) -> pp_proto::common::Date {
 }
 
 async fn callers(args: &LoadArgs) -> anyhow::Result<Vec<Caller>> {
+    if matches!(args.rpc, Rpc::AskSql | Rpc::AskPlanner) {
+        let tenant = args.tenant_id.context("--tenant-id is required")?;
+        let brand = args.brand_id.parse().context("--brand-id")?;
+        let size = u32::try_from(args.concurrency.max(1)).unwrap_or(u32::MAX);
+        let target = AskTarget::connect(&args.database_url, size, tenant, brand).await?;
+        return Ok(vec![if args.rpc == Rpc::AskSql {
+            Caller::AskSql(target)
+        } else {
+            Caller::AskPlanner(target)
+        }]);
+    }
     if matches!(args.rpc, Rpc::DashboardSql | Rpc::DashboardRaw) {
         let tenant = args.tenant_id.context("--tenant-id is required")?;
         let brand = args.brand_id.parse().context("--brand-id")?;
@@ -272,7 +326,12 @@ async fn callers(args: &LoadArgs) -> anyhow::Result<Vec<Caller>> {
                     },
                 )
             }
-            Rpc::DashboardSql | Rpc::DashboardRaw => {
+            Rpc::AskQuestion => Caller::Ask(
+                InsightsServiceClient::new(connect_channel(&args.target).await?)
+                    .max_decoding_message_size(64 * 1024 * 1024),
+                Arc::new(AtomicUsize::new(0)),
+            ),
+            Rpc::DashboardSql | Rpc::DashboardRaw | Rpc::AskSql | Rpc::AskPlanner => {
                 anyhow::bail!("in-process callers are built above")
             }
             Rpc::GetBrandWeb => {

@@ -6,6 +6,8 @@
 //! - [`cpu`]: `/proc/<pid>/stat` reading.
 //! - [`dashboard`]: GetDashboard's figures by the RPC, by its own SQL over the rollups,
 //!   and by a raw scan of `commerce.*`.
+//! - [`ask`]: AskQuestion with the built-in planner by the RPC, by its own SQL, and the
+//!   planner's work alone.
 //! - [`setup`]: a tenant, a token and a brand through the real API.
 //! - [`events`]: events end to end, outbox → relay → Pub/Sub → observability store.
 //! - [`pgbench`]: one pgbench run with the same figures as [`load`].
@@ -13,6 +15,7 @@
 //! - [`runs`]: the raw figures of a bench run (runs.jsonl), one line per run side.
 //! - [`report`]: runs.jsonl → results.json and the table of docs/performance.md.
 
+pub mod ask;
 pub mod cpu;
 pub mod dashboard;
 pub mod events;

@@ -47,6 +47,13 @@ async fn every_rpc_keeps_tenants_apart() {
     let b_alert =
         crate::alerts::reauth_alert(&stack, &b, &b_brand.brand_id, &b_integration.integration_id)
             .await;
+    let b_question = crate::questions::ask(
+        &stack,
+        &b.admin_token,
+        &b_brand.brand_id,
+        "what was my net revenue last week?",
+    )
+    .await;
     let b_targets = Targets {
         tenant_id: b.tenant_id.clone(),
         brand_id: b_brand.brand_id.clone(),
@@ -58,6 +65,12 @@ async fn every_rpc_keeps_tenants_apart() {
         recommendation_id: b_recommendation(&stack, &b.tenant_id, &b_brand.brand_id).await,
         alert_id: b_alert.alert_id.clone(),
         alert_rule_id: b_rule.alert_rule_id.clone(),
+        question_id: b_question.question_id.clone(),
+        answer_id: b_question
+            .answer
+            .as_ref()
+            .map(|a| a.answer_id.clone())
+            .unwrap_or_default(),
     };
     let a_brand = create_brand(&stack, &a.admin_token, "A's brand").await;
     // B's events, naming B's brand and user.
@@ -118,6 +131,7 @@ async fn every_rpc_keeps_tenants_apart() {
             | "DeleteAlertRule"
             | "AskQuestion"
             | "StreamAnswer"
+            | "SubmitFeedback"
             | "ListQuestions" => {
                 let status = result.expect_err(method);
                 assert_eq!(status.code(), Code::NotFound, "{method}: {status:?}");

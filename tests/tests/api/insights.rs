@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use tonic::Code;
 use uuid::Uuid;
 
+use crate::independent::{Scope, independent_value};
 use crate::support::*;
 
 pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -138,91 +139,6 @@ pub(crate) async fn craft(db: &PgPool, tenant: &str, brand: &str) {
                  ($1, $2, 'tiktok', 't1', '2026-03-05', 'USD', 99000000, 100, 1, 1, 99000000)").await;
 }
 
-/// The independent SQL of each metric: `$1` brand, `$2` first and `$3` last local day.
-/// Written apart from the engine (local dates compared directly, no instant bounds, no
-/// rollups), returning a float8 (null for "no value").
-fn independent_sql(metric: Metric) -> String {
-    const ORDERS: &str = "with b as (select * from brands.brands where brand_id = $1),
-        o as (select o.*, (o.processed_at at time zone b.time_zone)::date as local_day
-              from commerce.orders o join b on b.brand_id = o.brand_id
-              where not o.test and o.cancelled_at is null and o.currency_code = b.currency_code),
-        p as (select * from o where local_day between $2 and $3),
-        refunded as (select rl.*, r.refunded_at from commerce.refunds r
-              join o on o.order_id = r.order_id
-              join commerce.refund_lines rl on rl.order_id = r.order_id and rl.platform_refund_id = r.platform_refund_id
-              join b on true
-              where (r.refunded_at at time zone b.time_zone)::date between $2 and $3),
-        gross as (select coalesce(sum(subtotal_micros), 0) as v from p),
-        disc as (select coalesce(sum(discounts_micros), 0) as v from p),
-        refunds as (select coalesce(sum(subtotal_micros), 0) as v from refunded),
-        spend as (select coalesce(sum(spend_micros), 0) as v, coalesce(sum(conversion_value_micros), 0) as pv
-              from commerce.ad_spend_daily a join b on b.brand_id = a.brand_id
-              where a.currency_code = b.currency_code and a.spend_date between $2 and $3),
-        firsts as (select p.* from p join commerce.customers c
-              on c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
-              where c.first_order_at = p.processed_at),
-        repeats as (select p.* from p join commerce.customers c
-              on c.brand_id = p.brand_id and c.platform_customer_id = p.platform_customer_id
-              where c.first_order_at < p.processed_at),
-        cogs as (select
-              (select coalesce(sum(l.quantity * coalesce(v.unit_cost_micros, 0)), 0)
-                 from p join commerce.order_lines l on l.order_id = p.order_id
-                 left join commerce.variants v on v.brand_id = l.brand_id and v.platform_variant_id = l.platform_variant_id)
-            - (select coalesce(sum(rl.quantity * coalesce(v.unit_cost_micros, 0)), 0)
-                 from refunded rl join commerce.order_lines l on l.order_id = rl.order_id and l.platform_line_id = rl.platform_line_id
-                 left join commerce.variants v on v.brand_id = l.brand_id and v.platform_variant_id = l.platform_variant_id) as v),
-        units as (select coalesce(sum(l.quantity), 0) as v from p join commerce.order_lines l on l.order_id = p.order_id),
-        net as (select (select v from gross) - (select v from disc) - (select v from refunds) as v),
-        on_hand as (select coalesce(sum(greatest(il.available, 0)), 0) as v from commerce.variants v
-              join commerce.inventory_levels il on il.brand_id = v.brand_id and il.platform_inventory_item_id = v.platform_inventory_item_id
-              where v.brand_id = $1),
-        days as (select ($3::date - $2::date + 1) as v)";
-    let tail = match metric {
-        Metric::GrossSales => "select v::float8 from gross",
-        Metric::Discounts => "select v::float8 from disc",
-        Metric::Refunds => "select v::float8 from refunds",
-        Metric::NetRevenue => "select v::float8 from net",
-        Metric::Orders => "select count(*)::float8 from p",
-        Metric::Units => "select v::float8 from units",
-        Metric::AverageOrderValue => {
-            "select coalesce(div((select v from gross) - (select v from disc), nullif((select count(*) from p), 0)), 0)::float8"
-        }
-        Metric::NewCustomers => "select count(distinct platform_customer_id)::float8 from firsts",
-        Metric::NewCustomerRevenue => {
-            "select coalesce(sum(subtotal_micros - discounts_micros), 0)::float8 from firsts"
-        }
-        Metric::ReturningCustomers => {
-            "select count(distinct platform_customer_id)::float8 from repeats"
-        }
-        Metric::ReturningCustomerRevenue => {
-            "select coalesce(sum(subtotal_micros - discounts_micros), 0)::float8 from repeats"
-        }
-        Metric::AdSpend => "select v::float8 from spend",
-        Metric::PlatformRevenue => "select pv::float8 from spend",
-        Metric::PlatformRoas => "select coalesce(pv::float8 / nullif(v, 0)::float8, 0) from spend",
-        Metric::BlendedRoas => {
-            "select coalesce((select v from net)::float8 / nullif((select v from spend), 0)::float8, 0)"
-        }
-        Metric::Cac => {
-            "select coalesce(div((select v from spend), nullif((select count(distinct platform_customer_id) from firsts), 0)), 0)::float8"
-        }
-        Metric::Cogs => "select v::float8 from cogs",
-        Metric::GrossMargin => {
-            "select coalesce(((select v from net) - (select v from cogs))::float8 / nullif((select v from net), 0)::float8, 0)"
-        }
-        Metric::ContributionMargin => {
-            "select ((select v from net) - (select v from cogs) - (select v from spend))::float8"
-        }
-        Metric::DailyVelocity => {
-            "select (select v from units)::float8 / (select v from days)::float8"
-        }
-        Metric::DaysOfCover => {
-            "select (select v from on_hand)::float8 / nullif((select v from units)::float8 / (select v from days)::float8, 0)"
-        }
-    };
-    format!("{ORDERS} {tail}")
-}
-
 fn engine_number(value: Value) -> Option<f64> {
     match value {
         Value::Money(micros) => Some(micros as f64),
@@ -268,13 +184,15 @@ async fn check_every_metric(
         let figure = &figures[0];
         assert_eq!((figure.start, figure.end), (start, end));
         let got = engine_number(figure.value);
-        let expected: Option<f64> = sqlx::query_scalar(&independent_sql(metric))
-            .bind(brand.brand_id)
-            .bind(start)
-            .bind(end)
-            .fetch_one(superuser)
-            .await
-            .unwrap_or_else(|err| panic!("{metric:?} sql: {err}"));
+        let expected = independent_value(
+            superuser,
+            brand.brand_id,
+            metric.id(),
+            start,
+            end,
+            &Scope::default(),
+        )
+        .await;
         match (got, expected) {
             (Some(got), Some(expected)) => assert!(
                 (got - expected).abs() <= 1e-9 * expected.abs().max(1.0),
@@ -840,8 +758,8 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
         );
         assert_eq!(status.message(), "not found");
     }
-    // An RPC not built yet: UNIMPLEMENTED, after its checks.
-    assert_code(
+    // A question needs its text.
+    assert_invalid(
         insights
             .ask_question(authed(
                 &tenant.admin_token,
@@ -851,7 +769,7 @@ async fn dashboard_bad_input_names_the_field_and_other_tenants_see_nothing() {
                 },
             ))
             .await,
-        Code::Unimplemented,
+        "text",
     );
     assert_invalid(
         insights
@@ -952,13 +870,16 @@ async fn rollups_follow_sync_events_once_per_event() {
     let (start, end) = (today - chrono::Days::new(44), today);
     let superuser = stack.db.superuser_pool().await.expect("superuser");
     let raw_net = |pool: PgPool| async move {
-        sqlx::query_scalar::<_, f64>(&independent_sql(Metric::NetRevenue))
-            .bind(brand_id)
-            .bind(start)
-            .bind(end)
-            .fetch_one(&pool)
-            .await
-            .expect("raw") as i64
+        independent_value(
+            &pool,
+            brand_id,
+            "net_revenue",
+            start,
+            end,
+            &Scope::default(),
+        )
+        .await
+        .expect("raw") as i64
     };
     let expected = raw_net(superuser.clone()).await;
     assert!(expected > 0);

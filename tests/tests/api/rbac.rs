@@ -62,6 +62,8 @@ async fn every_role_gets_exactly_what_the_table_says() {
         recommendation_id: Uuid::new_v4().to_string(),
         alert_id: Uuid::new_v4().to_string(),
         alert_rule_id: Uuid::new_v4().to_string(),
+        question_id: Uuid::new_v4().to_string(),
+        answer_id: Uuid::new_v4().to_string(),
     };
     // Every role's token first: the admin's run ends with Logout.
     let mut tokens = Vec::new();

@@ -280,6 +280,9 @@ pub struct Targets {
     pub recommendation_id: String,
     pub alert_id: String,
     pub alert_rule_id: String,
+    /// A question of the target tenant and its answer (random when empty).
+    pub question_id: String,
+    pub answer_id: String,
 }
 
 /// `id`, or a random UUID when it is empty.
@@ -322,7 +325,6 @@ pub async fn call(
             }),
         })
     };
-    let some_id = Uuid::new_v4().to_string();
     let name = format!("n-{}", Uuid::new_v4().simple());
     match method.rsplit('/').next().unwrap_or_default() {
         "SignUp" => auth
@@ -874,8 +876,8 @@ pub async fn call(
             .submit_feedback(authed(
                 token,
                 pp_proto::insights::SubmitFeedbackRequest {
-                    question_id: some_id.clone(),
-                    answer_id: some_id,
+                    question_id: or_random(&t.question_id),
+                    answer_id: or_random(&t.answer_id),
                     rating: 5,
                     ..Default::default()
                 },

@@ -131,7 +131,7 @@ pub fn alert_proto(row: &AlertRow) -> pb::Alert {
 
 /// A keyset page whose token is bound to the query it came from: the cursor, a dot,
 /// and the query's fingerprint. A token of another query is a field violation.
-fn bound_page(
+pub(super) fn bound_page(
     violations: &mut Violations,
     page_size: i32,
     token: &str,
@@ -152,7 +152,7 @@ fn bound_page(
 }
 
 /// The next page token bound to `query` ("" on the last page).
-fn bound_token(token: String, query: u64) -> String {
+pub(super) fn bound_token(token: String, query: u64) -> String {
     if token.is_empty() {
         token
     } else {
@@ -344,7 +344,7 @@ fn severities_from(violations: &mut Violations, value: i32) -> Vec<&'static str>
 }
 
 /// The optional `[start, end)` of a time range; an end before its start is a violation.
-fn trigger_span(
+pub(super) fn trigger_span(
     violations: &mut Violations,
     range: Option<&pp_proto::common::TimeRange>,
 ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {

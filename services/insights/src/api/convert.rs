@@ -75,7 +75,8 @@ pub fn figure(figure: &Figure) -> pb::Figure {
             .value
             .micros()
             .map(|micros| money(&figure.currency_code, micros)),
-        period: Some(date_range(figure.start, figure.end)),
+        // On-hand stock is a point in time: no period.
+        period: (figure.metric != Metric::OnHand).then(|| date_range(figure.start, figure.end)),
         filters: figure
             .filters
             .iter()

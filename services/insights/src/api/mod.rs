@@ -1,10 +1,5 @@
 //! gRPC adapters for InsightsService: read the principal, check the role, validate,
 //! call the domain, convert.
-//!
-//! Every RPC but the questions/answers ones (the next issue) is served. Those are
-//! declared in the contract but not built yet: each checks the caller's role, its ids
-//! and its brand (another tenant's brand is NOT_FOUND) exactly as it will, then
-//! answers UNIMPLEMENTED.
 
 mod alerts;
 mod attribution;
@@ -12,7 +7,9 @@ mod convert;
 mod dashboard;
 mod inventory;
 mod paging;
+mod questions;
 mod recommendations;
+mod stream;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,9 +20,7 @@ use pp_db::TenantTx;
 use pp_error::ApiError;
 use pp_proto::insights as pb;
 use pp_proto::insights::insights_service_server::InsightsService;
-use pp_types::Violations;
 use tonic::{Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
 use crate::State;
@@ -101,35 +96,6 @@ impl InsightsApi {
             }
         }
     }
-
-    /// The checks a not-yet-built RPC makes before answering UNIMPLEMENTED: role, then
-    /// the ids it names (`brand` required or optional, other ids well-formed), then the
-    /// brand's existence in the caller's tenant.
-    async fn not_built(
-        &self,
-        principal: Principal,
-        roles: &[Role],
-        brand: Option<(&str, &str, bool)>,
-        ids: &[(&str, &str)],
-    ) -> Result<Status, ApiError> {
-        principal.require(roles)?;
-        let mut violations = Violations::new();
-        let brand_id = match brand {
-            Some((field, value, true)) => violations.uuid(field, value),
-            Some((field, value, false)) => violations.optional_uuid(field, value),
-            None => None,
-        };
-        for (field, value) in ids {
-            violations.optional_uuid(field, value);
-        }
-        violations.finish()?;
-        if let Some(brand_id) = brand_id {
-            let mut tx = TenantTx::begin(&self.state.pool, &principal).await?;
-            self.visible_brand(&mut tx, &principal, brand_id).await?;
-            tx.commit().await?;
-        }
-        Ok(unimplemented())
-    }
 }
 
 /// The event of a change made by `principal`, written in the change's transaction.
@@ -158,28 +124,7 @@ fn engine_error(err: crate::engine::EngineError) -> ApiError {
     }
 }
 
-/// UNIMPLEMENTED with an ErrorInfo, for RPCs of the contract not built yet.
-fn unimplemented() -> Status {
-    Status::with_error_details(
-        tonic::Code::Unimplemented,
-        "not implemented yet",
-        ErrorDetails::with_error_info(
-            "NOT_IMPLEMENTED",
-            pp_error::ERROR_DOMAIN,
-            std::collections::HashMap::<String, String>::new(),
-        ),
-    )
-}
-
 type AnswerStream = Pin<Box<dyn Stream<Item = Result<pb::StreamAnswerResponse, Status>> + Send>>;
-
-/// The result of a not-built RPC's checks as the RPC's answer.
-fn refuse<T>(checked: Result<Status, ApiError>) -> Result<Response<T>, Status> {
-    match checked {
-        Ok(status) => Err(status),
-        Err(err) => Err(err.into()),
-    }
-}
 
 #[tonic::async_trait]
 impl InsightsService for InsightsApi {
@@ -303,15 +248,18 @@ impl InsightsService for InsightsApi {
     ) -> Result<Response<pb::AskQuestionResponse>, Status> {
         let principal = Principal::from_request(&request)?;
         let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                ASKERS,
-                Some(("brand_id", r.brand_id.as_str(), true)),
-                &[],
-            )
-            .await,
-        )
+        principal.require(ASKERS)?;
+        let ask = questions::Ask::parse(
+            &r.brand_id,
+            &r.text,
+            r.date_range.as_ref(),
+            &r.parent_question_id,
+            &r.request_id,
+        )?;
+        let question = self.ask(&principal, ask, Uuid::new_v4(), None).await?;
+        Ok(Response::new(pb::AskQuestionResponse {
+            question: Some(question),
+        }))
     }
 
     type StreamAnswerStream = AnswerStream;
@@ -322,15 +270,15 @@ impl InsightsService for InsightsApi {
     ) -> Result<Response<Self::StreamAnswerStream>, Status> {
         let principal = Principal::from_request(&request)?;
         let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                ASKERS,
-                Some(("brand_id", r.brand_id.as_str(), true)),
-                &[],
-            )
-            .await,
-        )
+        principal.require(ASKERS)?;
+        let ask = questions::Ask::parse(
+            &r.brand_id,
+            &r.text,
+            r.date_range.as_ref(),
+            &r.parent_question_id,
+            &r.request_id,
+        )?;
+        Ok(Response::new(self.answer_stream(principal, ask).await?))
     }
 
     async fn submit_feedback(
@@ -338,19 +286,10 @@ impl InsightsService for InsightsApi {
         request: Request<pb::SubmitFeedbackRequest>,
     ) -> Result<Response<pb::SubmitFeedbackResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                ASKERS,
-                None,
-                &[
-                    ("question_id", r.question_id.as_str()),
-                    ("answer_id", r.answer_id.as_str()),
-                ],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.submit_feedback(principal, request.into_inner())
+                .await?,
+        ))
     }
 
     async fn list_questions(
@@ -358,15 +297,8 @@ impl InsightsService for InsightsApi {
         request: Request<pb::ListQuestionsRequest>,
     ) -> Result<Response<pb::ListQuestionsResponse>, Status> {
         let principal = Principal::from_request(&request)?;
-        let r = request.into_inner();
-        refuse(
-            self.not_built(
-                principal,
-                READERS,
-                Some(("brand_id", r.brand_id.as_str(), false)),
-                &[("user_id", r.user_id.as_str())],
-            )
-            .await,
-        )
+        Ok(Response::new(
+            self.list_questions(principal, request.into_inner()).await?,
+        ))
     }
 }

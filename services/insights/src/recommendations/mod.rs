@@ -499,10 +499,10 @@ async fn measure_restock(
     let (Some(variant_id), Some(stockout)) = (row.variant_id.as_deref(), row.stockout_date) else {
         return Ok(None);
     };
-    let on_hand: i64 = stores::commerce::on_hand(tx, brand.brand_id, Some(variant_id))
+    let on_hand: i64 = stores::commerce::on_hand(tx, brand.brand_id, Some(variant_id), None)
         .await?
         .into_iter()
-        .map(|(_, units)| units)
+        .map(|row| row.units)
         .sum();
     let query = engine::Query {
         metric: Metric::DaysOfCover,

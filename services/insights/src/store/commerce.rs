@@ -8,25 +8,36 @@ use uuid::Uuid;
 
 use super::BrandInfo;
 
-/// Units available now per variant (all locations; a negative level counts as zero),
-/// for every variant of the brand or just `variant_id`.
+/// Units available now of one variant (all locations; a negative level counts as zero).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OnHand {
+    pub variant_id: String,
+    pub product_id: String,
+    pub units: i64,
+}
+
+/// Units available now per variant, for every variant of the brand, or just
+/// `variant_id`'s, or just `product_id`'s.
 pub async fn on_hand(
     tx: &mut TenantTx,
     brand_id: Uuid,
     variant_id: Option<&str>,
-) -> pp_db::Result<Vec<(String, i64)>> {
+    product_id: Option<&str>,
+) -> pp_db::Result<Vec<OnHand>> {
     sqlx::query_as(
-        "select v.platform_variant_id,
-                coalesce(sum(greatest(il.available, 0)), 0)::bigint
+        "select v.platform_variant_id as variant_id, v.platform_product_id as product_id,
+                coalesce(sum(greatest(il.available, 0)), 0)::bigint as units
          from commerce.variants v
          left join commerce.inventory_levels il
                 on il.tenant_id = v.tenant_id and il.brand_id = v.brand_id
                and il.platform_inventory_item_id = v.platform_inventory_item_id
          where v.brand_id = $1 and ($2::text is null or v.platform_variant_id = $2)
-         group by v.platform_variant_id",
+           and ($3::text is null or v.platform_product_id = $3)
+         group by v.platform_variant_id, v.platform_product_id",
     )
     .bind(brand_id)
     .bind(variant_id)
+    .bind(product_id)
     .fetch_all(tx.conn())
     .await
     .map_err(Into::into)

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod attribution;
 pub mod catalog;
 pub mod commerce;
+pub mod questions;
 pub mod recommendations;
 pub mod rollups;
 

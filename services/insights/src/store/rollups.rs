@@ -134,6 +134,7 @@ fn key_sql(breakdown: Option<Dimension>) -> &'static str {
         Some(Dimension::Platform) => "platform",
         Some(Dimension::CampaignId) => "campaign_id",
         Some(Dimension::VariantId) => "variant_id",
+        Some(Dimension::ProductId) => "product_id",
     }
 }
 
@@ -231,29 +232,47 @@ pub async fn ad_spend(
 pub struct SkuRow {
     pub key: String,
     pub units: i64,
+    pub gross_sales_micros: i64,
+    pub discounts_micros: i64,
+    pub refunds_micros: i64,
+    /// Net of refunded units.
+    pub cogs_micros: i64,
 }
 
-/// Units per breakdown key from the SKU rollups of `start..=end`.
-pub async fn sku_units(
+/// Which variants the SKU rollups are read for (`None`: any).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SkuFilter<'a> {
+    pub variant_id: Option<&'a str>,
+    pub product_id: Option<&'a str>,
+}
+
+/// Line-level sales per breakdown key from the SKU rollups of `start..=end`.
+pub async fn sku_sales(
     tx: &mut TenantTx,
     brand_id: Uuid,
     start: NaiveDate,
     end: NaiveDate,
-    variant_id: Option<&str>,
+    filter: SkuFilter<'_>,
     breakdown: Option<Dimension>,
 ) -> pp_db::Result<Vec<SkuRow>> {
     sqlx::query_as(&format!(
-        "select {} as key, sum(units)::bigint as units
+        "select {} as key, sum(units)::bigint as units,
+                sum(gross_sales_micros)::bigint as gross_sales_micros,
+                sum(discounts_micros)::bigint as discounts_micros,
+                sum(refunds_micros)::bigint as refunds_micros,
+                sum(cogs_micros)::bigint as cogs_micros
          from insights.daily_sku_sales
          where brand_id = $1 and day between $2 and $3
            and ($4::text is null or variant_id = $4)
+           and ($5::text is null or product_id = $5)
          group by 1",
         key_sql(breakdown)
     ))
     .bind(brand_id)
     .bind(start)
     .bind(end)
-    .bind(variant_id)
+    .bind(filter.variant_id)
+    .bind(filter.product_id)
     .fetch_all(tx.conn())
     .await
     .map_err(Into::into)

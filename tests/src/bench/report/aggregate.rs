@@ -103,6 +103,24 @@ pub const ROWS: &[RowSpec] = &[
         variant: "GetDashboard RPC (cache off)",
         target: Some(1.0 / 1.2),
     },
+    RowSpec {
+        name: "ask_rpc",
+        title: "AskQuestion, built-in planner, 1M-order demo brand (10 questions in turn): its \
+                planner and metric-engine SQL in-process → the RPC (token check, freshness, \
+                storing the question and its events); goal RPC p50 ≤ 50 ms",
+        baseline: "planner + engine SQL, in-process",
+        variant: "AskQuestion RPC",
+        target: None,
+    },
+    RowSpec {
+        name: "ask_planner",
+        title: "AskQuestion's own time without metric-engine SQL: planner + SQL in-process → \
+                the planner alone (parse, write the answer from figures computed once); goal \
+                p50 ≤ 0.5 ms",
+        baseline: "planner + engine SQL, in-process",
+        variant: "planner alone (no SQL), in-process",
+        target: None,
+    },
 ];
 
 /// The demo generator row (`pulsepoint-integrations demo`): round 1, the baseline side

@@ -73,12 +73,13 @@ pub trait ToolBox: Send + Sync {
 }
 
 /// The dimension names the engine knows (filters and breakdowns).
-pub const DIMENSIONS: [&str; 5] = [
+pub const DIMENSIONS: [&str; 6] = [
     "day",
     "sales_channel",
     "platform",
     "campaign_id",
     "variant_id",
+    "product_id",
 ];
 
 /// The most figures one tool result carries (a breakdown is cut after them).
