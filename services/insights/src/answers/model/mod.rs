@@ -365,6 +365,24 @@ pub async fn answer(
     ))))
 }
 
+/// [`answer`] with nobody listening (AskQuestion): the events are read and dropped, so
+/// a full channel never holds the model up.
+pub async fn answer_unstreamed(
+    client: &Client,
+    request: &ModelRequest,
+    tools: &dyn ToolBox,
+) -> Result<ModelAnswer, ModelFailure> {
+    let (sender, mut receiver) = mpsc::channel(64);
+    let drain = async move { while receiver.recv().await.is_some() {} };
+    let run = async move {
+        let result = answer(client, request, tools, &sender).await;
+        drop(sender);
+        result
+    };
+    let (result, ()) = tokio::join!(run, drain);
+    result
+}
+
 /// The grounding check, then the answer.
 fn finish(collected: Collected) -> Result<ModelAnswer, ModelFailure> {
     let grounds = grounding::Grounds {

@@ -214,6 +214,22 @@ async fn model_tool_use_round_trip_reaches_the_tools_and_streams_the_text() {
 }
 
 #[tokio::test]
+async fn model_answer_unstreamed_needs_no_listener() {
+    // More text deltas than the channel holds, and nobody reading.
+    let long = "Net revenue was $48,213.46. ".repeat(40);
+    let (_fixture, client) = start(vec![
+        Reply::Message(revenue_call("toolu_01")),
+        Reply::Message(ScriptedMessage::text(&long, 150, 300)),
+    ])
+    .await;
+    let tools = FixedTools::new(vec![october_revenue()]);
+    let answer = answer_unstreamed(&client, &request(), &tools)
+        .await
+        .expect("answer");
+    assert_eq!(answer.text, long);
+}
+
+#[tokio::test]
 async fn model_usage_tokens_are_summed_and_costed_from_the_price_table() {
     let (_fixture, client) = start(vec![
         Reply::Message(revenue_call("toolu_01")),
