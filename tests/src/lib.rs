@@ -57,6 +57,9 @@ pub struct StackOptions {
     pub insights_freshness_ttl: Duration,
     /// The day insights' answers treat as today (`None`: each brand's current date).
     pub insights_today: Option<chrono::NaiveDate>,
+    /// The Messages API insights answers with, as `(base_url, api_key)` (a local
+    /// fixture, `pp_platforms::fixtures::anthropic`); `None`: the planner answers.
+    pub anthropic: Option<(String, String)>,
 }
 
 /// The one redirect URI the test stack allows for OAuth.
@@ -116,6 +119,7 @@ impl Default for StackOptions {
             insights_cache_ttl: Duration::ZERO,
             insights_freshness_ttl: Duration::ZERO,
             insights_today: None,
+            anthropic: None,
         }
     }
 }
@@ -363,6 +367,11 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     // insights, calling integrations with the caller's identity
     let (insights_listener, insights_addr) = listener().await?;
     let insights_ctx = service_context(&options, &db, "insights", &jwt).await?;
+    let insights_model = options.anthropic.as_ref().map(|(base_url, api_key)| {
+        let mut model = pulsepoint_insights::config::ModelSettings::new(base_url, api_key);
+        model.retry_base = Duration::from_millis(10);
+        model
+    });
     let insights = Arc::new(pulsepoint_insights::State {
         pool: insights_ctx.pool.clone(),
         cache: insights_ctx.cache.clone(),
@@ -373,11 +382,21 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
         recent_freshness: pulsepoint_insights::freshness::Recent::new(
             options.insights_freshness_ttl,
         ),
+        observability: pulsepoint_insights::answers::model::budget::client(&format!(
+            "http://{observability_addr}"
+        ))
+        .ok_or_else(|| anyhow::anyhow!("observability url"))?,
+        model: insights_model
+            .clone()
+            .map(pulsepoint_insights::answers::model::Client::new)
+            .transpose()?,
         settings: pulsepoint_insights::Settings {
             integrations_url: format!("http://{integrations_addr}"),
             dashboard_cache_ttl: options.insights_cache_ttl,
             freshness_ttl: options.insights_freshness_ttl,
             today: options.insights_today,
+            observability_url: format!("http://{observability_addr}"),
+            model: insights_model,
             ..Default::default()
         },
     });

@@ -168,13 +168,33 @@ pub fn gen_ai_span(provider: &str, model: &str, operation: &str) -> tracing::Spa
         otel.name = %format!("{operation} {model}"),
         otel.kind = "client",
         gen_ai.provider.name = %provider,
+        // The older name of the provider attribute, for backends that still read it.
+        gen_ai.system = %provider,
         gen_ai.operation.name = %operation,
         gen_ai.request.model = %model,
         gen_ai.response.model = tracing::field::Empty,
         gen_ai.usage.input_tokens = tracing::field::Empty,
         gen_ai.usage.output_tokens = tracing::field::Empty,
         pulsepoint.cost_micros = tracing::field::Empty,
+        gen_ai.response.finish_reasons = tracing::field::Empty,
+        error.type = tracing::field::Empty,
     )
+}
+
+/// Records how a model call on a [`gen_ai_span`] ended: the model's stop reason when
+/// it gave one (`end_turn`, `tool_use`, …), and the failure (`timeout`, `overloaded`, …)
+/// when the call failed.
+pub fn record_gen_ai_outcome(
+    span: &tracing::Span,
+    finish_reason: Option<&str>,
+    error_type: Option<&str>,
+) {
+    if let Some(reason) = finish_reason {
+        span.record("gen_ai.response.finish_reasons", reason);
+    }
+    if let Some(error) = error_type {
+        span.record("error.type", error);
+    }
 }
 
 /// Records what a model call used on its [`gen_ai_span`].

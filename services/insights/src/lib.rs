@@ -14,7 +14,9 @@
 //! - [`alerts`]: threshold rules, anomalies, stock-out risk and sync failures, raised
 //!   once per condition and day, after each sync and on a schedule.
 //! - [`answers`]: questions in plain language → a plan → metric-engine figures → the
-//!   answer's text (the built-in planner), or a one-line refusal.
+//!   answer's text (the built-in planner), or a one-line refusal; [`answers::model`] is
+//!   the model path (Claude through the Messages API, tool use over the engine,
+//!   grounding, budget).
 //! - [`api`]: the gRPC adapters of every InsightsService RPC.
 
 pub mod alerts;
@@ -77,6 +79,12 @@ pub struct State {
     pub integrations: freshness::IntegrationsClient,
     /// Its recent answers (`Settings::freshness_ttl`).
     pub recent_freshness: freshness::Recent,
+    /// The observability service, asked `CheckBudget` with the caller's identity
+    /// before each model call.
+    pub observability: answers::model::budget::ObservabilityClient,
+    /// The Messages API client when `ANTHROPIC_API_KEY` is set; `None`: the planner
+    /// answers every question.
+    pub model: Option<answers::model::Client>,
     pub settings: Settings,
 }
 
@@ -97,11 +105,22 @@ impl Service for Insights {
         let settings = Settings::from_source(&ctx.source)?;
         let integrations = freshness::client(&settings.integrations_url)
             .ok_or("PULSEPOINT_INTEGRATIONS_URL: not a valid URL")?;
+        let observability = answers::model::budget::client(&settings.observability_url)
+            .ok_or("PULSEPOINT_OBSERVABILITY_URL: not a valid URL")?;
+        let model = match &settings.model {
+            None => {
+                tracing::info!("ANTHROPIC_API_KEY unset: the built-in planner answers questions");
+                None
+            }
+            Some(model) => Some(answers::model::Client::new(model.clone())?),
+        };
         Ok(State {
             pool: ctx.pool.clone(),
             cache: ctx.cache.clone(),
             integrations,
             recent_freshness: freshness::Recent::new(settings.freshness_ttl),
+            observability,
+            model,
             settings,
         })
     }

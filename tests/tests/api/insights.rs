@@ -50,7 +50,7 @@ pub(crate) async fn refresh(stack: &Stack, tenant_id: &str, brand_id: &str) {
 
 /// Inserts the crafted edge cases of one brand (CAD, America/Toronto) as the superuser.
 /// Everything in March 2026 (DST starts there on Sunday 8 March).
-async fn craft(db: &PgPool, tenant: &str, brand: &str) {
+pub(crate) async fn craft(db: &PgPool, tenant: &str, brand: &str) {
     let exec = |sql: &'static str| async move {
         sqlx::query(sql)
             .bind(tenant.parse::<Uuid>().expect("tenant"))

@@ -4,6 +4,7 @@ mod support;
 
 mod ads;
 mod alerts;
+mod answers_model;
 mod attribution;
 mod auth_abuse;
 mod auth_flows;

@@ -3,8 +3,11 @@
 //! - [`parse`]: the built-in planner's parser, question → [`plan::Plan`] or a refusal.
 //! - [`period`]: the periods owners name, resolved against "today".
 //! - [`execute`]: a plan → metric-engine figures → the answer's text.
+//! - [`model`]: the model path: Claude through the Messages API with tool use over
+//!   the engine, every stated number checked against the figures the tools returned.
 
 pub mod execute;
+pub mod model;
 pub mod parse;
 pub mod period;
 pub mod plan;
