@@ -370,6 +370,8 @@ pub async fn spawn_stack(options: StackOptions) -> anyhow::Result<Stack> {
     let insights_model = options.anthropic.as_ref().map(|(base_url, api_key)| {
         let mut model = pulsepoint_insights::config::ModelSettings::new(base_url, api_key);
         model.retry_base = Duration::from_millis(10);
+        // Fixture replies are instant: a short deadline keeps the stall test short.
+        model.timeout = Duration::from_secs(3);
         model
     });
     let insights = Arc::new(pulsepoint_insights::State {

@@ -17,6 +17,7 @@ mod gateway;
 mod golden;
 mod independent;
 mod insights;
+mod model;
 mod observability;
 mod observability_limits;
 mod questions;

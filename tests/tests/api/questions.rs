@@ -313,6 +313,11 @@ async fn stream_answer_sends_the_question_progress_figures_text_then_the_answer(
     };
     assert!(answer.answerable, "{}", answer.text);
     assert_eq!(answer.question_id, question.question_id);
+    // The streaming task asks integrations with the caller's identity, as the RPC does.
+    assert!(
+        !answer.data_freshness.is_empty(),
+        "data as of, streamed too"
+    );
     let progress = events
         .iter()
         .filter(|e| matches!(e, Event::Progress(_)))

@@ -23,6 +23,8 @@ pub enum Step {
     Progress { description: String, metric: String },
     /// A figure the answer states, as soon as it is computed.
     Figure(Figure),
+    /// The next piece of the answer's text, as the model writes it.
+    TextDelta(String),
 }
 
 /// What the planner answers.

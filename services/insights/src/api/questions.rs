@@ -21,6 +21,10 @@ use super::alerts::{bound_page, bound_token, trigger_span};
 use super::convert::{self, definitions};
 use super::paging::fingerprint;
 use super::{ASKERS, InsightsApi, READERS, engine_error, record_event};
+use crate::answers::model::tools::EngineTools;
+use crate::answers::model::{
+    self, FailureKind, ModelAnswer, ModelCall, ModelEvent, ModelRequest, ParentExchange,
+};
 use crate::answers::{self, Planned, Step};
 use crate::engine::MAX_PERIOD_DAYS;
 use crate::store::questions::{FeedbackRow, NewQuestion, QuestionFilter, QuestionRow};
@@ -79,9 +83,11 @@ impl Ask {
 }
 
 impl InsightsApi {
-    /// Answers a question and stores it; `steps` receives progress and figures as they
-    /// are computed (StreamAnswer). A retry with the same request id gets the stored
-    /// question back, with no new events.
+    /// Answers a question and stores it; `steps` receives progress, figures and (from
+    /// the model) text as they come (StreamAnswer). With a model configured and within
+    /// budget the model answers with the engine's tools; otherwise, or when its answer
+    /// fails (timeout, unavailable, ungrounded), the built-in planner does. A retry with
+    /// the same request id gets the stored question back, with no new events or cost.
     pub(super) async fn ask(
         &self,
         principal: &Principal,
@@ -93,6 +99,8 @@ impl InsightsApi {
         let started = Instant::now();
         let ask_time = Utc::now();
         let user_id = principal.user_id.0;
+        // What the answer needs, read in one short transaction (the model may take
+        // seconds: no transaction stays open across it).
         let mut tx = TenantTx::begin(&self.state.pool, principal).await?;
         let brand = self.visible_brand(&mut tx, principal, ask.brand_id).await?;
         if let Some(request_id) = &ask.request_id
@@ -103,15 +111,17 @@ impl InsightsApi {
         }
         let parent = match ask.parent_question_id {
             None => None,
-            Some(parent_id) => {
-                let row = store::questions::get(&mut tx, parent_id, user_id)
+            Some(parent_id) => Some(
+                store::questions::get(&mut tx, parent_id, user_id)
                     .await?
                     .filter(|row| row.brand_id == ask.brand_id)
-                    .ok_or(ApiError::NotFound("QUESTION_NOT_FOUND"))?;
-                row.plan
-                    .and_then(|plan| serde_json::from_value::<answers::Plan>(plan).ok())
-            }
+                    .ok_or(ApiError::NotFound("QUESTION_NOT_FOUND"))?,
+            ),
         };
+        let parent_plan = parent
+            .as_ref()
+            .and_then(|row| row.plan.clone())
+            .and_then(|plan| serde_json::from_value::<answers::Plan>(plan).ok());
         let today = match self.state.settings.today {
             Some(today) => today,
             None => store::commerce::brand_today(&mut tx, &brand).await?,
@@ -139,44 +149,178 @@ impl InsightsApi {
             &brand,
             today,
             ask.default_period,
-            parent,
+            parent_plan,
             connected,
         )
         .await?;
-        let planned = answers::plan_and_answer(&mut tx, &brand, &ask.text, &ctx, steps)
-            .await
-            .map_err(engine_error)?;
+        tx.commit().await?;
+
+        // The model, when one is configured and the budget allows.
+        let mut spent: Vec<ModelCall> = Vec::new();
+        let mut fallback: Option<String> = None;
+        let mut by_model: Option<ModelAnswer> = None;
+        if let Some(client) = &self.state.model {
+            let budget = model::budget::check(
+                &self.state.observability,
+                &brand_wire,
+                OPERATION,
+                client.model(),
+                client.estimated_cost_micros(),
+            )
+            .await;
+            if budget == model::budget::Budget::Refused {
+                fallback = Some("over_budget".into());
+            } else {
+                let request = ModelRequest {
+                    question: ask.text.clone(),
+                    brand_name: ctx.brand_name.clone(),
+                    currency_code: brand.currency_code.clone(),
+                    time_zone: brand.time_zone.clone(),
+                    today,
+                    default_period: ask
+                        .default_period
+                        .unwrap_or((today - chrono::Days::new(30), today - chrono::Days::new(1))),
+                    parent: parent.as_ref().map(|row| ParentExchange {
+                        question: row.text.clone(),
+                        answer: stored_text(row),
+                    }),
+                };
+                let tools = EngineTools {
+                    pool: self.state.pool.clone(),
+                    principal: principal.clone(),
+                    brand: brand.clone(),
+                    today,
+                };
+                let result = match steps {
+                    Some(steps) => ask_streamed(client, &request, &tools, steps).await,
+                    None => model::answer_unstreamed(client, &request, &tools).await,
+                };
+                match result {
+                    Ok(answer) => {
+                        spent = answer.calls.clone();
+                        by_model = Some(answer);
+                    }
+                    Err(failure) => {
+                        tracing::warn!(error = %failure, "the model did not answer; the planner does");
+                        if let Some(steps) = steps {
+                            let _ = steps
+                                .send(Step::Progress {
+                                    description: format!(
+                                        "The model's answer was not used ({}); answering with the built-in planner",
+                                        failure.kind
+                                    ),
+                                    metric: String::new(),
+                                })
+                                .await;
+                        }
+                        fallback = Some(fallback_reason(&failure.kind).to_owned());
+                        spent = failure.calls;
+                    }
+                }
+            }
+        }
+
+        let mut tx = TenantTx::begin(&self.state.pool, principal).await?;
+        // The planner's reading of the question: its answer, or the category and the
+        // plan a follow-up starts from when the model answered.
+        let planned =
+            match &by_model {
+                Some(_) => answers::parse::plan(&ask.text, &ctx).ok().map(|plan| {
+                    answers::Planned::Answered {
+                        plan,
+                        answered: answers::Answered {
+                            text: String::new(),
+                            figures: Vec::new(),
+                            comparison_at: 0,
+                            metrics: Vec::new(),
+                        },
+                    }
+                }),
+                None => Some(
+                    answers::plan_and_answer(&mut tx, &brand, &ask.text, &ctx, steps)
+                        .await
+                        .map_err(engine_error)?,
+                ),
+            };
         let answer_id = Uuid::new_v4();
-        let (figures, metrics, plan) = match &planned {
-            Planned::Answered { plan, answered } => (
-                answered.figures.iter().map(convert::figure).collect(),
-                unique(&answered.metrics),
-                serde_json::to_value(plan).ok(),
-            ),
-            Planned::Refused(_) => (Vec::new(), Vec::new(), None),
+        let category = planned
+            .as_ref()
+            .map_or("other", |p| p.category())
+            .to_owned();
+        let plan = match &planned {
+            Some(Planned::Answered { plan, .. }) => serde_json::to_value(plan).ok(),
+            _ => None,
         };
-        let answerable = matches!(planned, Planned::Answered { .. });
-        let category = planned.category().to_owned();
+        let (text, figures, metrics, answerable, engine) = match (&by_model, &planned) {
+            (Some(model_answer), _) => (
+                model_answer.text.clone(),
+                model_answer
+                    .figures
+                    .iter()
+                    .map(convert::figure)
+                    .collect::<Vec<_>>(),
+                unique(&model_answer.metrics),
+                !model_answer.figures.is_empty(),
+                pb::AnswerEngine::LlmTools,
+            ),
+            (None, Some(planned)) => match planned {
+                Planned::Answered { answered, .. } => (
+                    planned.text(),
+                    answered.figures.iter().map(convert::figure).collect(),
+                    unique(&answered.metrics),
+                    true,
+                    pb::AnswerEngine::Planner,
+                ),
+                Planned::Refused(_) => (
+                    planned.text(),
+                    Vec::new(),
+                    Vec::new(),
+                    false,
+                    pb::AnswerEngine::Planner,
+                ),
+            },
+            (None, None) => return Err(ApiError::internal("no answer")),
+        };
+        let engine_name = if engine == pb::AnswerEngine::LlmTools {
+            "llm_tools"
+        } else {
+            "planner"
+        };
+        let input_tokens: u64 = spent.iter().map(|c| c.input_tokens).sum();
+        let output_tokens: u64 = spent.iter().map(|c| c.output_tokens).sum();
+        let cost_micros: i64 = spent.iter().map(|c| c.cost_micros).sum();
+        let model_name = spent.first().map(|c| c.model.clone()).unwrap_or_default();
         let answer = pb::Answer {
             answer_id: answer_id.to_string(),
             question_id: question_id.to_string(),
             brand_id: brand_wire.clone(),
-            text: planned.text(),
+            text,
             answerable,
             figures,
             definitions: definitions(&metrics),
             data_freshness: freshness.unwrap_or_default(),
-            engine: pb::AnswerEngine::Planner as i32,
+            engine: engine as i32,
             usage: Some(pb::AiUsage {
-                model: String::new(),
-                input_tokens: 0,
-                output_tokens: 0,
-                cost: Some(money("USD", 0)),
+                model: model_name.clone(),
+                input_tokens: i64::try_from(input_tokens).unwrap_or(i64::MAX),
+                output_tokens: i64::try_from(output_tokens).unwrap_or(i64::MAX),
+                cost: Some(money("USD", cost_micros)),
                 latency: Some(duration(started.elapsed())),
-                model_call_count: 0,
+                model_call_count: i32::try_from(spent.len()).unwrap_or(i32::MAX),
             }),
             generate_time: Some(timestamp(Utc::now())),
         };
+        // Every model call costs, whatever became of its answer.
+        for call in &spent {
+            record_event(
+                &mut tx,
+                principal,
+                "ai.model_called",
+                brand.brand_id,
+                model::model_called_payload(call, question_id, OPERATION),
+            )
+            .await?;
+        }
         let inserted = store::questions::insert(
             &mut tx,
             &NewQuestion {
@@ -190,7 +334,7 @@ impl InsightsApi {
                 plan,
                 answer_id,
                 answerable,
-                engine: "planner",
+                engine: engine_name,
                 answer: answer.encode_to_vec(),
                 ask_time,
             },
@@ -223,11 +367,12 @@ impl InsightsApi {
                 "answer_id": answer_id,
                 "category": category,
                 "answerable": answerable,
-                "engine": "planner",
-                "model": "",
-                "total_tokens": 0,
-                "cost_micros": 0,
-                "duration_ms": started.elapsed().as_millis() as u64,
+                "engine": engine_name,
+                "model": model_name,
+                "total_tokens": input_tokens + output_tokens,
+                "cost_micros": cost_micros,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "fallback": fallback,
             }),
         )
         .await?;
@@ -367,6 +512,60 @@ impl InsightsApi {
             next_page_token: bound_token(next, query),
         })
     }
+}
+
+/// The operation model calls and budget checks are accounted under.
+const OPERATION: &str = "ask_question";
+
+/// Why the model's answer was not used, for `ai.answer_generated`.
+fn fallback_reason(kind: &FailureKind) -> &'static str {
+    match kind {
+        FailureKind::Timeout => "timeout",
+        FailureKind::Unavailable => "unavailable",
+        FailureKind::Ungrounded { .. } => "ungrounded",
+        FailureKind::Protocol(_) => "protocol_error",
+        FailureKind::Cancelled => "cancelled",
+    }
+}
+
+/// The text of a stored question's answer (empty when it has none).
+fn stored_text(row: &QuestionRow) -> String {
+    row.answer
+        .as_deref()
+        .and_then(|bytes| pb::Answer::decode(bytes).ok())
+        .map(|answer| answer.text)
+        .unwrap_or_default()
+}
+
+/// The model's answer with its events forwarded as steps while it runs: text as it
+/// streams, each tool call as progress, each figure. A closed `steps` (the client left)
+/// drops the model's events channel, which stops the model's stream.
+async fn ask_streamed(
+    client: &model::Client,
+    request: &ModelRequest,
+    tools: &EngineTools,
+    steps: &mpsc::Sender<Step>,
+) -> Result<ModelAnswer, model::ModelFailure> {
+    let (events, mut receiver) = mpsc::channel::<ModelEvent>(64);
+    let forward = async move {
+        while let Some(event) = receiver.recv().await {
+            let step = match event {
+                ModelEvent::TextDelta(text) => Step::TextDelta(text),
+                ModelEvent::ToolCall { name, description } => Step::Progress {
+                    description,
+                    metric: name,
+                },
+                ModelEvent::Figure(figure) => Step::Figure(figure),
+            };
+            if steps.send(step).await.is_err() {
+                // Dropping the receiver tells the model loop the client is gone.
+                return;
+            }
+        }
+    };
+    let work = async move { model::answer(client, request, tools, &events).await };
+    let (result, ()) = tokio::join!(work, forward);
+    result
 }
 
 /// `Platform::MetaAds` → `"META_ADS"`.

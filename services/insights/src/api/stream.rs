@@ -93,7 +93,11 @@ impl InsightsApi {
         let api = InsightsApi {
             state: self.state.clone(),
         };
-        let task = tokio::spawn(async move {
+        // The task answers with the caller's identity and trace: internal calls it
+        // makes (freshness, CheckBudget) forward them as the request's own would.
+        let call_context = pp_auth::context::current();
+        let span = tracing::Span::current();
+        let work = async move {
             if out.send(event(Event::Question(first))).await.is_err() {
                 return;
             }
@@ -101,6 +105,7 @@ impl InsightsApi {
             let forward = {
                 let out = out.clone();
                 async move {
+                    let mut streamed = String::new();
                     while let Some(step) = step_receiver.recv().await {
                         let message = match step {
                             Step::Progress {
@@ -111,11 +116,17 @@ impl InsightsApi {
                                 metric,
                             }),
                             Step::Figure(figure) => Event::Figure(convert::figure(&figure)),
+                            Step::TextDelta(text) => {
+                                streamed.push_str(&text);
+                                Event::TextDelta(text)
+                            }
                         };
                         if out.send(event(message)).await.is_err() {
-                            return;
+                            // The client left: dropping the receiver stops the work.
+                            return streamed;
                         }
                     }
+                    streamed
                 }
             };
             let work = async move {
@@ -123,13 +134,17 @@ impl InsightsApi {
                 drop(steps);
                 result
             };
-            let (result, ()) = tokio::join!(work, forward);
+            let (result, streamed) = tokio::join!(work, forward);
             match result {
                 Ok(question) => {
                     let answer = question.answer.unwrap_or_default();
-                    for piece in pieces(&answer.text) {
-                        if out.send(event(Event::TextDelta(piece))).await.is_err() {
-                            return;
+                    // The planner's text comes whole at the end; so does the planner's
+                    // when it replaced a model answer whose text had streamed.
+                    if streamed != answer.text {
+                        for piece in pieces(&answer.text) {
+                            if out.send(event(Event::TextDelta(piece))).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     let _ = out.send(event(Event::Answer(answer))).await;
@@ -138,7 +153,12 @@ impl InsightsApi {
                     let _ = out.send(Err(err.into())).await;
                 }
             }
-        });
+        };
+        let work = tracing::Instrument::instrument(work, span);
+        let task = match call_context {
+            Some(context) => tokio::spawn(pp_auth::context::scope(context, work)),
+            None => tokio::spawn(work),
+        };
         let guard = AbortOnDrop(task.abort_handle());
         let stream = ReceiverStream::new(receiver).map(move |item| {
             let _alive = &guard;
