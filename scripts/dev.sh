@@ -67,7 +67,8 @@ start integrations pulsepoint-integrations PULSEPOINT_LISTEN_ADDR=127.0.0.1:5005
   PULSEPOINT_DATABASE_URL="$(role_url integrations)" PULSEPOINT_TOKEN_KEY_FILE="${dev}/token-keys" \
   PULSEPOINT_OAUTH_REDIRECT_URIS="${PULSEPOINT_OAUTH_REDIRECT_URIS:-http://localhost:5173/oauth/callback}"
 start insights pulsepoint-insights PULSEPOINT_LISTEN_ADDR=127.0.0.1:50054 \
-  PULSEPOINT_DATABASE_URL="$(role_url insights)" PULSEPOINT_INTEGRATIONS_URL=http://127.0.0.1:50053
+  PULSEPOINT_DATABASE_URL="$(role_url insights)" PULSEPOINT_INTEGRATIONS_URL=http://127.0.0.1:50053 \
+  PULSEPOINT_OBSERVABILITY_URL=http://127.0.0.1:50055
 start observability pulsepoint-observability PULSEPOINT_LISTEN_ADDR=127.0.0.1:50055 PULSEPOINT_DATABASE_URL="$(role_url observability)"
 start gateway pulsepoint-gateway PULSEPOINT_LISTEN_ADDR=127.0.0.1:8080 \
   PULSEPOINT_CORS_ORIGINS="${PULSEPOINT_CORS_ORIGINS:-http://localhost:5173,http://127.0.0.1:8080,http://localhost:8080}" \

@@ -257,6 +257,7 @@ deploy_service() {
         env+=(
           "PULSEPOINT_PUBSUB_SUBSCRIPTION=pulsepoint-events-insights"
           "PULSEPOINT_INTEGRATIONS_URL=$(service_url integrations)"
+          "PULSEPOINT_OBSERVABILITY_URL=$(service_url observability)"
         )
         flags+=(--cpu 1 --memory 512Mi)
         ;;
