@@ -231,6 +231,8 @@ impl Caller {
                 target
                     .planner()
                     .map_err(|err| tonic::Status::internal(format!("{err:#}")))?;
+                // Synchronous work: yield, so the timer that ends the window can run.
+                tokio::task::yield_now().await;
             }
             Caller::DashboardSql(target) => {
                 target

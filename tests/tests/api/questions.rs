@@ -439,6 +439,44 @@ async fn feedback_is_checked_stored_once_per_user_and_listed() {
         outbox_count(&stack, "ai.feedback_provided", &mine.question_id).await,
         2
     );
+    // Observability's accuracy summary reads these events (delivered here as its
+    // subscriber would): every answer counted, the rating under the question's category.
+    let envelopes: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select envelope from insights.outbox
+         where tenant_id = $1 and event_type like 'ai.%' order by occurred_at",
+    )
+    .bind(tenant.tenant_id.parse::<Uuid>().expect("uuid"))
+    .fetch_all(&stack.db.superuser_pool().await.expect("superuser"))
+    .await
+    .expect("outbox");
+    for envelope in envelopes {
+        let event: pp_events::EventEnvelope = serde_json::from_value(envelope).expect("envelope");
+        pulsepoint_observability::ingest(&stack.observability, &event)
+            .await
+            .expect("ingest");
+    }
+    let accuracy = stack
+        .observability()
+        .await
+        .expect("client")
+        .get_accuracy_summary(authed(
+            &tenant.admin_token,
+            pp_proto::observability::GetAccuracySummaryRequest::default(),
+        ))
+        .await
+        .expect("accuracy")
+        .into_inner();
+    let overall = accuracy.overall.expect("overall");
+    assert_eq!(overall.answer_count, 3, "{overall:?}");
+    assert!(overall.feedback_count >= 1, "{overall:?}");
+    assert!(
+        accuracy
+            .by_category
+            .iter()
+            .any(|c| c.category == mine.category),
+        "{:?}",
+        accuracy.by_category
+    );
     // Another tenant can't rate it.
     let other = sign_up(&stack, "Other").await;
     assert_code(

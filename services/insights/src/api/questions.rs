@@ -221,66 +221,66 @@ impl InsightsApi {
         }
 
         let mut tx = TenantTx::begin(&self.state.pool, principal).await?;
-        // The planner's reading of the question: its answer, or the category and the
-        // plan a follow-up starts from when the model answered.
-        let planned =
-            match &by_model {
-                Some(_) => answers::parse::plan(&ask.text, &ctx).ok().map(|plan| {
-                    answers::Planned::Answered {
-                        plan,
-                        answered: answers::Answered {
-                            text: String::new(),
-                            figures: Vec::new(),
-                            comparison_at: 0,
-                            metrics: Vec::new(),
-                        },
-                    }
-                }),
-                None => Some(
-                    answers::plan_and_answer(&mut tx, &brand, &ask.text, &ctx, steps)
-                        .await
-                        .map_err(engine_error)?,
-                ),
-            };
+        // What was answered: the model's text and figures, or the planner's; the
+        // planner's reading of the question gives the category and the plan a follow-up
+        // starts from either way.
+        struct Said {
+            text: String,
+            figures: Vec<pb::Figure>,
+            metrics: Vec<pp_metrics::Metric>,
+            answerable: bool,
+            engine: pb::AnswerEngine,
+            category: String,
+            plan: Option<serde_json::Value>,
+        }
+        let said = match &by_model {
+            Some(model_answer) => {
+                let reading = answers::parse::plan(&ask.text, &ctx).ok();
+                Said {
+                    text: model_answer.text.clone(),
+                    figures: model_answer.figures.iter().map(convert::figure).collect(),
+                    metrics: unique(&model_answer.metrics),
+                    answerable: !model_answer.figures.is_empty(),
+                    engine: pb::AnswerEngine::LlmTools,
+                    category: reading
+                        .as_ref()
+                        .map_or_else(|| "other".to_owned(), |plan| plan.category.clone()),
+                    plan: reading.and_then(|plan| serde_json::to_value(plan).ok()),
+                }
+            }
+            None => {
+                let planned = answers::plan_and_answer(&mut tx, &brand, &ask.text, &ctx, steps)
+                    .await
+                    .map_err(engine_error)?;
+                let (figures, metrics, plan) = match &planned {
+                    Planned::Answered { plan, answered } => (
+                        answered.figures.iter().map(convert::figure).collect(),
+                        unique(&answered.metrics),
+                        serde_json::to_value(plan).ok(),
+                    ),
+                    Planned::Refused(_) => (Vec::new(), Vec::new(), None),
+                };
+                Said {
+                    text: planned.text(),
+                    figures,
+                    metrics,
+                    answerable: matches!(planned, Planned::Answered { .. }),
+                    engine: pb::AnswerEngine::Planner,
+                    category: planned.category().to_owned(),
+                    plan,
+                }
+            }
+        };
         let answer_id = Uuid::new_v4();
-        let category = planned
-            .as_ref()
-            .map_or("other", |p| p.category())
-            .to_owned();
-        let plan = match &planned {
-            Some(Planned::Answered { plan, .. }) => serde_json::to_value(plan).ok(),
-            _ => None,
-        };
-        let (text, figures, metrics, answerable, engine) = match (&by_model, &planned) {
-            (Some(model_answer), _) => (
-                model_answer.text.clone(),
-                model_answer
-                    .figures
-                    .iter()
-                    .map(convert::figure)
-                    .collect::<Vec<_>>(),
-                unique(&model_answer.metrics),
-                !model_answer.figures.is_empty(),
-                pb::AnswerEngine::LlmTools,
-            ),
-            (None, Some(planned)) => match planned {
-                Planned::Answered { answered, .. } => (
-                    planned.text(),
-                    answered.figures.iter().map(convert::figure).collect(),
-                    unique(&answered.metrics),
-                    true,
-                    pb::AnswerEngine::Planner,
-                ),
-                Planned::Refused(_) => (
-                    planned.text(),
-                    Vec::new(),
-                    Vec::new(),
-                    false,
-                    pb::AnswerEngine::Planner,
-                ),
-            },
-            (None, None) => return Err(ApiError::internal("no answer")),
-        };
+        let Said {
+            text,
+            figures,
+            metrics,
+            answerable,
+            engine,
+            category,
+            plan,
+        } = said;
         let engine_name = if engine == pb::AnswerEngine::LlmTools {
             "llm_tools"
         } else {
