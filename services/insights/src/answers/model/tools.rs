@@ -374,43 +374,9 @@ pub fn unit_name(unit: Unit) -> &'static str {
     }
 }
 
-/// The value for people, as `api::convert::display` shows it in the dashboard.
+/// The value for people, exactly as the dashboard and the planner show it.
 pub fn display(figure: &Figure) -> String {
-    use engine::Value;
-    let group = |value: i64| {
-        let digits = value.to_string();
-        let mut out = String::new();
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        out
-    };
-    match (figure.value, figure.metric.unit()) {
-        (Value::Unset, _) => "n/a".to_owned(),
-        (Value::Money(micros), _) => {
-            let cents = (micros + micros.signum() * 5_000) / 10_000;
-            let sign = if cents < 0 { "-" } else { "" };
-            let cents = cents.abs();
-            let amount = format!("{}.{:02}", group(cents / 100), cents % 100);
-            match figure.currency_code.as_str() {
-                "USD" => format!("{sign}${amount}"),
-                "EUR" => format!("{sign}€{amount}"),
-                "GBP" => format!("{sign}£{amount}"),
-                other => format!("{sign}{amount} {other}"),
-            }
-        }
-        (Value::Count(count), _) => {
-            let sign = if count < 0 { "-" } else { "" };
-            format!("{sign}{}", group(count.abs()))
-        }
-        (Value::Number(number), Unit::Ratio) => format!("{number:.2}×"),
-        (Value::Number(number), Unit::Percent) => format!("{:.1}%", number * 100.0),
-        (Value::Number(number), Unit::Days) => format!("{number:.1} days"),
-        (Value::Number(number), _) => format!("{number:.2}"),
-    }
+    crate::api::display(figure.value, figure.metric.unit(), &figure.currency_code)
 }
 
 /// A figure as the model reads it.
