@@ -60,6 +60,7 @@ PULSEPOINT_LISTEN_ADDR="127.0.0.1:${int_port}" PULSEPOINT_DATABASE_URL="$(role_u
 pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${insights_port}" PULSEPOINT_DATABASE_URL="$(role_url insights)" \
   PULSEPOINT_AUTH_URL="http://127.0.0.1:${auth_port}" PULSEPOINT_INTEGRATIONS_URL="http://127.0.0.1:${int_port}" \
+  PULSEPOINT_OBSERVABILITY_URL="http://127.0.0.1:${obs_port}" \
   "${bin}/pulsepoint-insights" >"${work}/insights.log" 2>&1 &
 pids+=($!)
 PULSEPOINT_LISTEN_ADDR="127.0.0.1:${obs_port}" PULSEPOINT_DATABASE_URL="$(role_url observability)" \
@@ -140,6 +141,14 @@ dashboard=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
 [[ "$(json 'd["dataFreshness"][0]["platform"]' <<<"${dashboard}")" == PLATFORM_SHOPIFY ]] \
   || fail "dashboard freshness (insights -> integrations with the caller's token): ${dashboard}"
 echo "ok   GetDashboard through the gateway: 7 KPIs, Shopify freshness from integrations"
+
+answer=$("${grpcurl}" -plaintext -H "authorization: Bearer ${token}" \
+  -d "{\"brandId\":\"${brand_id}\",\"text\":\"how many orders did we get in the last 30 days?\"}" \
+  "127.0.0.1:${gateway_port}" pulsepoint.insights.v1.InsightsService/AskQuestion) || fail "ask question"
+[[ "$(json 'd["question"]["answer"]["answerable"]' <<<"${answer}")" == True ]] || fail "AskQuestion: ${answer}"
+[[ "$(json 'd["question"]["answer"]["figures"][0]["metric"]' <<<"${answer}")" == orders ]] || fail "AskQuestion figure: ${answer}"
+[[ "$(json 'd["question"]["answer"]["engine"]' <<<"${answer}")" == ANSWER_ENGINE_PLANNER ]] || fail "AskQuestion engine: ${answer}"
+echo "ok   AskQuestion through the gateway: the built-in planner answers with the orders figure"
 
 code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
   -H 'x-shopify-topic: orders/create' -H 'x-shopify-shop-domain: smoke.myshopify.com' \
