@@ -3,7 +3,8 @@
 #   grpcurl 1.8.6 (reflection v1alpha) lists services, checks health, signs up, logs in,
 #   creates and lists a brand, directly and through the gateway, connects a demo store
 #   and waits for its sync (integrations), gets the portfolio of the synced orders and the
-#   brand's dashboard (insights, which calls integrations for data freshness); curl
+#   brand's dashboard (insights, which calls integrations for data freshness), asks a
+#   question (AskQuestion, the built-in planner); curl
 #   posts a Shopify webhook to the gateway's route (unsigned: 401); curl sends a grpc-web
 #   request over HTTP/1.1 through the gateway and a CORS preflight from a disallowed
 #   origin, which must not be approved.
