@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use pp_auth::Principal;
 use pp_db::idempotency::{self, Scope};
-use pp_db::{Cursor, PageRequest, TenantTx};
+use pp_db::{Cursor, TenantTx};
 use pp_error::ApiError;
 use pp_metrics::Metric;
 use pp_proto::insights as pb;
@@ -13,7 +13,7 @@ use pp_types::convert::timestamp;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::paging::fingerprint;
+use super::paging::{bound_page, bound_token, fingerprint, trigger_span};
 use super::{ACTORS, InsightsApi, READERS};
 use crate::alerts::rules::{self, Condition, Severity};
 use crate::engine::{self, Dimension};
@@ -126,37 +126,6 @@ pub fn alert_proto(row: &AlertRow) -> pb::Alert {
             .unwrap_or_default(),
         resolve_time: row.resolved_at.map(timestamp),
         kind: row.kind.clone(),
-    }
-}
-
-/// A keyset page whose token is bound to the query it came from: the cursor, a dot,
-/// and the query's fingerprint. A token of another query is a field violation.
-pub(super) fn bound_page(
-    violations: &mut Violations,
-    page_size: i32,
-    token: &str,
-    query: u64,
-) -> Option<PageRequest> {
-    let cursor = if token.is_empty() {
-        ""
-    } else {
-        match token.rsplit_once('.') {
-            Some((cursor, bound)) if u64::from_str_radix(bound, 16).ok() == Some(query) => cursor,
-            _ => {
-                violations.add("page_token", "is not a token of this query");
-                return None;
-            }
-        }
-    };
-    violations.take(PageRequest::parse(page_size, cursor))
-}
-
-/// The next page token bound to `query` ("" on the last page).
-pub(super) fn bound_token(token: String, query: u64) -> String {
-    if token.is_empty() {
-        token
-    } else {
-        format!("{token}.{query:016x}")
     }
 }
 
@@ -341,30 +310,6 @@ fn severities_from(violations: &mut Violations, value: i32) -> Vec<&'static str>
         .filter(|s| *s >= min)
         .map(Severity::as_str)
         .collect()
-}
-
-/// The optional `[start, end)` of a time range; an end before its start is a violation.
-pub(super) fn trigger_span(
-    violations: &mut Violations,
-    range: Option<&pp_proto::common::TimeRange>,
-) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-    let Some(range) = range else {
-        return (None, None);
-    };
-    let start = range
-        .start_time
-        .as_ref()
-        .and_then(|t| violations.time("time_range.start_time", t));
-    let end = range
-        .end_time
-        .as_ref()
-        .and_then(|t| violations.time("time_range.end_time", t));
-    if let (Some(start), Some(end)) = (start, end)
-        && end < start
-    {
-        violations.add("time_range.end_time", "must not be before start_time");
-    }
-    (start, end)
 }
 
 impl InsightsApi {

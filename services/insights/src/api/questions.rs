@@ -17,9 +17,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::alerts::{bound_page, bound_token, trigger_span};
 use super::convert::{self, definitions};
-use super::paging::fingerprint;
+use super::paging::{bound_page, bound_token, fingerprint, trigger_span};
 use super::{ASKERS, InsightsApi, READERS, engine_error, record_event};
 use crate::answers::model::tools::EngineTools;
 use crate::answers::model::{
